@@ -1,0 +1,35 @@
+# zenopt — the two-command quick start is `make run` then `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.zenopt-installed
+RUN_OUT ?= runs/default
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+# Idempotent: re-runs only when the venv is missing or pyproject.toml changed.
+# torch goes first, pinned to the CPU build, so nothing later can pull a CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: install
+	$(BIN)/zenopt run --config examples/digits.yaml --out $(RUN_OUT) --overwrite
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/bench_runtimes.py
+
+clean:
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``zenopt`` command line. Start-up imports no heavy library (torch, onnxruntime)."""

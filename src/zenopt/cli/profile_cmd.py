@@ -1,0 +1,52 @@
+"""``zenopt profile FILE.onnx``: latency and throughput of any ONNX model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from zenopt.cli.errors import reported_errors
+
+__all__ = ["profile"]
+
+
+def profile(
+    model: Path = typer.Argument(..., help="An .onnx file.", show_default=False),
+    batch: list[int] | None = typer.Option(
+        None, "--batch", "-b", help="Batch size to measure (repeatable). Default: 1 and 64."
+    ),
+    threads: int | None = typer.Option(None, "--threads", help="Threads. Default: all cores."),
+    warmup: int = typer.Option(20, "--warmup", min=0, help="Untimed calls before timing."),
+    repeats: int = typer.Option(200, "--repeats", min=10, help="Timed calls per batch size."),
+    json_out: Path | None = typer.Option(
+        None, "--json", help="Also write the measurements to this JSON file.", show_default=False
+    ),
+) -> None:
+    """Measure latency percentiles and throughput of an ONNX model with random inputs."""
+    with reported_errors():
+        from rich.console import Console
+
+        from zenopt.core.errors import ConfigError
+        from zenopt.core.rundir import atomic_write_text
+        from zenopt.profile.machine import default_threads
+        from zenopt.profile.onnx_file import profile_onnx_file
+        from zenopt.report.console import print_profile
+
+        if not model.is_file():
+            raise ConfigError(f"{model}: file not found; pass the path of an .onnx model")
+        batches = sorted(set(batch or [1, 64]))
+        if any(b < 1 for b in batches):
+            raise ConfigError(f"--batch {batches}: every batch size must be >= 1")
+        n_threads = threads or default_threads()
+        result = profile_onnx_file(model, batches, n_threads, warmup, repeats)
+        console = Console()
+        inputs = ", ".join(f"{i['name']}[{','.join(i['shape'])}]" for i in result["inputs"])
+        console.print(
+            f"{model}: {result['size_bytes'] / 1e6:.3f} MB, {result['params']:,} parameters, "
+            f"inputs {inputs}"
+        )
+        print_profile(result["profile"], console)
+        if json_out is not None:
+            atomic_write_text(json_out, json.dumps(result, indent=2) + "\n")

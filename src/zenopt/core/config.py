@@ -1,0 +1,220 @@
+"""The run configuration: one pydantic model, loaded from YAML or TOML, overridden by ``--set``.
+
+Sources apply in one explicit priority order (lowest first): built-in defaults, the config
+file, then each ``--set section.key=value`` in the order given. Unknown keys are rejected
+(``extra="forbid"``) so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from zenopt.core.errors import ConfigError
+
+__all__ = [
+    "BenchConfig",
+    "DataConfig",
+    "ModelConfig",
+    "RequirementsConfig",
+    "RunConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "parse_override",
+]
+
+CONFIG_VERSION: Literal[1] = 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    source: str = Field("digits", description="bundled data set name or path to a .csv file")
+    target: str | None = Field(None, description="target column of a table")
+    task: Literal["auto", "classification", "regression"] = "auto"
+    resize: int | None = Field(28, ge=4, le=512, description="image side after resizing")
+    val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0.0, lt=0.5)
+    scale: Literal["standard", "none"] = "standard"
+
+
+class ModelConfig(_Section):
+    name: str = Field("auto", description="zoo name, 'auto', or 'package.module:factory'")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrainConfig(_Section):
+    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
+    lr: float = Field(2e-3, gt=0.0, le=10.0)
+    batch_size: int = Field(64, ge=1)
+    epochs: int = Field(20, ge=1)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0.0)
+    l1: float = Field(0.0, ge=0.0, description="explicit L1 penalty on weights, added to the loss")
+    l2: float = Field(0.0, ge=0.0, description="explicit L2 penalty on weights, added to the loss")
+    loss: Literal["auto", "cross_entropy", "bce", "mse"] = "auto"
+    schedule: Literal["none", "cosine", "plateau"] = "cosine"
+    patience: int | None = Field(8, ge=1, description="early-stopping patience; null disables")
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class RequirementsConfig(_Section):
+    min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
+    min_f1: float | None = Field(None, ge=0.0, le=1.0)
+    min_precision: float | None = Field(None, ge=0.0, le=1.0)
+    min_recall: float | None = Field(None, ge=0.0, le=1.0)
+    max_mse: float | None = Field(None, ge=0.0)
+    max_mae: float | None = Field(None, ge=0.0)
+    min_r2: float | None = Field(None, le=1.0)
+    max_latency_ms: float | None = Field(None, gt=0.0)
+    latency_batch: int = Field(1, ge=1)
+    latency_percentile: Literal[50, 90, 95, 99] = 95
+    min_throughput: float | None = Field(None, gt=0.0, description="samples per second")
+    throughput_batch: int = Field(64, ge=1)
+    max_size_mb: float | None = Field(None, gt=0.0)
+    max_quality_drop: float | None = Field(None, ge=0.0, description="absolute, primary metric")
+    backend: str = Field("onnxruntime", description="runtime the efficiency targets apply to")
+
+
+class BenchConfig(_Section):
+    backends: list[str] = Field(default_factory=lambda: ["torch", "onnxruntime"], min_length=1)
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 64], min_length=1)
+    warmup: int = Field(20, ge=0)
+    repeats: int = Field(200, ge=10, description="timed calls per latency measurement")
+    throughput_repeats: int = Field(30, ge=3)
+    threads: int | None = Field(None, ge=1, description="inference threads; null = all cores")
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _positive_batches(cls, value: list[int]) -> list[int]:
+        if any(b < 1 for b in value):
+            raise ValueError("every batch size must be >= 1")
+        return sorted(set(value))
+
+
+class RunConfig(_Section):
+    version: Literal[1] = CONFIG_VERSION
+    seed: int = 0
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    requirements: RequirementsConfig = Field(default_factory=RequirementsConfig)
+    bench: BenchConfig = Field(default_factory=BenchConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found; pass an existing .yaml or .toml file")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".yaml", ".yml"}:
+            loaded = yaml.safe_load(text)
+        elif suffix == ".toml":
+            loaded = tomllib.loads(text)
+        else:
+            raise ConfigError(
+                f"{path}: unknown config format {suffix!r}; use a .yaml, .yml or .toml file"
+            )
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {loaded!r}")
+    return loaded
+
+
+def _scalar(text: str) -> Any:
+    """Parse an override value as YAML, reading ``1e-3`` as a number (YAML 1.1 would not)."""
+    try:
+        value = yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Split ``section.key=value`` into its key path and parsed value."""
+    key, sep, raw = item.partition("=")
+    path = [part.strip() for part in key.split(".")]
+    if not sep or any(not part for part in path):
+        raise ConfigError(
+            f"--set {item!r}: expected section.key=value, for example --set train.lr=0.01"
+        )
+    return path, _scalar(raw.strip())
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each ``section.key=value`` override applied in order."""
+    merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for item in overrides:
+        path, value = parse_override(item)
+        node = merged
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = value
+    return merged
+
+
+def _describe(error: dict[str, Any], source: str) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"{source}: unknown key {loc!r}; allowed keys here: {', '.join(allowed)}"
+    got = error.get("input")
+    if kind == "missing":
+        return f"{source}: {loc}: required key is missing; add it to the config or --set it"
+    message = error["msg"].replace("Input should be", "must be")
+    return f"{source}: {loc}: {message}; got {got!r}"
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] = RunConfig
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Build the run configuration from defaults, an optional file and ``--set`` overrides."""
+    raw = _read_file(path) if path is not None else {}
+    overrides = overrides or []
+    merged = apply_overrides(raw, overrides)
+    source = str(path) if path is not None else "--set"
+    if overrides and path is not None:
+        source = f"{path} + --set"
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        lines = [_describe(err, source) for err in exc.errors()]  # type: ignore[arg-type]
+        raise ConfigError(" | ".join(lines)) from None

@@ -1,0 +1,140 @@
+"""Frozen result records: what a run measured, in a form that round-trips through JSON.
+
+The report and ``zenopt compare`` read these records only, never live models, so a report can be
+rebuilt from a run directory alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "BackendProfile",
+    "Decision",
+    "LatencyStats",
+    "RequirementCheck",
+    "ThroughputStats",
+]
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Latency of ``repeats`` timed calls at one batch size, after ``warmup`` untimed calls."""
+
+    batch: int
+    warmup: int
+    repeats: int
+    threads: int
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    mean: float
+    std: float
+    min: float
+    max: float
+    samples_ms: list[float] = field(default_factory=list, repr=False)
+
+    def percentile(self, q: int) -> float:
+        return float({50: self.p50, 90: self.p90, 95: self.p95, 99: self.p99}[q])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LatencyStats:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class ThroughputStats:
+    """Samples per second at one batch size: the batch divided by the median call time."""
+
+    batch: int
+    repeats: int
+    threads: int
+    samples_per_s: float
+    samples_per_s_min: float
+    samples_per_s_max: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ThroughputStats:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class BackendProfile:
+    """Everything measured for one inference backend."""
+
+    backend: str
+    threads: int
+    load_ms: float
+    latency: dict[int, LatencyStats]
+    throughput: dict[int, ThroughputStats]
+    peak_rss_mb: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "threads": self.threads,
+            "load_ms": self.load_ms,
+            "peak_rss_mb": self.peak_rss_mb,
+            "latency_ms": {f"b{b}": s.to_dict() for b, s in sorted(self.latency.items())},
+            "throughput": {f"b{b}": t.samples_per_s for b, t in sorted(self.throughput.items())},
+            "throughput_detail": {f"b{b}": t.to_dict() for b, t in sorted(self.throughput.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BackendProfile:
+        return cls(
+            backend=data["backend"],
+            threads=data["threads"],
+            load_ms=data["load_ms"],
+            peak_rss_mb=data["peak_rss_mb"],
+            latency={int(k[1:]): LatencyStats.from_dict(v) for k, v in data["latency_ms"].items()},
+            throughput={
+                int(k[1:]): ThroughputStats.from_dict(v)
+                for k, v in data["throughput_detail"].items()
+            },
+        )
+
+
+@dataclass(frozen=True)
+class RequirementCheck:
+    """One requirement against its measured value."""
+
+    name: str
+    kind: str  # "quality" or "efficiency"
+    target: float
+    measured: float | None
+    met: bool
+    unit: str = ""
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequirementCheck:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One of the flow's two "requirements met?" decisions and what the flow did about it."""
+
+    loop: str  # "quality" or "efficiency"
+    met: bool
+    missed: list[str]
+    action: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        return cls(**data)

@@ -1,0 +1,129 @@
+"""The deployable model: fitted preprocessing + network + output scaling, in one module.
+
+Baking the training-split statistics into the module means the exported ONNX file and the
+safetensors weights take raw inputs and give final outputs, so inference cannot apply a
+different transform than training did. The architecture travels as ``model.json`` (factory
+name and params) and the weights as safetensors — never as a pickled module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from zenopt.core.errors import ModelError
+from zenopt.core.rundir import atomic_write_bytes, atomic_write_text
+from zenopt.models.registry import build_model
+
+__all__ = ["DeployableModel", "ModelSpec", "load_deployable", "save_deployable"]
+
+SPEC_FORMAT = "zenopt.model/1"
+Head = Literal["softmax", "sigmoid", "identity"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild the architecture, without its weights."""
+
+    name: str
+    params: dict[str, Any]
+    input_shape: tuple[int, ...]
+    num_outputs: int
+    head: Head
+    task: str
+    class_names: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_shape"] = list(self.input_shape)
+        return {"format": SPEC_FORMAT, **data}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        if data.get("format") != SPEC_FORMAT:
+            raise ModelError(f"model spec format {data.get('format')!r} is not {SPEC_FORMAT!r}")
+        fields = {k: v for k, v in data.items() if k != "format"}
+        fields["input_shape"] = tuple(fields["input_shape"])
+        return cls(**fields)
+
+
+class DeployableModel(nn.Module):
+    """``net((x - input_mean) / input_std) * output_std + output_mean``."""
+
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+    output_mean: torch.Tensor
+    output_std: torch.Tensor
+
+    def __init__(
+        self,
+        net: nn.Module,
+        input_mean: np.ndarray,
+        input_std: np.ndarray,
+        output_mean: float = 0.0,
+        output_std: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.register_buffer("input_mean", torch.as_tensor(np.asarray(input_mean, np.float32)))
+        self.register_buffer("input_std", torch.as_tensor(np.asarray(input_std, np.float32)))
+        self.register_buffer("output_mean", torch.tensor(float(output_mean)))
+        self.register_buffer("output_std", torch.tensor(float(output_std)))
+        self.scales_output = output_mean != 0.0 or output_std != 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net((x - self.input_mean) / self.input_std)
+        if self.scales_output:
+            out = out * self.output_std + self.output_mean
+        return out
+
+
+def save_deployable(model: DeployableModel, spec: ModelSpec, folder: Path) -> dict[str, Path]:
+    """Write ``model.json`` and ``model.safetensors`` into ``folder``."""
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    weights = folder / "model.safetensors"
+    atomic_write_bytes(weights, save_safetensors(state, metadata={"format": SPEC_FORMAT}))
+    spec_data = spec.to_dict()
+    spec_data["scales_output"] = model.scales_output
+    spec_path = folder / "model.json"
+    atomic_write_text(spec_path, json.dumps(spec_data, indent=2) + "\n")
+    return {"spec": spec_path, "safetensors": weights}
+
+
+def load_deployable(path: Path) -> tuple[DeployableModel, ModelSpec]:
+    """Rebuild a deployable model from ``model.json`` (or its folder) and its safetensors."""
+    spec_path = path / "model.json" if path.is_dir() else path
+    if not spec_path.is_file():
+        raise ModelError(f"{spec_path}: model spec not found; pass a run folder or its model.json")
+    try:
+        data = json.loads(spec_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{spec_path}: not valid JSON ({exc.msg})") from None
+    scales_output = bool(data.pop("scales_output", False))
+    spec = ModelSpec.from_dict(data)
+    weights_path = spec_path.with_name("model.safetensors")
+    if not weights_path.is_file():
+        raise ModelError(f"{weights_path}: weights not found next to {spec_path.name}")
+    state = load_safetensors(weights_path.read_bytes())
+    net = build_model(spec.name, spec.input_shape, spec.num_outputs, spec.params)
+    model = DeployableModel(
+        net,
+        state["input_mean"].numpy(),
+        state["input_std"].numpy(),
+        float(state["output_mean"]),
+        float(state["output_std"]),
+    )
+    model.scales_output = scales_output
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ModelError(f"{weights_path}: weights do not fit the architecture: {exc}") from None
+    return model.eval(), spec

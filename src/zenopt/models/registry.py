@@ -1,0 +1,107 @@
+"""Registry of model factories, by name, plus ``package.module:factory`` references."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from zenopt.core.errors import ModelError
+
+__all__ = ["ModelFactory", "build_model", "model_names", "register_model", "resolve_model_name"]
+
+ModelFactory = Callable[..., nn.Module]
+
+_FACTORIES: dict[str, ModelFactory] = {}
+_NEEDS_IMAGES: set[str] = set()
+
+
+def register_model(
+    name: str, *, needs_images: bool = False
+) -> Callable[[ModelFactory], ModelFactory]:
+    """Register ``factory(input_shape, num_outputs, **params)`` under ``name``."""
+
+    def decorate(factory: ModelFactory) -> ModelFactory:
+        _FACTORIES[name] = factory
+        if needs_images:
+            _NEEDS_IMAGES.add(name)
+        return factory
+
+    return decorate
+
+
+def model_names() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def resolve_model_name(name: str, data_kind: str) -> str:
+    """``auto`` picks ``mnist_cnn`` for images and ``mlp`` for tables."""
+    if name == "auto":
+        return "mnist_cnn" if data_kind == "image" else "mlp"
+    return name
+
+
+def _import_factory(ref: str) -> ModelFactory:
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise ModelError(
+            f"model.name={ref!r}: not a zoo model ({', '.join(model_names())}) "
+            "nor a 'package.module:factory' reference"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(
+            f"model.name={ref!r}: cannot import module {module_name!r} ({exc}); "
+            "make it importable (install it or add its folder to PYTHONPATH)"
+        ) from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ModelError(f"model.name={ref!r}: module {module_name!r} has no callable {attr!r}")
+    return factory  # type: ignore[no-any-return]
+
+
+def build_model(
+    name: str, input_shape: tuple[int, ...], num_outputs: int, params: dict[str, Any]
+) -> nn.Module:
+    """Build a model and check that it maps a batch of inputs to ``(batch, num_outputs)``."""
+    if name in _FACTORIES:
+        factory = _FACTORIES[name]
+        if name in _NEEDS_IMAGES and len(input_shape) != 3:
+            raise ModelError(
+                f"model {name!r} needs image input (channels, height, width); this data has "
+                f"{input_shape[0] if input_shape else 0} features per sample; use --model mlp"
+            )
+    else:
+        factory = _import_factory(name)
+    try:
+        inspect.signature(factory).bind(input_shape, num_outputs, **params)
+    except TypeError as exc:
+        raise ModelError(f"model {name!r}: bad model.params {params!r}: {exc}") from None
+    except ValueError:
+        pass  # no introspectable signature; let the call decide
+    try:
+        model = factory(input_shape, num_outputs, **params)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"model {name!r} with params {params!r}: {exc}") from None
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            f"model {name!r}: the factory returned {type(model).__name__}, not nn.Module"
+        )
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros((2, *input_shape)))
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"model {name!r} fails on input shape {input_shape}: {first}") from None
+    if tuple(out.shape) != (2, num_outputs):
+        raise ModelError(
+            f"model {name!r}: output shape {tuple(out.shape)[1:]} per sample, expected "
+            f"({num_outputs},); make the factory honour num_outputs"
+        )
+    return model

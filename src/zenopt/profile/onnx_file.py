@@ -1,0 +1,109 @@
+"""Profile any ONNX file with random inputs shaped from its signature."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zenopt.core.errors import ConfigError
+from zenopt.profile.latency import measure_calls, summarize_latency, summarize_throughput
+from zenopt.profile.machine import peak_rss_mb
+from zenopt.runtime.onnx_runtime import make_session
+
+__all__ = ["profile_onnx_file"]
+
+_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+    "tensor(bool)": np.bool_,
+}
+
+
+def _random_input(meta: Any, batch: int, rng: np.random.Generator, path: Path) -> np.ndarray:
+    dims = list(meta.shape)
+    shape = []
+    for i, dim in enumerate(dims):
+        if isinstance(dim, int) and dim > 0:
+            shape.append(batch if i == 0 and not isinstance(dims[0], int) else dim)
+        elif i == 0:
+            shape.append(batch)
+        else:
+            raise ConfigError(
+                f"{path}: input {meta.name!r} has a dynamic dimension {dim!r} at axis {i}; "
+                "only the batch axis may be dynamic for zenopt profile"
+            )
+    dtype = _DTYPES.get(meta.type)
+    if dtype is None:
+        raise ConfigError(
+            f"{path}: input {meta.name!r} has type {meta.type}, which zenopt cannot fill"
+        )
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype is np.bool_:
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    return rng.integers(0, 10, shape).astype(dtype)
+
+
+def _static_batch(session: Any) -> int | None:
+    first = session.get_inputs()[0].shape
+    return first[0] if first and isinstance(first[0], int) and first[0] > 0 else None
+
+
+def _param_count(path: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return int(sum(int(np.prod(t.dims)) for t in model.graph.initializer))
+
+
+def profile_onnx_file(
+    path: Path, batches: list[int], threads: int, warmup: int, repeats: int, seed: int = 0
+) -> dict[str, Any]:
+    """Latency percentiles and throughput per batch size, with how they were measured."""
+    start = time.perf_counter()
+    session = make_session(path, threads)
+    load_ms = (time.perf_counter() - start) * 1e3
+    fixed = _static_batch(session)
+    if fixed is not None and any(b != fixed for b in batches):
+        raise ConfigError(
+            f"{path}: the model's batch dimension is fixed at {fixed}; use --batch {fixed}"
+        )
+    rng = np.random.default_rng(seed)
+    latency: dict[str, Any] = {}
+    throughput: dict[str, float] = {}
+    for batch in batches:
+        feeds = {m.name: _random_input(m, batch, rng, path) for m in session.get_inputs()}
+
+        def call(_x: np.ndarray, feeds: dict[str, np.ndarray] = feeds) -> object:
+            return session.run(None, feeds)
+
+        samples = measure_calls(call, np.empty(0), warmup, repeats)
+        latency[f"b{batch}"] = summarize_latency(samples, batch, warmup, threads).to_dict()
+        throughput[f"b{batch}"] = summarize_throughput(samples, batch, threads).samples_per_s
+    return {
+        "file": str(path),
+        "size_bytes": path.stat().st_size,
+        "params": _param_count(path),
+        "inputs": [
+            {"name": m.name, "shape": [str(d) for d in m.shape], "type": m.type}
+            for m in session.get_inputs()
+        ],
+        "profile": {
+            "onnxruntime": {
+                "backend": "onnxruntime",
+                "threads": threads,
+                "load_ms": load_ms,
+                "peak_rss_mb": peak_rss_mb(),
+                "latency_ms": latency,
+                "throughput": throughput,
+            }
+        },
+    }

@@ -1,0 +1,3 @@
+"""Reports rendered from a run's manifest alone (never from live models)."""
+
+__all__ = ["console", "html"]

@@ -1,0 +1,54 @@
+"""The self-contained HTML report, rendered with Jinja2 (autoescaped) from the manifest alone."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from zenopt.core.rundir import atomic_write_text
+from zenopt.report.plots import latency_histogram, training_curves
+
+__all__ = ["render_report", "write_report"]
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def render_report(manifest: dict[str, Any]) -> str:
+    env = Environment(
+        loader=PackageLoader("zenopt.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["fmt"] = _fmt
+    training = manifest.get("training") or {}
+    plots = {
+        "training": training_curves(
+            training.get("history", []), training.get("monitor", ""), training.get("best_epoch", 0)
+        ),
+        "latency": latency_histogram(manifest.get("profile", {})),
+    }
+    command = manifest.get("command") or []
+    return env.get_template("report.html.j2").render(
+        m=manifest, plots=plots, command=shlex.join(command) if command else ""
+    )
+
+
+def write_report(manifest: dict[str, Any], path: Path) -> Path:
+    atomic_write_text(path, render_report(manifest))
+    return path

@@ -1,0 +1,65 @@
+"""Plots for the HTML report, embedded as base64 PNG so the page needs no network."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+__all__ = ["latency_histogram", "training_curves"]
+
+
+def _figure() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _encode(fig: Any) -> str:
+    plt = _figure()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def training_curves(history: list[dict[str, Any]], monitor: str, best_epoch: int) -> str | None:
+    if not history:
+        return None
+    plt = _figure()
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
+    left.plot(epochs, [h["train_loss"] for h in history], marker="o", label="train loss")
+    left.plot(epochs, [h["val_loss"] for h in history], marker="o", label="validation loss")
+    left.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend()
+    right.plot(epochs, [h["val_metric"] for h in history], marker="o", color="tab:green")
+    right.axvline(best_epoch, color="grey", linestyle="--", label=f"best epoch {best_epoch}")
+    right.set_xlabel("epoch")
+    right.set_ylabel(monitor)
+    right.legend()
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def latency_histogram(profiles: dict[str, Any], batch_key: str = "b1") -> str | None:
+    series = {
+        name: p["latency_ms"][batch_key]["samples_ms"]
+        for name, p in profiles.items()
+        if batch_key in p["latency_ms"]
+    }
+    if not series:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    for name, samples in series.items():
+        ax.hist(samples, bins=50, alpha=0.6, label=name)
+    ax.set_xlabel(f"latency per call at {batch_key.replace('b', 'batch ')} (ms)")
+    ax.set_ylabel("calls")
+    ax.legend()
+    fig.tight_layout()
+    return _encode(fig)

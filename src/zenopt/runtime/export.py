@@ -1,0 +1,114 @@
+"""Export to ONNX with a dynamic batch dimension, then prove the export reproduces the model."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from zenopt.core.errors import ExportError
+from zenopt.core.rundir import atomic_write_bytes
+from zenopt.evaluate.metrics import decode_outputs
+from zenopt.runtime.onnx_runtime import make_session
+
+__all__ = ["ATOL", "RTOL", "ExportCheck", "export_onnx", "verify_export"]
+
+# ONNX Runtime and PyTorch may fuse and order float operations differently; outputs must agree
+# to |a - b| <= ATOL + RTOL * |b| element-wise, and every decoded prediction must be identical.
+ATOL = 1e-4
+RTOL = 1e-4
+OPSET = 18
+
+
+def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:
+    """Export ``model`` (in eval mode) to a single ONNX file with a dynamic batch dimension."""
+    model.eval()
+    example = (torch.zeros((2, *input_shape)),)
+    batch = torch.export.Dim("batch", min=1)
+    tmp = path.with_name(f".{path.name}.export")
+    quiet = io.StringIO()
+    onnx_logger = logging.getLogger("torch.onnx")
+    level = onnx_logger.level
+    onnx_logger.setLevel(logging.ERROR)
+    try:
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(quiet),
+            contextlib.redirect_stderr(quiet),
+        ):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model,
+                example,
+                str(tmp),
+                input_names=["input"],
+                output_names=["output"],
+                dynamic_shapes=({0: batch},),
+                opset_version=OPSET,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ExportError(f"ONNX export of the model failed: {first}") from exc
+    finally:
+        onnx_logger.setLevel(level)
+    atomic_write_bytes(path, tmp.read_bytes())
+    tmp.unlink(missing_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class ExportCheck:
+    samples: int
+    max_abs_diff: float
+    atol: float
+    rtol: float
+    outputs_close: bool
+    prediction_mismatches: int
+
+    @property
+    def ok(self) -> bool:
+        return self.outputs_close and self.prediction_mismatches == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def verify_export(
+    model: nn.Module, onnx_path: Path, X: np.ndarray, head: str, threads: int = 1
+) -> ExportCheck:
+    """Run ``X`` through PyTorch and ONNX Runtime; raise :class:`ExportError` if they disagree."""
+    model.eval()
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(X)).numpy()
+    session = make_session(onnx_path, threads)
+    got = session.run(None, {session.get_inputs()[0].name: X})[0]
+    if got.shape != expected.shape:
+        raise ExportError(
+            f"{onnx_path}: ONNX output shape {got.shape} differs from PyTorch {expected.shape}"
+        )
+    diff = np.abs(got - expected)
+    close = bool(np.all(diff <= ATOL + RTOL * np.abs(expected)))
+    mismatches = int(np.sum(decode_outputs(got, head) != decode_outputs(expected, head)))
+    if head == "identity":
+        mismatches = 0 if close else mismatches
+    check = ExportCheck(
+        int(X.shape[0]), float(diff.max(initial=0.0)), ATOL, RTOL, close, mismatches
+    )
+    if not check.ok:
+        raise ExportError(
+            f"{onnx_path}: ONNX Runtime does not reproduce PyTorch: max |diff| "
+            f"{check.max_abs_diff:.3g} (tolerance {ATOL} + {RTOL}·|y|), "
+            f"{mismatches} of {check.samples} predictions differ; the model cannot be deployed"
+        )
+    return check

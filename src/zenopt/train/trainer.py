@@ -1,0 +1,146 @@
+"""The training loop: in-memory tensors, seeded shuffling, early stopping, per-epoch history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from zenopt.core.config import TrainConfig
+from zenopt.train.early_stopping import EarlyStopping
+from zenopt.train.losses import LossKind, penalty, task_loss
+from zenopt.train.optimizers import build_optimizer, build_scheduler
+
+__all__ = ["EpochRecord", "TrainResult", "fit", "validation_score"]
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_penalty: float
+    val_loss: float
+    val_metric: float
+    lr: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochRecord] = field(default_factory=list)
+    monitor: str = "val_accuracy"
+    best_epoch: int = 0
+    best_value: float = 0.0
+    stopped_early: bool = False
+    train_samples_per_s: float = 0.0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "monitor": self.monitor,
+            "best_epoch": self.best_epoch,
+            "best_value": self.best_value,
+            "stopped_early": self.stopped_early,
+            "epochs_run": len(self.history),
+            "train_samples_per_s": self.train_samples_per_s,
+            "seconds": self.seconds,
+            "history": [r.to_dict() for r in self.history],
+        }
+
+
+def validation_score(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: LossKind, batch: int = 512
+) -> tuple[float, float]:
+    """Mean task loss and the monitored metric (accuracy, or MSE for regression)."""
+    model.eval()
+    losses, correct = [], 0
+    with torch.no_grad():
+        for start in range(0, X.shape[0], batch):
+            xb, yb = X[start : start + batch], y[start : start + batch]
+            out = model(xb)
+            losses.append(float(task_loss(out, yb, loss)) * xb.shape[0])
+            if loss == "cross_entropy":
+                correct += int((out.argmax(1) == yb).sum())
+            elif loss == "bce":
+                correct += int(((out.squeeze(1) > 0).long() == yb).sum())
+    mean_loss = sum(losses) / X.shape[0]
+    if loss == "mse":
+        return mean_loss, mean_loss
+    return mean_loss, correct / X.shape[0]
+
+
+def fit(
+    model: nn.Module,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    config: TrainConfig,
+    loss: LossKind,
+    seed: int,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place and leave it holding the best validation epoch's weights."""
+    # 1. Tensors are prepared once; a batch is an index slice, with no per-sample Python work.
+    Xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
+    Xv, yv = torch.from_numpy(X_val), torch.from_numpy(y_val)
+    generator = torch.Generator().manual_seed(seed)
+    mode: Literal["min", "max"] = "min" if loss == "mse" else "max"
+    optimizer = build_optimizer(model, config)
+    scheduler = build_scheduler(optimizer, config, mode)
+    stopper = EarlyStopping(config.patience, config.min_delta, mode)
+    result = TrainResult(monitor="val_mse" if loss == "mse" else "val_accuracy")
+    n = Xt.shape[0]
+    seen, train_time = 0, 0.0
+    started = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        # 2. One pass over a seeded permutation of the training split.
+        model.train()
+        tick = time.perf_counter()
+        order = torch.randperm(n, generator=generator)
+        total_loss, total_penalty = 0.0, 0.0
+        for start in range(0, n, config.batch_size):
+            idx = order[start : start + config.batch_size]
+            xb, yb = Xt[idx], yt[idx]
+            optimizer.zero_grad(set_to_none=True)
+            data_loss = task_loss(model(xb), yb, loss)
+            reg = penalty(model, config.l1, config.l2)
+            (data_loss + reg).backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            total_loss += float(data_loss.detach()) * xb.shape[0]
+            total_penalty += float(reg.detach()) * xb.shape[0]
+        epoch_seconds = time.perf_counter() - tick
+        train_time += epoch_seconds
+        seen += n
+        # 3. Validate, then let the schedule and early stopping see the monitored metric.
+        val_loss, val_metric = validation_score(model, Xv, yv, loss)
+        lr = float(optimizer.param_groups[0]["lr"])
+        record = EpochRecord(
+            epoch, total_loss / n, total_penalty / n, val_loss, val_metric, lr, epoch_seconds
+        )
+        result.history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(val_metric)
+        elif scheduler is not None:
+            scheduler.step()
+        if stopper.update(val_metric, epoch, model):
+            result.stopped_early = epoch < config.epochs
+            break
+    # 4. Hand on the best epoch's weights, not the last epoch's.
+    stopper.restore(model)
+    model.eval()
+    result.best_epoch = int(stopper.best_epoch_ or len(result.history))
+    result.best_value = float(stopper.best_value_ if stopper.best_value_ is not None else 0.0)
+    result.train_samples_per_s = seen / train_time if train_time > 0 else 0.0
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny, seeded configurations and one completed run reused across tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Quick benchmarking for tests: the harness logic is the same, only the counts shrink.
+FAST_BENCH = [
+    "bench.warmup=2",
+    "bench.repeats=10",
+    "bench.throughput_repeats=3",
+    "bench.batch_sizes=[1, 8]",
+    "requirements.throughput_batch=8",
+]
+
+
+def fast_overrides(*extra: str, epochs: int = 5) -> list[str]:
+    return [*FAST_BENCH, f"train.epochs={epochs}", *extra]
+
+
+@pytest.fixture(scope="session")
+def iris_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """One completed run of iris + mlp with easy requirements (all met)."""
+    from rich.console import Console
+
+    from zenopt.core.config import load_config
+    from zenopt.pipeline import run_pipeline
+
+    config = load_config(
+        None,
+        fast_overrides(
+            "data.source=iris",
+            "model.name=mlp",
+            "train.epochs=40",
+            "requirements.min_accuracy=0.5",
+            "requirements.max_size_mb=1",
+            "requirements.max_latency_ms=1000",
+        ),
+    )
+    out = tmp_path_factory.mktemp("runs") / "iris"
+    outcome = run_pipeline(config, out, console=Console(quiet=True), quiet=True)
+    return out, outcome.manifest

@@ -1,0 +1,129 @@
+"""Each bundled data set through the whole flow, checked against independent references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rich.console import Console
+from sklearn import metrics as skm
+from tests.conftest import fast_overrides
+
+from zenopt.core.config import load_config
+from zenopt.data import load_dataset, split_dataset
+from zenopt.pipeline import run_pipeline
+from zenopt.runtime import create_predictor
+
+REQUIRED_KEYS = [
+    ("quality", "test"),
+    ("export", "onnx_max_abs_diff"),
+    ("profile", "torch", "latency_ms", "b1", "p50"),
+    ("profile", "torch", "latency_ms", "b1", "p95"),
+    ("profile", "onnxruntime", "latency_ms", "b1", "p50"),
+    ("profile", "onnxruntime", "latency_ms", "b1", "p95"),
+    ("profile", "torch", "throughput", "b64"),
+    ("profile", "onnxruntime", "throughput", "b64"),
+    ("cost", "params"),
+    ("cost", "flops"),
+    ("cost", "size_bytes", "onnx"),
+    ("cost", "size_bytes", "safetensors"),
+    ("environment", "cpu_flags", "avx512_vnni"),
+    ("environment", "libraries", "onnxruntime"),
+]
+
+
+def _get(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+def _run(tmp_path: Path, *sets: str, epochs: int = 8) -> tuple[Path, dict[str, Any]]:
+    config = load_config(
+        None,
+        fast_overrides(
+            *sets, "bench.batch_sizes=[1, 64]", "requirements.throughput_batch=64", epochs=epochs
+        ),
+    )
+    outcome = run_pipeline(config, tmp_path / "run", console=Console(quiet=True), quiet=True)
+    return outcome.run_dir, outcome.manifest
+
+
+@pytest.mark.parametrize(
+    ("source", "task", "head"),
+    [
+        ("breast_cancer", "binary", "sigmoid"),
+        ("wine", "multiclass", "softmax"),
+        ("iris", "multiclass", "softmax"),
+        ("diabetes", "regression", "identity"),
+    ],
+)
+def test_bundled_tables_end_to_end(tmp_path: Path, source: str, task: str, head: str) -> None:
+    run_dir, manifest = _run(tmp_path, f"data.source={source}", "model.name=mlp", epochs=25)
+    assert manifest["status"] == "complete"
+    assert manifest["data"]["task"] == task and manifest["model"]["head"] == head
+    for path in REQUIRED_KEYS:
+        assert _get(manifest, path) is not None, path
+    # The deployed ONNX model, fed the raw test rows, reproduces the reported test metrics.
+    config = load_config(None, [f"data.source={source}"])
+    dataset = load_dataset(config.data)
+    splits = split_dataset(dataset, 0.15, 0.2, 0)
+    predictor = create_predictor("onnxruntime")
+    predictor.load(run_dir / "model.onnx", 1)
+    outputs = predictor.predict(np.ascontiguousarray(splits.test.X))
+    test = manifest["quality"]["test"]
+    if task == "regression":
+        assert test["mse"] == pytest.approx(
+            skm.mean_squared_error(splits.test.y, outputs[:, 0]), rel=1e-4
+        )
+        assert test["r2"] == pytest.approx(skm.r2_score(splits.test.y, outputs[:, 0]), rel=1e-3)
+        assert test["r2"] > 0.2  # it learned something beyond the mean
+    else:
+        pred = (outputs[:, 0] > 0).astype(int) if head == "sigmoid" else outputs.argmax(1)
+        assert test["accuracy"] == pytest.approx(skm.accuracy_score(splits.test.y, pred))
+        assert test["accuracy"] > 0.85
+    # Standardisation was fitted on the training split only.
+    mean = np.asarray(manifest["data"]["preprocess"]["input"]["mean"])
+    np.testing.assert_allclose(mean, splits.train.X.mean(axis=0), rtol=1e-4)
+    assert not np.allclose(mean, dataset.X.mean(axis=0), rtol=1e-6)
+
+
+def test_requirement_records_have_name_target_measured_met(
+    iris_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, manifest = iris_run
+    names = {r["name"] for r in manifest["requirements"]}
+    assert names == {"min_accuracy", "max_latency_ms", "max_size_mb"}
+    for record in manifest["requirements"]:
+        assert {"name", "target", "measured", "met"} <= set(record)
+    size = next(r for r in manifest["requirements"] if r["name"] == "max_size_mb")
+    assert size["measured"] == pytest.approx(manifest["cost"]["size_bytes"]["onnx"] / 1e6)
+
+
+def test_same_seed_same_metrics(tmp_path: Path) -> None:
+    _, a = _run(tmp_path / "a", "data.source=wine", "model.name=mlp")
+    _, b = _run(tmp_path / "b", "data.source=wine", "model.name=mlp")
+    assert a["quality"]["test"] == b["quality"]["test"]
+    assert a["training"]["history"][-1]["train_loss"] == b["training"]["history"][-1]["train_loss"]
+
+
+def test_digits_8x8_with_tf_cnn(tmp_path: Path) -> None:
+    _, manifest = _run(tmp_path, "data.resize=null", "model.name=tf_cnn", epochs=3)
+    assert manifest["model"]["input_shape"] == [1, 8, 8]
+    assert manifest["export"]["ok"] and manifest["export"]["prediction_mismatches"] == 0
+    assert manifest["quality"]["test"]["accuracy"] > 0.8
+
+
+@pytest.mark.slow
+def test_default_job_reaches_97_percent(tmp_path: Path) -> None:
+    """The documented default (digits at 28×28, mnist_cnn, Adam) with full measurement."""
+    config = load_config(Path(__file__).parents[2] / "examples" / "digits.yaml")
+    outcome = run_pipeline(config, tmp_path / "digits", console=Console(quiet=True), quiet=True)
+    manifest = outcome.manifest
+    assert manifest["model"]["input_shape"] == [1, 28, 28]
+    assert manifest["quality"]["test"]["accuracy"] >= 0.97
+    assert manifest["profile"]["onnxruntime"]["latency_ms"]["b1"]["repeats"] >= 200
+    assert manifest["quality"]["drop"]["value"] == 0.0
+    assert outcome.exit_code == 0, manifest["verdict"]

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from zenopt.core.errors import ExportError, RuntimeBackendError
+from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
+from zenopt.runtime import backend_names, create_predictor
+from zenopt.runtime.export import ATOL, export_onnx, verify_export
+
+
+def _deployable(name: str, shape: tuple[int, ...], outputs: int, seed: int = 0) -> DeployableModel:
+    torch.manual_seed(seed)
+    net = build_model(name, shape, outputs, {})
+    mean = np.full((shape[0], 1, 1) if len(shape) == 3 else shape, 0.5, np.float32)
+    return DeployableModel(net, mean, np.full_like(mean, 2.0)).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[DeployableModel, Path]:
+    model = _deployable("mnist_cnn", (1, 12, 12), 10)
+    path = export_onnx(model, (1, 12, 12), tmp_path_factory.mktemp("onnx") / "model.onnx")
+    return model, path
+
+
+def test_export_is_one_valid_file_with_a_dynamic_batch(
+    exported: tuple[DeployableModel, Path],
+) -> None:
+    _, path = exported
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert not list(path.parent.glob("*.data"))  # weights inside, no external data
+    batch_dim = model.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_onnxruntime_matches_torch_at_any_batch(
+    exported: tuple[DeployableModel, Path], batch: int
+) -> None:
+    model, path = exported
+    x = np.random.default_rng(batch).normal(0, 3, (batch, 1, 12, 12)).astype(np.float32)
+    ort = create_predictor("onnxruntime")
+    ort.load(path, 1)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ort.predict(x), expected, atol=ATOL, rtol=1e-4)
+
+
+def test_verify_export_reports_the_difference(exported: tuple[DeployableModel, Path]) -> None:
+    model, path = exported
+    x = np.random.default_rng(0).normal(size=(20, 1, 12, 12)).astype(np.float32)
+    check = verify_export(model, path, x, "softmax")
+    assert check.ok and check.samples == 20 and check.max_abs_diff <= ATOL
+
+
+def test_verify_export_fails_loudly_when_runtimes_disagree(
+    exported: tuple[DeployableModel, Path],
+) -> None:
+    _, path = exported
+    other = _deployable("mnist_cnn", (1, 12, 12), 10, seed=99)
+    x = np.random.default_rng(0).normal(size=(20, 1, 12, 12)).astype(np.float32)
+    with pytest.raises(ExportError, match="does not reproduce PyTorch"):
+        verify_export(other, path, x, "softmax")
+
+
+def test_torch_backend_loads_safetensors_and_matches(tmp_path: Path) -> None:
+    model = _deployable("mlp", (5,), 3)
+    spec = ModelSpec("mlp", {}, (5,), 3, "softmax", "multiclass", ["a", "b", "c"])
+    paths = save_deployable(model, spec, tmp_path)
+    predictor = create_predictor("torch")
+    predictor.load(paths["spec"], 1)
+    x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
+    with torch.no_grad():
+        np.testing.assert_array_equal(predictor.predict(x), model(torch.from_numpy(x)).numpy())
+    predictor.close()
+
+
+def test_backends_by_name() -> None:
+    assert backend_names() == ["torch", "onnxruntime"]
+    with pytest.raises(
+        RuntimeBackendError, match="backend 'tensorrt' is unknown; choose from: torch, onnxruntime"
+    ):
+        create_predictor("tensorrt")
+
+
+def test_onnxruntime_rejects_a_broken_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(RuntimeBackendError, match="ONNX Runtime cannot load it"):
+        create_predictor("onnxruntime").load(bad, 1)
