@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 import zenopt
 from zenopt.core.config import RunConfig
@@ -24,16 +23,22 @@ from zenopt.core.errors import ConfigError
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
 from zenopt.data import Dataset, Splits, Standardizer, TargetScaler, load_dataset, split_dataset
-from zenopt.evaluate import classification_metrics, decode_outputs, regression_metrics
 from zenopt.evaluate.metrics import primary_metric
+from zenopt.evaluate.quality import (
+    evaluate_outputs,
+    predict_torch,
+    quality_drop,
+    quality_in_backend,
+)
 from zenopt.evaluate.requirements import check_efficiency, check_quality, validate_requirements
 from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
 from zenopt.models.registry import resolve_model_name
 from zenopt.profile import count_flops, count_params, default_threads, file_sizes, fingerprint
 from zenopt.profile.latency import profile_backend
+from zenopt.report.progress import EpochProgress, stage_progress
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import backend_names
-from zenopt.train import EpochRecord, fit, resolve_loss
+from zenopt.train import fit, resolve_loss
 from zenopt.train.losses import num_outputs_for
 
 __all__ = ["RunOutcome", "run_pipeline"]
@@ -55,20 +60,6 @@ def _now() -> str:
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
-
-
-def _evaluate(outputs: np.ndarray, y: np.ndarray, head: str, dataset: Dataset) -> dict[str, Any]:
-    predictions = decode_outputs(outputs, head)
-    if dataset.task == "regression":
-        return regression_metrics(y, predictions)
-    return classification_metrics(y, predictions, dataset.class_names)
-
-
-def _predict(model: torch.nn.Module, X: np.ndarray, batch: int = 512) -> np.ndarray:
-    model.eval()
-    with torch.inference_mode():
-        parts = [model(torch.from_numpy(X[i : i + batch])).numpy() for i in range(0, len(X), batch)]
-    return np.concatenate(parts, axis=0)
 
 
 def _build(config: RunConfig, dataset: Dataset) -> tuple[torch.nn.Module, ModelSpec]:
@@ -108,26 +99,8 @@ def _train(
     if dataset.task == "regression":
         target.fit(y_train)
         y_train, y_val = target.transform(y_train), target.transform(y_val)
-    with Progress(
-        TextColumn("[bold]train[/] {task.description}"),
-        BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-        transient=False,
-    ) as progress:
-        task_id = progress.add_task(name, total=config.train.epochs, status="")
-
-        def on_epoch(record: EpochRecord) -> None:
-            metric = "val_mse" if loss == "mse" else "val_acc"
-            progress.update(
-                task_id,
-                completed=record.epoch,
-                status=f"loss {record.train_loss:.4f} · {metric} {record.val_metric:.4f}",
-            )
-
+    monitor = "val_mse(std)" if loss == "mse" else "val_acc"
+    with EpochProgress(console, quiet, name, config.train.epochs) as progress:
         result = fit(
             net,
             scaler.transform(splits.train.X),
@@ -137,9 +110,9 @@ def _train(
             config.train,
             loss,
             config.seed,
-            on_epoch,
+            lambda record: progress(record, monitor),
         )
-        progress.update(task_id, total=len(result.history))
+        progress.finish(len(result.history))
     assert scaler.mean_ is not None and scaler.std_ is not None
     model = DeployableModel(net, scaler.mean_, scaler.std_, target.mean_, target.std_).eval()
     preprocess = {"input": scaler.to_dict(), "target": target.to_dict()}
@@ -229,8 +202,10 @@ def _run_stages(
     manifest["model"] = {**spec.to_dict(), "loss": extra["loss"]}
     manifest["training"] = training
     # 3. Evaluate the trained baseline on the held-out test split.
-    test_outputs = _predict(model, splits.test.X)
-    baseline = _evaluate(test_outputs, splits.test.y, spec.head, dataset)
+    test_outputs = predict_torch(model, splits.test.X)
+    baseline = evaluate_outputs(
+        test_outputs, splits.test.y, spec.head, dataset.task, dataset.class_names
+    )
     metric, _ = primary_metric(dataset.task)
     manifest["quality"] = {"primary_metric": metric, "test": baseline}
     # 4. Quality met? The loop behind a "no" (hyperparameter search) is not built yet.
@@ -261,13 +236,8 @@ def _run_stages(
     paths = {"torch": artifacts["spec"], "onnxruntime": artifacts["onnx"]}
     profiles: dict[str, BackendProfile] = {}
     by_backend: dict[str, Any] = {}
-    with Progress(
-        TextColumn("[bold]profile[/] {task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=quiet,
-    ) as progress:
+    latency_batches = frozenset({1, config.requirements.latency_batch})
+    with stage_progress(console, quiet, "profile") as progress:
         task_id = progress.add_task("", total=len(config.bench.backends))
         for backend in config.bench.backends:
             progress.update(task_id, description=backend)
@@ -280,9 +250,17 @@ def _run_stages(
                 config.bench.repeats,
                 config.bench.throughput_repeats,
                 threads,
+                latency_batches,
             )
-            by_backend[backend] = _quality_in_backend(
-                backend, paths[backend], splits, spec, dataset
+            by_backend[backend] = quality_in_backend(
+                backend,
+                paths[backend],
+                splits.test.X,
+                splits.test.y,
+                spec.head,
+                dataset.task,
+                dataset.class_names,
+                threads,
             )
             progress.advance(task_id)
     timings["profile_s"] = time.perf_counter() - tick
@@ -296,7 +274,7 @@ def _run_stages(
     }
     # 7. Efficiency met? The loop behind a "no" (compression search) is not built yet.
     deploy = config.requirements.backend
-    drop = _quality_drop(baseline, by_backend[deploy], metric)
+    drop = quality_drop(baseline, by_backend[deploy], metric)
     manifest["quality"]["drop"] = {"backend": deploy, "metric": metric, "value": drop}
     size_key = "onnx" if deploy == "onnxruntime" else "safetensors"
     efficiency_checks = check_efficiency(
@@ -327,24 +305,3 @@ def _run_stages(
 
     write_report(manifest, run.file("report.html"))
     return RunOutcome(run.path, manifest, exit_code)
-
-
-def _quality_in_backend(
-    backend: str, path: Path, splits: Splits, spec: ModelSpec, dataset: Dataset
-) -> dict[str, Any]:
-    from zenopt.runtime.predictor import create_predictor
-
-    predictor = create_predictor(backend)
-    predictor.load(path, default_threads())
-    try:
-        outputs = predictor.predict(np.ascontiguousarray(splits.test.X))
-    finally:
-        predictor.close()
-    return _evaluate(outputs, splits.test.y, spec.head, dataset)
-
-
-def _quality_drop(baseline: dict[str, Any], deployed: dict[str, Any], metric: str) -> float:
-    """Absolute loss on the primary metric (positive = worse), never negative."""
-    if metric == "mse":
-        return max(0.0, float(deployed[metric]) - float(baseline[metric]))
-    return max(0.0, float(baseline[metric]) - float(deployed[metric]))

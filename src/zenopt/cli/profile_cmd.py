@@ -17,7 +17,9 @@ def profile(
     batch: list[int] | None = typer.Option(
         None, "--batch", "-b", help="Batch size to measure (repeatable). Default: 1 and 64."
     ),
-    threads: int | None = typer.Option(None, "--threads", help="Threads. Default: all cores."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="Threads. Default: physical cores."
+    ),
     warmup: int = typer.Option(20, "--warmup", min=0, help="Untimed calls before timing."),
     repeats: int = typer.Option(200, "--repeats", min=10, help="Timed calls per batch size."),
     json_out: Path | None = typer.Option(
@@ -36,6 +38,8 @@ def profile(
 
         if not model.is_file():
             raise ConfigError(f"{model}: file not found; pass the path of an .onnx model")
+        if json_out is not None and json_out.is_dir():
+            raise ConfigError(f"--json {json_out}: is a folder; give a file name such as p.json")
         batches = sorted(set(batch or [1, 64]))
         if any(b < 1 for b in batches):
             raise ConfigError(f"--batch {batches}: every batch size must be >= 1")
@@ -43,9 +47,11 @@ def profile(
         result = profile_onnx_file(model, batches, n_threads, warmup, repeats)
         console = Console()
         inputs = ", ".join(f"{i['name']}[{','.join(i['shape'])}]" for i in result["inputs"])
+        flops = result["flops"]
         console.print(
-            f"{model}: {result['size_bytes'] / 1e6:.3f} MB, {result['params']:,} parameters, "
-            f"inputs {inputs}"
+            f"{model}: {result['size_bytes'] / 1e6:.3f} MB, "
+            f"{result['initializer_values']:,} stored values, "
+            f"{'unknown' if flops is None else format(flops, ',')} FLOPs/sample, inputs {inputs}"
         )
         print_profile(result["profile"], console)
         if json_out is not None:

@@ -116,7 +116,10 @@ class RunConfig(_Section):
 def _read_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found; pass an existing .yaml or .toml file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc}); check it") from None
     suffix = path.suffix.lower()
     try:
         if suffix in {".yaml", ".yml"}:
@@ -166,11 +169,33 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return path, _scalar(raw.strip())
 
 
+def _is_text_field(path: list[str]) -> bool:
+    """True when ``path`` names a ``str`` field, whose value must stay the text given."""
+    model: type[BaseModel] = RunConfig
+    for depth, part in enumerate(path):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        annotation = field.annotation
+        if depth == len(path) - 1:
+            return annotation in (str, str | None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return False
+        model = annotation
+    return False
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with each ``section.key=value`` override applied in order."""
+    """Return a copy of ``raw`` with each ``section.key=value`` override applied in order.
+
+    Values are read as YAML (``1e-3``, ``true``, ``[64, 32]``, ``null``), except for text
+    fields such as ``data.target``, which keep exactly the text given (a column named ``0``).
+    """
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for item in overrides:
         path, value = parse_override(item)
+        if value is not None and _is_text_field(path):
+            value = item.partition("=")[2].strip()
         node = merged
         for part in path[:-1]:
             child = node.get(part)

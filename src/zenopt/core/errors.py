@@ -14,6 +14,7 @@ __all__ = [
     "ExportError",
     "ModelError",
     "RuntimeBackendError",
+    "TrainingError",
     "ZenoptError",
 ]
 
@@ -34,6 +35,10 @@ class DataError(ZenoptError, ValueError):
 
 class ModelError(ZenoptError, ValueError):
     """A model name, factory or parameter is wrong, or the model does not fit the data."""
+
+
+class TrainingError(ZenoptError, RuntimeError):
+    """Training diverged or produced unusable weights (usually a learning rate too high)."""
 
 
 class ExportError(ZenoptError, RuntimeError):

@@ -1,7 +1,7 @@
 """Frozen result records: what a run measured, in a form that round-trips through JSON.
 
-The report and ``zenopt compare`` read these records only, never live models, so a report can be
-rebuilt from a run directory alone.
+The report reads what these records wrote into manifest.json, never live models, so a report can
+be rebuilt from a run directory alone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "BackendProfile",
     "Decision",
+    "EpochRecord",
     "LatencyStats",
     "RequirementCheck",
     "ThroughputStats",
@@ -52,6 +53,7 @@ class ThroughputStats:
     """Samples per second at one batch size: the batch divided by the median call time."""
 
     batch: int
+    warmup: int
     repeats: int
     threads: int
     samples_per_s: float
@@ -138,3 +140,19 @@ class Decision:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One training epoch: mean training loss and penalty, validation loss and metric."""
+
+    epoch: int
+    train_loss: float
+    train_penalty: float
+    val_loss: float
+    val_metric: float
+    lr: float
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -17,6 +17,27 @@ from zenopt.core.errors import ConfigError
 __all__ = ["MANIFEST_NAME", "RunDir", "atomic_write_bytes", "atomic_write_text", "read_manifest"]
 
 MANIFEST_NAME = "manifest.json"
+# Top-level keys a complete run's manifest always has; the report relies on them.
+REQUIRED_KEYS = (
+    "config",
+    "environment",
+    "data",
+    "model",
+    "training",
+    "quality",
+    "export",
+    "profile",
+    "cost",
+    "requirements",
+    "decisions",
+    "verdict",
+)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -24,6 +45,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600 files; give the result the permissions a plain open() would.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -39,15 +62,28 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """Load a run's manifest, with a one-line error when the directory holds no run."""
+    """Load a complete run's manifest, with a one-line error when the folder holds none."""
     path = run_dir / MANIFEST_NAME
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no {MANIFEST_NAME} here; pass the --out folder of a run")
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc}); check the file") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    return data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a zenopt manifest (top level is not an object)")
+    status = data.get("status")
+    if status != "complete":
+        raise ConfigError(
+            f"{path}: the run's status is {status!r}, not 'complete'; re-run it to get a report"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise ConfigError(f"{path}: not a complete zenopt manifest; missing {', '.join(missing)}")
+    result: dict[str, Any] = data
+    return result
 
 
 class RunDir:
@@ -57,6 +93,14 @@ class RunDir:
         self.path = path
 
     def create(self, overwrite: bool = False) -> RunDir:
+        try:
+            return self._create(overwrite)
+        except OSError as exc:
+            raise ConfigError(
+                f"--out {self.path}: cannot write there ({exc.strerror}); choose another folder"
+            ) from None
+
+    def _create(self, overwrite: bool) -> RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise ConfigError(f"--out {self.path}: exists and is not a folder; choose another path")
         if self.path.is_dir() and any(self.path.iterdir()):

@@ -104,18 +104,29 @@ BUNDLED: dict[str, Callable[[DataConfig], Dataset]] = {
 IMAGE_SETS = {"digits"}
 
 
-def _read_csv(path: Path, config: DataConfig) -> Dataset:
+def _read_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """Non-blank CSV rows with the file line each one ends on (for error messages)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle))
+            reader = csv.reader(handle)
+            return [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except UnicodeDecodeError as exc:
         raise DataError(
             f"{path}: not a UTF-8 text file ({exc.reason}); save it as UTF-8 CSV"
         ) from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    except csv.Error as exc:
+        raise DataError(f"{path}: not a readable CSV file ({exc}); check its quoting") from None
+    except OSError as exc:
+        raise DataError(
+            f"{path}: cannot read it ({exc.strerror}); check the path and permissions"
+        ) from None
+
+
+def _read_csv(path: Path, config: DataConfig) -> Dataset:
+    rows = _read_rows(path)
     if len(rows) < 2:
         raise DataError(f"{path}: empty file or header only; a CSV needs a header and data rows")
-    header = [h.strip() for h in rows[0]]
+    header = [h.strip() for h in rows[0][1]]
     if config.target is None:
         raise DataError(
             f"{path}: data.target is not set; name the target column, one of: {', '.join(header)}"
@@ -128,29 +139,32 @@ def _read_csv(path: Path, config: DataConfig) -> Dataset:
     features = [h for i, h in enumerate(header) if i != t]
     X = np.empty((len(rows) - 1, len(features)), dtype=np.float32)
     targets: list[str] = []
-    for r, row in enumerate(rows[1:], start=2):
+    for r, (line, row) in enumerate(rows[1:]):
         if len(row) != len(header):
             raise DataError(
-                f"{path}: line {r} has {len(row)} fields, the header has {len(header)}; fix the row"
+                f"{path}: line {line} has {len(row)} fields, the header has {len(header)}; "
+                "fix the row"
             )
-        targets.append(row[t].strip())
+        target = row[t].strip()
+        if target == "":
+            raise DataError(
+                f"{path}: line {line}: target {config.target!r} is empty; fill or drop the row"
+            )
+        targets.append(target)
         values = [cell for i, cell in enumerate(row) if i != t]
         for c, cell in enumerate(values):
             try:
-                X[r - 2, c] = float(cell)
+                X[r, c] = float(cell)
             except ValueError:
                 raise DataError(
-                    f"{path}: line {r}, column {features[c]!r}: {cell!r} is not a number; "
+                    f"{path}: line {line}, column {features[c]!r}: {cell!r} is not a number; "
                     "fill or remove it, or drop the column"
                 ) from None
-            if not np.isfinite(X[r - 2, c]):
+            if not np.isfinite(X[r, c]):
                 raise DataError(
-                    f"{path}: line {r}, column {features[c]!r}: {cell!r} is not finite; "
+                    f"{path}: line {line}, column {features[c]!r}: {cell!r} is not finite; "
                     "fill or remove it"
                 )
-    if any(v == "" for v in targets):
-        line = targets.index("") + 2
-        raise DataError(f"{path}: line {line}: target {config.target!r} is empty; fill or drop it")
     return _with_target(path.name, X, targets, features, config, str(path))
 
 

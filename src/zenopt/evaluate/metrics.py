@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from zenopt.core.heads import decode_outputs
+
 __all__ = [
     "classification_metrics",
     "decode_outputs",
@@ -27,15 +29,6 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     centre = (p + z * z / (2 * trials)) / denom
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def decode_outputs(outputs: np.ndarray, head: str) -> np.ndarray:
-    """Model outputs to predictions: class index for classification, value for regression."""
-    if head == "softmax":
-        return np.asarray(np.argmax(outputs, axis=1), dtype=np.int64)
-    if head == "sigmoid":
-        return (outputs.reshape(-1) > 0).astype(np.int64)
-    return np.asarray(outputs.reshape(-1), dtype=np.float64)
 
 
 def _confusion(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,13 +20,13 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from zenopt.core.errors import ModelError
+from zenopt.core.heads import Head
 from zenopt.core.rundir import atomic_write_bytes, atomic_write_text
 from zenopt.models.registry import build_model
 
 __all__ = ["DeployableModel", "ModelSpec", "load_deployable", "save_deployable"]
 
 SPEC_FORMAT = "zenopt.model/1"
-Head = Literal["softmax", "sigmoid", "identity"]
 
 
 @dataclass(frozen=True)

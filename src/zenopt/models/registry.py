@@ -59,10 +59,37 @@ def _import_factory(ref: str) -> ModelFactory:
             f"model.name={ref!r}: cannot import module {module_name!r} ({exc}); "
             "make it importable (install it or add its folder to PYTHONPATH)"
         ) from None
+    except Exception as exc:  # the user's module failed while importing
+        raise ModelError(
+            f"model.name={ref!r}: importing {module_name!r} failed with "
+            f"{type(exc).__name__}: {exc}; fix that module (--debug shows where)"
+        ) from exc
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ModelError(f"model.name={ref!r}: module {module_name!r} has no callable {attr!r}")
     return factory  # type: ignore[no-any-return]
+
+
+def _check_params(
+    name: str,
+    factory: ModelFactory,
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    params: dict[str, Any],
+) -> None:
+    """Reject unknown ``model.params`` keys, listing the ones the factory takes."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return  # no introspectable signature; let the call decide
+    try:
+        signature.bind(input_shape, num_outputs, **params)
+    except TypeError as exc:
+        allowed = [p for p in list(signature.parameters)[2:] if p not in {"args", "kwargs"}]
+        raise ModelError(
+            f"model {name!r}: bad model.params {params!r} ({exc}); "
+            f"allowed: {', '.join(allowed) or 'none'}"
+        ) from None
 
 
 def build_model(
@@ -78,16 +105,13 @@ def build_model(
             )
     else:
         factory = _import_factory(name)
-    try:
-        inspect.signature(factory).bind(input_shape, num_outputs, **params)
-    except TypeError as exc:
-        raise ModelError(f"model {name!r}: bad model.params {params!r}: {exc}") from None
-    except ValueError:
-        pass  # no introspectable signature; let the call decide
+    _check_params(name, factory, input_shape, num_outputs, params)
     try:
         model = factory(input_shape, num_outputs, **params)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"model {name!r} with params {params!r}: {exc}") from None
+    except Exception as exc:  # any failure of the factory is the model's, not zenopt's
+        raise ModelError(
+            f"model {name!r} with params {params!r}: {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(model, nn.Module):
         raise ModelError(
             f"model {name!r}: the factory returned {type(model).__name__}, not nn.Module"
@@ -96,9 +120,9 @@ def build_model(
     try:
         with torch.no_grad():
             out = model(torch.zeros((2, *input_shape)))
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(f"model {name!r} fails on input shape {input_shape}: {first}") from None
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"model {name!r} fails on input shape {input_shape}: {first}") from exc
     if tuple(out.shape) != (2, num_outputs):
         raise ModelError(
             f"model {name!r}: output shape {tuple(out.shape)[1:]} per sample, expected "

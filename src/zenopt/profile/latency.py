@@ -55,10 +55,13 @@ def summarize_latency(
     )
 
 
-def summarize_throughput(samples_ms: np.ndarray, batch: int, threads: int) -> ThroughputStats:
+def summarize_throughput(
+    samples_ms: np.ndarray, batch: int, warmup: int, threads: int
+) -> ThroughputStats:
     median = float(np.median(samples_ms))
     return ThroughputStats(
         batch=batch,
+        warmup=warmup,
         repeats=int(samples_ms.size),
         threads=threads,
         samples_per_s=batch / (median / 1e3),
@@ -82,20 +85,22 @@ def profile_predictor(
     repeats: int,
     throughput_repeats: int,
     load_ms: float,
+    latency_batches: frozenset[int] = frozenset({1}),
 ) -> BackendProfile:
     """Measure a loaded predictor at each batch size.
 
-    Batch 1 gets ``repeats`` timed calls (latency percentiles need many); larger batches get
+    Batches in ``latency_batches`` (batch 1 and any batch a latency requirement names) get
+    ``repeats`` timed calls, since tail percentiles need many; the others get
     ``throughput_repeats``. Every batch size yields both latency statistics and throughput.
     """
     latency: dict[int, LatencyStats] = {}
     throughput: dict[int, ThroughputStats] = {}
     for batch in batch_sizes:
         x = make_batch(pool, batch)
-        n = repeats if batch == 1 else throughput_repeats
+        n = repeats if batch in latency_batches else throughput_repeats
         samples = measure_calls(predictor.predict, x, warmup, n)
         latency[batch] = summarize_latency(samples, batch, warmup, predictor.threads)
-        throughput[batch] = summarize_throughput(samples, batch, predictor.threads)
+        throughput[batch] = summarize_throughput(samples, batch, warmup, predictor.threads)
     return BackendProfile(
         backend=predictor.name,
         threads=predictor.threads,
@@ -115,6 +120,7 @@ def profile_backend(
     repeats: int,
     throughput_repeats: int,
     threads: int,
+    latency_batches: frozenset[int] = frozenset({1}),
 ) -> BackendProfile:
     """Load the model in ``backend`` (timed) and profile it; the predictor is closed after."""
     predictor = create_predictor(backend)
@@ -123,7 +129,14 @@ def profile_backend(
     load_ms = (time.perf_counter() - start) * 1e3
     try:
         return profile_predictor(
-            predictor, pool, batch_sizes, warmup, repeats, throughput_repeats, load_ms
+            predictor,
+            pool,
+            batch_sizes,
+            warmup,
+            repeats,
+            throughput_repeats,
+            load_ms,
+            latency_batches,
         )
     finally:
         predictor.close()

@@ -11,6 +11,7 @@ import numpy as np
 from zenopt.core.errors import ConfigError
 from zenopt.profile.latency import measure_calls, summarize_latency, summarize_throughput
 from zenopt.profile.machine import peak_rss_mb
+from zenopt.profile.onnx_cost import onnx_flops, onnx_initializer_values
 from zenopt.runtime.onnx_runtime import make_session
 
 __all__ = ["profile_onnx_file"]
@@ -57,13 +58,6 @@ def _static_batch(session: Any) -> int | None:
     return first[0] if first and isinstance(first[0], int) and first[0] > 0 else None
 
 
-def _param_count(path: Path) -> int:
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=False)
-    return int(sum(int(np.prod(t.dims)) for t in model.graph.initializer))
-
-
 def profile_onnx_file(
     path: Path, batches: list[int], threads: int, warmup: int, repeats: int, seed: int = 0
 ) -> dict[str, Any]:
@@ -87,11 +81,14 @@ def profile_onnx_file(
 
         samples = measure_calls(call, np.empty(0), warmup, repeats)
         latency[f"b{batch}"] = summarize_latency(samples, batch, warmup, threads).to_dict()
-        throughput[f"b{batch}"] = summarize_throughput(samples, batch, threads).samples_per_s
+        throughput[f"b{batch}"] = summarize_throughput(
+            samples, batch, warmup, threads
+        ).samples_per_s
     return {
         "file": str(path),
         "size_bytes": path.stat().st_size,
-        "params": _param_count(path),
+        "initializer_values": onnx_initializer_values(path),
+        "flops": onnx_flops(path),
         "inputs": [
             {"name": m.name, "shape": [str(d) for d in m.shape], "type": m.type}
             for m in session.get_inputs()

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from zenopt.report.html import _fmt
+from zenopt.report.format import format_value as _fmt
 
 __all__ = ["print_profile", "print_run_summary"]
 

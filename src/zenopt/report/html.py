@@ -9,23 +9,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from zenopt.core.rundir import atomic_write_text
+from zenopt.report.format import format_value
 from zenopt.report.plots import latency_histogram, training_curves
 
 __all__ = ["render_report", "write_report"]
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-            return f"{value:.3g}"
-        return f"{value:.{digits}g}"
-    return str(value)
 
 
 def render_report(manifest: dict[str, Any]) -> str:
@@ -35,7 +22,7 @@ def render_report(manifest: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["fmt"] = _fmt
+    env.filters["fmt"] = format_value
     training = manifest.get("training") or {}
     plots = {
         "training": training_curves(

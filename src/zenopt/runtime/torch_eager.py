@@ -19,15 +19,19 @@ class TorchEagerPredictor:
     def __init__(self) -> None:
         self.threads = 0
         self.model_: DeployableModel | None = None
+        self._previous_threads: int | None = None
 
     def load(self, path: Path, threads: int) -> None:
         if path.suffix == ".onnx":
             raise RuntimeBackendError(
                 f"{path}: the torch backend loads model.json + model.safetensors, not ONNX"
             )
+        self.model_, _ = load_deployable(path)
+        # torch's intra-op thread count is process-wide: set it for this predictor, put the
+        # previous value back on close.
+        self._previous_threads = torch.get_num_threads()
         torch.set_num_threads(threads)
         self.threads = threads
-        self.model_, _ = load_deployable(path)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.model_ is None:
@@ -38,3 +42,6 @@ class TorchEagerPredictor:
 
     def close(self) -> None:
         self.model_ = None
+        if self._previous_threads is not None:
+            torch.set_num_threads(self._previous_threads)
+            self._previous_threads = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -12,25 +12,13 @@ import torch
 from torch import nn
 
 from zenopt.core.config import TrainConfig
+from zenopt.core.errors import TrainingError
+from zenopt.core.records import EpochRecord
 from zenopt.train.early_stopping import EarlyStopping
 from zenopt.train.losses import LossKind, penalty, task_loss
 from zenopt.train.optimizers import build_optimizer, build_scheduler
 
 __all__ = ["EpochRecord", "TrainResult", "fit", "validation_score"]
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    train_penalty: float
-    val_loss: float
-    val_metric: float
-    lr: float
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -97,7 +85,8 @@ def fit(
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, mode)
     stopper = EarlyStopping(config.patience, config.min_delta, mode)
-    result = TrainResult(monitor="val_mse" if loss == "mse" else "val_accuracy")
+    # Regression trains on a standardised target, so its validation MSE is in those units.
+    result = TrainResult(monitor="val_mse_standardised" if loss == "mse" else "val_accuracy")
     n = Xt.shape[0]
     seen, train_time = 0, 0.0
     started = time.perf_counter()
@@ -113,6 +102,12 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             data_loss = task_loss(model(xb), yb, loss)
             reg = penalty(model, config.l1, config.l2)
+            if not torch.isfinite(data_loss):
+                value = float(data_loss.detach())
+                raise TrainingError(
+                    f"training diverged: the loss became {value} in epoch {epoch}; "
+                    f"lower train.lr (now {config.lr}) or check the data for extreme values"
+                )
             (data_loss + reg).backward()  # type: ignore[no-untyped-call]
             optimizer.step()
             total_loss += float(data_loss.detach()) * xb.shape[0]

@@ -129,3 +129,16 @@ def test_config_round_trips_through_yaml(
     )
     again = RunConfig.model_validate(yaml.safe_load(yaml.safe_dump(config.to_dict())))
     assert again == config
+
+
+def test_text_fields_keep_the_text_given() -> None:
+    config = load_config(None, ["data.target=0", "data.source=yes", "model.name=on"])
+    assert (config.data.target, config.data.source, config.model.name) == ("0", "yes", "on")
+    assert load_config(None, ["data.target=null"]).data.target is None
+
+
+def test_unreadable_config_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"seed: 1\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(path)

@@ -41,7 +41,7 @@ def test_backend_profile_round_trips_through_json() -> None:
         threads=2,
         load_ms=3.5,
         latency={1: stats},
-        throughput={1: ThroughputStats(1, 10, 2, 1000.0, 900.0, 1100.0)},
+        throughput={1: ThroughputStats(1, 5, 10, 2, 1000.0, 900.0, 1100.0)},
         peak_rss_mb=100.0,
     )
     data = json.loads(json.dumps(profile.to_dict()))

@@ -89,6 +89,7 @@ def test_csv_binary_and_regression_auto_detection(tmp_path: Path) -> None:
         ("a,b\n1,0\n2\n", "b", "line 3 has 1 fields, the header has 2"),
         ("a,b\n1,0\n2,0\n", "b", "has one class only"),
         ("a,b\n1,0\n2,\n", "b", "line 3: target 'b' is empty"),
+        ("a,b\n\n1,0\n\nx,1\n", "b", "line 5, column 'a': 'x' is not a number"),
     ],
 )
 def test_csv_errors_name_the_place(

@@ -15,7 +15,7 @@ def _profile(p95: float, throughput: float) -> BackendProfile:
         2,
         1.0,
         {1: stats},
-        {64: ThroughputStats(64, 5, 2, throughput, throughput, throughput)},
+        {64: ThroughputStats(64, 1, 5, 2, throughput, throughput, throughput)},
         1.0,
     )
 

@@ -64,7 +64,7 @@ def test_cnn_on_a_table_says_what_to_do() -> None:
 
 
 def test_bad_params_are_named() -> None:
-    with pytest.raises(ModelError, match="bad model.params"):
+    with pytest.raises(ModelError, match="bad model.params .*allowed: hidden, dropout"):
         build_model("mlp", (4,), 3, {"width": 3})
     with pytest.raises(ModelError, match="dropout must be in"):
         build_model("mlp", (4,), 3, {"dropout": 1.5})
@@ -84,7 +84,10 @@ def test_user_factory_by_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         " nn.ReLU(), nn.Linear(width, num_outputs))\n"
         "def wrong(input_shape, num_outputs):\n"
         "    return nn.Linear(input_shape[0], num_outputs + 1)\n"
+        "def broken(input_shape, num_outputs):\n"
+        "    return {}['missing']\n"
     )
+    (tmp_path / "my_bad_module.py").write_text("raise NameError('oops at import')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     model = build_model("my_models:tiny", (4,), 3, {"width": 6})
     assert model(torch.zeros(2, 4)).shape == (2, 3)
@@ -92,6 +95,10 @@ def test_user_factory_by_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         build_model("my_models:wrong", (4,), 3, {})
     with pytest.raises(ModelError, match="has no callable 'nope'"):
         build_model("my_models:nope", (4,), 3, {})
+    with pytest.raises(ModelError, match="KeyError: 'missing'"):
+        build_model("my_models:broken", (4,), 3, {})
+    with pytest.raises(ModelError, match="importing 'my_bad_module' failed with NameError"):
+        build_model("my_bad_module:f", (4,), 3, {})
     sys.modules.pop("my_models", None)
 
 

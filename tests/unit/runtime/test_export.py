@@ -55,7 +55,7 @@ def test_verify_export_reports_the_difference(exported: tuple[DeployableModel, P
     model, path = exported
     x = np.random.default_rng(0).normal(size=(20, 1, 12, 12)).astype(np.float32)
     check = verify_export(model, path, x, "softmax")
-    assert check.ok and check.samples == 20 and check.max_abs_diff <= ATOL
+    assert check.ok and check.samples == 20 + 8 and check.max_abs_diff <= ATOL
 
 
 def test_verify_export_fails_loudly_when_runtimes_disagree(
@@ -73,11 +73,14 @@ def test_torch_backend_loads_safetensors_and_matches(tmp_path: Path) -> None:
     spec = ModelSpec("mlp", {}, (5,), 3, "softmax", "multiclass", ["a", "b", "c"])
     paths = save_deployable(model, spec, tmp_path)
     predictor = create_predictor("torch")
+    before = torch.get_num_threads()
     predictor.load(paths["spec"], 1)
+    assert torch.get_num_threads() == 1
     x = np.random.default_rng(1).normal(size=(4, 5)).astype(np.float32)
     with torch.no_grad():
         np.testing.assert_array_equal(predictor.predict(x), model(torch.from_numpy(x)).numpy())
     predictor.close()
+    assert torch.get_num_threads() == before  # the process-wide setting is put back
 
 
 def test_backends_by_name() -> None:

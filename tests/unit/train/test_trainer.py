@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from zenopt.core.config import DataConfig, TrainConfig
+from zenopt.core.errors import TrainingError
+from zenopt.core.records import EpochRecord
 from zenopt.data import Standardizer, load_dataset, split_dataset
 from zenopt.models import build_model
 from zenopt.train import fit
@@ -56,19 +60,35 @@ def test_same_seed_same_history() -> None:
 
 
 def test_model_ends_on_the_best_epoch_not_the_last() -> None:
-    # A learning rate this high makes validation accuracy bounce, so the last epoch is
-    # rarely the best; whatever happens, the model must score the recorded best value.
+    # A learning rate this high makes validation accuracy bounce, so training stops after
+    # the best epoch; the weights handed back must be that epoch's, not the last one's.
     Xtr, ytr, Xv, yv, _, _ = _iris()
     torch.manual_seed(1)
     model = build_model("mlp", (4,), 3, {"hidden": [16]})
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def snapshot(record: EpochRecord) -> None:
+        snapshots[record.epoch] = copy.deepcopy(model.state_dict())
+
     config = TrainConfig(
         optimizer="sgd", lr=2.0, momentum=0.9, epochs=12, patience=4, schedule="none", batch_size=8
     )
-    result = fit(model, Xtr, ytr, Xv, yv, config, "cross_entropy", seed=1)
+    result = fit(model, Xtr, ytr, Xv, yv, config, "cross_entropy", seed=1, on_epoch=snapshot)
+    last = len(result.history)
+    assert result.best_epoch < last
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, snapshots[result.best_epoch][key], rtol=0, atol=0)
+    assert any(not torch.equal(model.state_dict()[k], v) for k, v in snapshots[last].items())
     _, score = validation_score(model, torch.from_numpy(Xv), torch.from_numpy(yv), "cross_entropy")
     assert score == result.best_value
-    assert result.history[result.best_epoch - 1].val_metric == result.best_value
-    assert result.best_epoch < len(result.history)  # the case restoring exists for
+
+
+def test_divergence_is_a_clear_error() -> None:
+    Xtr, ytr, Xv, yv, _, _ = _iris()
+    Xtr = Xtr * np.float32(1e38)  # overflows float32 in the first forward pass
+    model = build_model("mlp", (4,), 3, {"hidden": [16]})
+    with pytest.raises(TrainingError, match="training diverged.*lower train.lr"):
+        fit(model, Xtr, ytr, Xv, yv, TrainConfig(epochs=2), "cross_entropy", seed=0)
 
 
 def test_cosine_schedule_anneals_the_learning_rate() -> None:

@@ -1,0 +1,56 @@
+"""Rich progress bars for long stages, fed by records (never by live models)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from zenopt.core.records import EpochRecord
+
+__all__ = ["EpochProgress", "stage_progress"]
+
+
+def stage_progress(console: Console, quiet: bool, stage: str) -> Progress:
+    """A bar for a stage made of named steps (``progress.advance`` after each)."""
+    return Progress(
+        TextColumn(f"[bold]{stage}[/] {{task.description}}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    )
+
+
+class EpochProgress:
+    """Training bar: epoch, training loss and the monitored validation metric."""
+
+    def __init__(self, console: Console, quiet: bool, model_name: str, epochs: int) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]train[/] {task.description}"),
+            BarColumn(),
+            TextColumn("epoch {task.completed}/{task.total}"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        )
+        self.task: TaskID = self.progress.add_task(model_name, total=epochs, status="")
+
+    def __enter__(self) -> EpochProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, record: EpochRecord, monitor: str = "val") -> None:
+        self.progress.update(
+            self.task,
+            completed=record.epoch,
+            status=f"loss {record.train_loss:.4f} · {monitor} {record.val_metric:.4f}",
+        )
+
+    def finish(self, epochs_run: int) -> None:
+        """Early stopping ends the bar at the epoch it stopped on."""
+        self.progress.update(self.task, total=epochs_run, completed=epochs_run)
