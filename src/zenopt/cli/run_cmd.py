@@ -74,13 +74,12 @@ def run(
             quiet=quiet,
         )
         print_run_summary(outcome.manifest, Console())
-        verdict = (
-            "[green]all requirements met[/]"
-            if outcome.exit_code == 0
-            else (
-                "[bold red]requirements missed[/]: "
-                + ", ".join(outcome.manifest["verdict"]["missed"])
-            )
-        )
+        missed = outcome.manifest["verdict"]["missed"]
+        if not outcome.manifest["requirements"]:
+            verdict = "no requirements set: measured only"
+        elif missed:
+            verdict = "[bold red]requirements missed[/]: " + ", ".join(missed)
+        else:
+            verdict = "[green]all requirements met[/]"
         err_console.print(f"{verdict} · report: {outcome.run_dir / 'report.html'}")
     raise typer.Exit(outcome.exit_code)

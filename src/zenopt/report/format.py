@@ -15,7 +15,9 @@ def format_value(value: Any, digits: int = 4) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        if abs(value) >= 10 ** (digits - 1):  # large: whole numbers with separators
+            return f"{value:,.0f}"
+        if value != 0 and abs(value) < 1e-3:
             return f"{value:.3g}"
         return f"{value:.{digits}g}"
     return str(value)
