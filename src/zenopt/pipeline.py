@@ -20,15 +20,16 @@ from rich.console import Console
 import zenopt
 from zenopt.core.config import RunConfig
 from zenopt.core.errors import ConfigError
+from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
-from zenopt.data import Dataset, Splits, Standardizer, TargetScaler, load_dataset, split_dataset
+from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
+from zenopt.data.prepare import Prepared, prepare
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.quality import (
     evaluate_outputs,
     predict_torch,
     quality_drop,
-    quality_in_backend,
 )
 from zenopt.evaluate.requirements import check_efficiency, check_quality, validate_requirements
 from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
@@ -37,7 +38,7 @@ from zenopt.profile import count_flops, count_params, default_threads, file_size
 from zenopt.profile.latency import profile_backend
 from zenopt.report.progress import EpochProgress, stage_progress
 from zenopt.runtime.export import export_onnx, verify_export
-from zenopt.runtime.predictor import backend_names
+from zenopt.runtime.predictor import backend_names, predict_with_backend
 from zenopt.train import fit, resolve_loss
 from zenopt.train.losses import num_outputs_for
 
@@ -62,21 +63,29 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def _build(config: RunConfig, dataset: Dataset) -> tuple[torch.nn.Module, ModelSpec]:
+def _build(
+    config: RunConfig, dataset: Dataset, prepared: Prepared
+) -> tuple[torch.nn.Module, ModelSpec]:
     """Seed, then build the network for this data; fails before anything is written."""
+    input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
     loss = resolve_loss(config.train.loss, dataset.task)
     num_outputs = num_outputs_for(loss, dataset.num_classes)
     name = resolve_model_name(config.model.name, dataset.kind)
     _seed_everything(config.seed)
-    net = build_model(name, dataset.input_shape, num_outputs, dict(config.model.params))
+    net = build_model(name, input_shape, num_outputs, dict(config.model.params))
     spec = ModelSpec(
         name=name,
         params=dict(config.model.params),
-        input_shape=dataset.input_shape,
+        input_shape=input_shape,
         num_outputs=num_outputs,
         head=HEADS[loss],  # type: ignore[arg-type]
         task=dataset.task,
         class_names=list(dataset.class_names),
+        inputs={
+            "numeric": dataset.feature_names,
+            "features": prepared.feature_names,
+            "encoder": prepared.encoder.to_dict(),
+        },
     )
     return net, spec
 
@@ -84,7 +93,7 @@ def _build(config: RunConfig, dataset: Dataset) -> tuple[torch.nn.Module, ModelS
 def _train(
     config: RunConfig,
     dataset: Dataset,
-    splits: Splits,
+    prepared: Prepared,
     net: torch.nn.Module,
     spec: ModelSpec,
     console: Console,
@@ -93,7 +102,8 @@ def _train(
     """Fit preprocessing on the training split, train, and wrap everything in one module."""
     loss = resolve_loss(config.train.loss, dataset.task)
     name = spec.name
-    scaler = Standardizer(config.data.scale).fit(splits.train.X, dataset.kind)
+    splits = prepared.splits
+    scaler = prepared.scaler
     target = TargetScaler()
     y_train, y_val = splits.train.y, splits.val.y
     if dataset.task == "regression":
@@ -103,9 +113,9 @@ def _train(
     with EpochProgress(console, quiet, name, config.train.epochs) as progress:
         result = fit(
             net,
-            scaler.transform(splits.train.X),
+            prepared.model_input(splits.train.X),
             y_train,
-            scaler.transform(splits.val.X),
+            prepared.model_input(splits.val.X),
             y_val,
             config.train,
             loss,
@@ -114,8 +124,10 @@ def _train(
         )
         progress.finish(len(result.history))
     assert scaler.mean_ is not None and scaler.std_ is not None
-    model = DeployableModel(net, scaler.mean_, scaler.std_, target.mean_, target.std_).eval()
-    preprocess = {"input": scaler.to_dict(), "target": target.to_dict()}
+    model = DeployableModel(
+        net, scaler.mean_, scaler.std_, target.mean_, target.std_, prepared.fill
+    ).eval()
+    preprocess = {**prepared.to_dict(), "target": target.to_dict()}
     return model, result.to_dict(), {"loss": loss, "preprocess": preprocess}
 
 
@@ -151,8 +163,10 @@ def run_pipeline(
     splits = split_dataset(
         dataset, config.data.val_fraction, config.data.test_fraction, config.seed
     )
+    prepared = prepare(dataset, splits, config.data)
+    splits = prepared.splits
     timings["data_s"] = time.perf_counter() - tick
-    net, spec = _build(config, dataset)
+    net, spec = _build(config, dataset, prepared)
     run = RunDir(out).create(overwrite=overwrite)
     manifest: dict[str, Any] = {
         "zenopt_version": zenopt.__version__,
@@ -167,7 +181,7 @@ def run_pipeline(
     run.write_manifest(manifest)
     try:
         return _run_stages(
-            config, dataset, splits, (net, spec), run, manifest, timings, console, quiet
+            config, dataset, prepared, (net, spec), run, manifest, timings, console, quiet
         )
     except BaseException:
         manifest["status"] = "failed"
@@ -185,7 +199,7 @@ def _yaml(data: dict[str, Any]) -> str:
 def _run_stages(
     config: RunConfig,
     dataset: Dataset,
-    splits: Splits,
+    prepared: Prepared,
     built: tuple[torch.nn.Module, ModelSpec],
     run: RunDir,
     manifest: dict[str, Any],
@@ -196,7 +210,8 @@ def _run_stages(
     # 2. Train, with preprocessing fitted on the training split only.
     tick = time.perf_counter()
     net, spec = built
-    model, training, extra = _train(config, dataset, splits, net, spec, console, quiet)
+    splits = prepared.splits
+    model, training, extra = _train(config, dataset, prepared, net, spec, console, quiet)
     timings["train_s"] = time.perf_counter() - tick
     manifest["data"]["preprocess"] = extra["preprocess"]
     manifest["model"] = {**spec.to_dict(), "loss": extra["loss"]}
@@ -252,16 +267,14 @@ def _run_stages(
                 threads,
                 latency_batches,
             )
-            by_backend[backend] = quality_in_backend(
-                backend,
-                paths[backend],
-                splits.test.X,
-                splits.test.y,
-                spec.head,
-                dataset.task,
-                dataset.class_names,
-                threads,
+            outputs = predict_with_backend(backend, paths[backend], splits.test.X, threads)
+            by_backend[backend] = evaluate_outputs(
+                outputs, splits.test.y, spec.head, dataset.task, dataset.class_names
             )
+            if backend == config.requirements.backend:
+                texts = prediction_texts(outputs, spec.head, dataset.class_names)
+                run.write_text("test_predictions.csv", predictions_csv(splits.test.indices, texts))
+                manifest["artifacts"]["test_predictions"] = "test_predictions.csv"
             progress.advance(task_id)
     timings["profile_s"] = time.perf_counter() - tick
     manifest["profile"] = {name: p.to_dict() for name, p in profiles.items()}

@@ -39,5 +39,6 @@ def test_config_reference_lists_every_key() -> None:
 
 def test_cli_commands_are_documented() -> None:
     text = README.read_text()
-    for command in ("zenopt run", "zenopt profile", "zenopt report", "make run", "make test"):
+    commands = ("zenopt run", "zenopt profile", "zenopt report", "zenopt predict", "make run")
+    for command in (*commands, "make test"):
         assert command in text

@@ -36,13 +36,32 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    source: str = Field("digits", description="bundled data set name or path to a .csv file")
+    source: str = Field("digits", description="bundled data set name, or a file/folder path")
     target: str | None = Field(None, description="target column of a table")
+    labels: str | None = Field(None, description="labels IDX file for an IDX images file")
     task: Literal["auto", "classification", "regression"] = "auto"
-    resize: int | None = Field(28, ge=4, le=512, description="image side after resizing")
+    resize: int | Literal["auto"] | None = Field(
+        "auto", description="image side after resizing; auto: 28 for digits, files unchanged"
+    )
+    color: Literal["grayscale", "rgb"] = "grayscale"
+    categorical: list[str] | None = Field(None, description="text columns; null = detect")
+    encode: Literal["onehot", "ordinal"] = "onehot"
+    impute: Literal["none", "mean", "median", "most_frequent", "constant"] = "none"
+    impute_value: float = 0.0
     val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0.0, lt=0.5)
     scale: Literal["standard", "none"] = "standard"
+
+    @field_validator("resize")
+    @classmethod
+    def _resize_range(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and not 4 <= value <= 512:
+            raise ValueError("must be between 4 and 512, 'auto' or null")
+        return value
+
+    def image_side(self, default: int | None) -> int | None:
+        """The side images are resized to: ``resize``, or ``default`` when it is ``auto``."""
+        return default if self.resize == "auto" else self.resize  # type: ignore[return-value]
 
 
 class ModelConfig(_Section):
@@ -216,7 +235,7 @@ def _describe(error: dict[str, Any], source: str) -> str:
     got = error.get("input")
     if kind == "missing":
         return f"{source}: {loc}: required key is missing; add it to the config or --set it"
-    message = error["msg"].replace("Input should be", "must be")
+    message = error["msg"].replace("Input should be", "must be").replace("Value error, ", "")
     return f"{source}: {loc}: {message}; got {got!r}"
 
 

@@ -27,10 +27,26 @@ class Dataset:
     kind: Literal["image", "table"]
     feature_names: list[str] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    # Text columns of a table, one object array of str (None where missing) per column; they
+    # are encoded to numbers after the split, with categories learned from the training split.
+    categorical: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.X.shape[1:])
+
+    def duplicate_rows(self) -> int:
+        """Rows that repeat an earlier row exactly (features and target)."""
+        if self.X.ndim != 2 or not self.X.size:
+            return 0
+        parts = [self.X, self.y.reshape(-1, 1).astype(np.float64)]
+        parts += [
+            np.asarray([hash(v) for v in c], dtype=np.float64).reshape(-1, 1)
+            for c in self.categorical.values()
+        ]
+        rows = np.ascontiguousarray(np.concatenate(parts, axis=1, dtype=np.float64))
+        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))
+        return int(rows.shape[0] - np.unique(view).shape[0])
 
     @property
     def num_classes(self) -> int:
@@ -44,6 +60,17 @@ class Dataset:
             "rows": int(self.X.shape[0]),
             "input_shape": list(self.input_shape),
         }
+        if self.kind == "table":
+            missing = np.isnan(self.X).sum(axis=0) if self.X.size else []
+            out["missing_values"] = {
+                name: int(m) for name, m in zip(self.feature_names, missing, strict=False) if m
+            }
+            for name, column in self.categorical.items():
+                count = int(sum(v is None for v in column))
+                if count:
+                    out["missing_values"][name] = count
+            out["categorical_columns"] = list(self.categorical)
+            out["duplicate_rows"] = self.duplicate_rows()
         if self.task == "regression":
             out["target"] = {
                 "mean": float(np.mean(self.y)),
@@ -62,6 +89,7 @@ class Split:
     X: np.ndarray
     y: np.ndarray
     indices: np.ndarray
+    categorical: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.X.shape[0])

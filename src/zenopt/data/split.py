@@ -54,6 +54,7 @@ def split_dataset(dataset: Dataset, val_fraction: float, test_fraction: float, s
 
     def take(idx: np.ndarray) -> Split:
         idx = np.sort(idx)
-        return Split(X=dataset.X[idx], y=dataset.y[idx], indices=idx)
+        cats = {name: column[idx] for name, column in dataset.categorical.items()}
+        return Split(X=dataset.X[idx], y=dataset.y[idx], indices=idx, categorical=cats)
 
     return Splits(train=take(train), val=take(val), test=take(test))

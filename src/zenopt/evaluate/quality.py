@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,9 +9,8 @@ import torch
 
 from zenopt.core.heads import decode_outputs
 from zenopt.evaluate.metrics import classification_metrics, regression_metrics
-from zenopt.runtime.predictor import create_predictor
 
-__all__ = ["evaluate_outputs", "predict_torch", "quality_drop", "quality_in_backend"]
+__all__ = ["evaluate_outputs", "predict_torch", "quality_drop"]
 
 
 def evaluate_outputs(
@@ -29,26 +27,6 @@ def predict_torch(model: torch.nn.Module, X: np.ndarray, batch: int = 512) -> np
     with torch.inference_mode():
         parts = [model(torch.from_numpy(X[i : i + batch])).numpy() for i in range(0, len(X), batch)]
     return np.concatenate(parts, axis=0)
-
-
-def quality_in_backend(
-    backend: str,
-    path: Path,
-    X: np.ndarray,
-    y: np.ndarray,
-    head: str,
-    task: str,
-    class_names: list[str],
-    threads: int,
-) -> dict[str, Any]:
-    """Load the artifact in ``backend`` and measure its quality on ``(X, y)``."""
-    predictor = create_predictor(backend)
-    predictor.load(path, threads)
-    try:
-        outputs = predictor.predict(np.ascontiguousarray(X))
-    finally:
-        predictor.close()
-    return evaluate_outputs(outputs, y, head, task, class_names)
 
 
 def quality_drop(baseline: dict[str, Any], candidate: dict[str, Any], metric: str) -> float:

@@ -40,6 +40,8 @@ class ModelSpec:
     head: Head
     task: str
     class_names: list[str] = field(default_factory=list)
+    # How raw data becomes the model's input: feature names and the categorical encoder.
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,8 +58,13 @@ class ModelSpec:
 
 
 class DeployableModel(nn.Module):
-    """``net((x - input_mean) / input_std) * output_std + output_mean``."""
+    """``net((impute(x) - input_mean) / input_std) * output_std + output_mean``.
 
+    ``impute`` replaces NaN with the training split's per-feature fill value, when one was
+    fitted; otherwise the input passes through.
+    """
+
+    input_fill: torch.Tensor
     input_mean: torch.Tensor
     input_std: torch.Tensor
     output_mean: torch.Tensor
@@ -70,9 +77,13 @@ class DeployableModel(nn.Module):
         input_std: np.ndarray,
         output_mean: float = 0.0,
         output_std: float = 1.0,
+        input_fill: np.ndarray | None = None,
     ) -> None:
         super().__init__()
         self.net = net
+        self.imputes = input_fill is not None
+        fill = np.zeros((), np.float32) if input_fill is None else input_fill
+        self.register_buffer("input_fill", torch.as_tensor(np.asarray(fill, np.float32)))
         self.register_buffer("input_mean", torch.as_tensor(np.asarray(input_mean, np.float32)))
         self.register_buffer("input_std", torch.as_tensor(np.asarray(input_std, np.float32)))
         self.register_buffer("output_mean", torch.tensor(float(output_mean)))
@@ -80,6 +91,8 @@ class DeployableModel(nn.Module):
         self.scales_output = output_mean != 0.0 or output_std != 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.imputes:
+            x = torch.where(torch.isnan(x), self.input_fill, x)
         out: torch.Tensor = self.net((x - self.input_mean) / self.input_std)
         if self.scales_output:
             out = out * self.output_std + self.output_mean
@@ -93,6 +106,7 @@ def save_deployable(model: DeployableModel, spec: ModelSpec, folder: Path) -> di
     atomic_write_bytes(weights, save_safetensors(state, metadata={"format": SPEC_FORMAT}))
     spec_data = spec.to_dict()
     spec_data["scales_output"] = model.scales_output
+    spec_data["imputes"] = model.imputes
     spec_path = folder / "model.json"
     atomic_write_text(spec_path, json.dumps(spec_data, indent=2) + "\n")
     return {"spec": spec_path, "safetensors": weights}
@@ -108,6 +122,7 @@ def load_deployable(path: Path) -> tuple[DeployableModel, ModelSpec]:
     except json.JSONDecodeError as exc:
         raise ModelError(f"{spec_path}: not valid JSON ({exc.msg})") from None
     scales_output = bool(data.pop("scales_output", False))
+    imputes = bool(data.pop("imputes", False))
     spec = ModelSpec.from_dict(data)
     weights_path = spec_path.with_name("model.safetensors")
     if not weights_path.is_file():
@@ -120,6 +135,7 @@ def load_deployable(path: Path) -> tuple[DeployableModel, ModelSpec]:
         state["input_std"].numpy(),
         float(state["output_mean"]),
         float(state["output_std"]),
+        state["input_fill"].numpy() if imputes else None,
     )
     model.scales_output = scales_output
     try:

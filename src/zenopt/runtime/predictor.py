@@ -10,7 +10,7 @@ import numpy as np
 
 from zenopt.core.errors import RuntimeBackendError
 
-__all__ = ["BACKENDS", "Predictor", "backend_names", "create_predictor"]
+__all__ = ["BACKENDS", "Predictor", "backend_names", "create_predictor", "predict_with_backend"]
 
 
 @runtime_checkable
@@ -48,3 +48,13 @@ def create_predictor(name: str) -> Predictor:
     cls = getattr(importlib.import_module(module_name), cls_name)
     predictor: Predictor = cls()
     return predictor
+
+
+def predict_with_backend(backend: str, path: Path, X: np.ndarray, threads: int) -> np.ndarray:
+    """Load the artifact at ``path`` in ``backend``, predict ``X`` as one batch, close."""
+    predictor = create_predictor(backend)
+    predictor.load(path, threads)
+    try:
+        return predictor.predict(np.ascontiguousarray(X, dtype=np.float32))
+    finally:
+        predictor.close()

@@ -14,7 +14,7 @@ from zenopt.core.errors import ConfigError
 def test_defaults_are_the_digits_mnist_adam_job() -> None:
     config = load_config()
     assert config.data.source == "digits"
-    assert config.data.resize == 28
+    assert config.data.resize == "auto" and config.data.image_side(28) == 28
     assert config.model.name == "auto"
     assert config.train.optimizer == "adam"
 
@@ -142,3 +142,10 @@ def test_unreadable_config_is_one_line(tmp_path: Path) -> None:
     path.write_bytes(b"seed: 1\n# caf\xe9\n")
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load_config(path)
+
+
+def test_resize_accepts_auto_null_or_a_side() -> None:
+    assert load_config(None, ["data.resize=null"]).data.image_side(28) is None
+    assert load_config(None, ["data.resize=16"]).data.image_side(28) == 16
+    with pytest.raises(ConfigError, match="data.resize: must be between 4 and 512"):
+        load_config(None, ["data.resize=2"])

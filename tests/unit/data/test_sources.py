@@ -83,9 +83,9 @@ def test_csv_binary_and_regression_auto_detection(tmp_path: Path) -> None:
     [
         ("a,b\n1,2\n", "c", "target column 'c' not found; columns are: a, b"),
         ("a,b\n1,2\n", None, "data.target is not set"),
-        ("a,b\n", "b", "empty file or header only"),
+        ("a,b\n", "b", "header only, no data rows"),
         ("a,b\n1,0\nx,1\n", "b", "line 3, column 'a': 'x' is not a number"),
-        ("a,b\n1,0\n,1\n", "b", "line 3, column 'a': '' is not a number"),
+        ("a,b\n1,0\n,1\n", "b", "line 3, column 'a': missing value and no imputation"),
         ("a,b\n1,0\n2\n", "b", "line 3 has 1 fields, the header has 2"),
         ("a,b\n1,0\n2,0\n", "b", "has one class only"),
         ("a,b\n1,0\n2,\n", "b", "line 3: target 'b' is empty"),

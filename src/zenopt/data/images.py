@@ -1,0 +1,215 @@
+"""Image and array inputs: NumPy .npz, MNIST-format IDX files (gzipped or not), image folders."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from zenopt.core.config import DataConfig
+from zenopt.core.errors import DataError
+from zenopt.data.bundled import resize_images
+from zenopt.data.dataset import Dataset
+from zenopt.data.targets import dataset_with_target
+
+__all__ = ["IMAGE_SUFFIXES", "read_idx", "read_image_folder", "read_npz"]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
+# IDX type byte -> big-endian NumPy dtype (the format of the classic MNIST files)
+IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _to_images(X: np.ndarray, path: Path) -> np.ndarray:
+    """(n, h, w) or (n, c, h, w) or channels-last (n, h, w, c) to float32 (n, c, h, w)."""
+    if X.ndim == 3:
+        return X[:, None, :, :].astype(np.float32)
+    if X.shape[1] in (1, 3):
+        return X.astype(np.float32)
+    if X.shape[3] in (1, 3):
+        return np.ascontiguousarray(X.transpose(0, 3, 1, 2)).astype(np.float32)
+    raise DataError(
+        f"{path}: X has shape {X.shape}; images must be (n, h, w), (n, c, h, w) or (n, h, w, c) "
+        "with 1 or 3 channels"
+    )
+
+
+def _labels_text(y: np.ndarray, path: Path, config: DataConfig, key: str) -> list[str]:
+    if y.ndim != 1:
+        raise DataError(f"{path}: {key} has shape {y.shape}; labels must be one value per sample")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)):
+            bad = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise DataError(f"{path}: {key}[{bad}] is {y[bad]}; labels must be finite")
+        if config.task == "classification" and not np.all(y == np.round(y)):
+            bad = int(np.flatnonzero(y != np.round(y))[0])
+            raise DataError(
+                f"{path}: {key}[{bad}] = {y[bad]} is not an integer class label; use integer "
+                "labels or set data.task=regression"
+            )
+        return [str(int(v)) if float(v).is_integer() else repr(float(v)) for v in y]
+    if y.dtype.kind in "iub":
+        return [str(int(v)) for v in y]
+    return [str(v) for v in y]
+
+
+def _finite_features(X: np.ndarray, path: Path) -> None:
+    finite = np.isfinite(X.reshape(X.shape[0], -1))
+    if not finite.all():
+        row, col = (int(v[0]) for v in np.nonzero(~finite))
+        raise DataError(
+            f"{path}: X[{row}] has a NaN or infinite value at flat index {col}; clean the array"
+        )
+
+
+def read_npz(path: Path, config: DataConfig) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(
+            f"{path}: not a readable .npz file ({exc}); re-save it with np.savez"
+        ) from None
+    x_key = next((k for k in ("X", "x") if k in arrays), None)
+    y_key = next((k for k in ("y", "Y") if k in arrays), None)
+    if x_key is None or y_key is None:
+        raise DataError(
+            f"{path}: needs arrays named 'X' and 'y'; it has: {', '.join(arrays) or 'none'}"
+        )
+    X, y = arrays[x_key], arrays[y_key]
+    if X.shape[0] != y.shape[0]:
+        raise DataError(
+            f"{path}: X has {X.shape[0]} samples but y has {y.shape[0]}; they must match"
+        )
+    if X.shape[0] == 0:
+        raise DataError(f"{path}: X and y are empty")
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: X has dtype {X.dtype}; it must be numeric")
+    targets = _labels_text(y, path, config, "y")
+    if X.ndim == 2:
+        _finite_features(X, path)
+        features = [f"x{i}" for i in range(X.shape[1])]
+        return dataset_with_target(
+            path.name, X.astype(np.float32), targets, config, str(path), features=features, what="y"
+        )
+    if X.ndim not in (3, 4):
+        raise DataError(f"{path}: X has {X.ndim} dimensions; use 2 (table) or 3/4 (images)")
+    images = _to_images(X, path)
+    _finite_features(images, path)
+    side = config.image_side(None)
+    if side is not None and images.shape[-2:] != (side, side):
+        images = resize_images(images, side)
+    return dataset_with_target(
+        path.name, images, targets, config, str(path), kind="image", what="y"
+    )
+
+
+def _read_idx_array(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(
+            f"{path}: truncated or corrupt file ({exc}); download or copy it again"
+        ) from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_TYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number); expected MNIST-format IDX")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: truncated IDX header; copy the file again")
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(IDX_TYPES[data[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(data) - header < expected:
+        raise DataError(
+            f"{path}: truncated: the header promises {expected} bytes of data for shape {dims}, "
+            f"the file has {len(data) - header}; copy the file again"
+        )
+    return np.frombuffer(data, dtype=dtype, count=int(np.prod(dims)), offset=header).reshape(dims)
+
+
+def _labels_path(path: Path, config: DataConfig) -> Path:
+    if config.labels is not None:
+        return Path(config.labels)
+    guess = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
+    if guess == path or not guess.exists():
+        raise DataError(
+            f"{path}: no labels file found next to it; set data.labels to the labels IDX file"
+        )
+    return guess
+
+
+def read_idx(path: Path, config: DataConfig) -> Dataset:
+    images = _read_idx_array(path)
+    labels_path = _labels_path(path, config)
+    if not labels_path.is_file():
+        raise DataError(f"data.labels={str(labels_path)!r}: file not found")
+    labels = _read_idx_array(labels_path)
+    if images.ndim not in (3, 4):
+        raise DataError(f"{path}: IDX array has shape {images.shape}; images need (n, h, w)")
+    if labels.shape[0] != images.shape[0]:
+        raise DataError(
+            f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in {path}; "
+            "use the labels file that belongs to these images"
+        )
+    X = _to_images(np.asarray(images), path)
+    side = config.image_side(None)
+    if side is not None and X.shape[-2:] != (side, side):
+        X = resize_images(X, side)
+    targets = _labels_text(np.asarray(labels).reshape(-1), labels_path, config, "labels")
+    return dataset_with_target(
+        path.name, X, targets, config, str(path), kind="image", what="labels"
+    )
+
+
+def read_image_folder(root: Path, config: DataConfig) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"{root}: no class sub-folders; put each class's images in root/<class>/")
+    mode = "L" if config.color == "grayscale" else "RGB"
+    side = config.image_side(None)
+    images: list[np.ndarray] = []
+    targets: list[str] = []
+    first: tuple[Path, tuple[int, int]] | None = None
+    for folder in classes:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(
+                f"{folder}: class folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        for file in files:
+            try:
+                with Image.open(file) as img:
+                    img.load()
+                    picture = img.convert(mode)
+            except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+                raise DataError(
+                    f"{file}: not a readable image ({exc}); remove or replace it"
+                ) from None
+            if side is not None:
+                picture = picture.resize((side, side), Image.Resampling.BILINEAR)
+            elif first is None:
+                first = (file, picture.size)
+            elif picture.size != first[1]:
+                raise DataError(
+                    f"{file}: {picture.size[0]}x{picture.size[1]} pixels but {first[0]} is "
+                    f"{first[1][0]}x{first[1][1]}; set data.resize to give all images one size"
+                )
+            array = np.asarray(picture, dtype=np.float32)
+            images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
+            targets.append(folder.name)
+    config_cls = config.model_copy(update={"task": "classification"})
+    return dataset_with_target(
+        root.name,
+        np.stack(images),
+        targets,
+        config_cls,
+        str(root),
+        kind="image",
+        what="class folders",
+    )
