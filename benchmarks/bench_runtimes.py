@@ -37,7 +37,7 @@ def main() -> None:
     torch.manual_seed(0)
     shape = (1, 28, 28)
     net = build_model("mnist_cnn", shape, 10, {})
-    model = DeployableModel(net, np.zeros((1, 1, 1), np.float32), np.ones((1, 1, 1), np.float32))
+    model = DeployableModel(net)
     spec = ModelSpec("mnist_cnn", {}, shape, 10, "softmax", "multiclass")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

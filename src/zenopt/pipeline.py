@@ -33,6 +33,7 @@ from zenopt.evaluate.quality import (
 )
 from zenopt.evaluate.requirements import check_efficiency, check_quality, validate_requirements
 from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
+from zenopt.models.input_transform import InputTransform
 from zenopt.models.registry import resolve_model_name
 from zenopt.profile import count_flops, count_params, default_threads, file_sizes, fingerprint
 from zenopt.profile.latency import profile_backend
@@ -68,15 +69,17 @@ def _build(
 ) -> tuple[torch.nn.Module, ModelSpec]:
     """Seed, then build the network for this data; fails before anything is written."""
     input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
+    net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
     loss = resolve_loss(config.train.loss, dataset.task)
     num_outputs = num_outputs_for(loss, dataset.num_classes)
     name = resolve_model_name(config.model.name, dataset.kind)
     _seed_everything(config.seed)
-    net = build_model(name, input_shape, num_outputs, dict(config.model.params))
+    net = build_model(name, net_shape, num_outputs, dict(config.model.params))
     spec = ModelSpec(
         name=name,
         params=dict(config.model.params),
         input_shape=input_shape,
+        net_input_shape=net_shape,
         num_outputs=num_outputs,
         head=HEADS[loss],  # type: ignore[arg-type]
         task=dataset.task,
@@ -103,7 +106,6 @@ def _train(
     loss = resolve_loss(config.train.loss, dataset.task)
     name = spec.name
     splits = prepared.splits
-    scaler = prepared.scaler
     target = TargetScaler()
     y_train, y_val = splits.train.y, splits.val.y
     if dataset.task == "regression":
@@ -123,9 +125,8 @@ def _train(
             lambda record: progress(record, monitor),
         )
         progress.finish(len(result.history))
-    assert scaler.mean_ is not None and scaler.std_ is not None
     model = DeployableModel(
-        net, scaler.mean_, scaler.std_, target.mean_, target.std_, prepared.fill
+        net, InputTransform(prepared.transform.arrays), target.mean_, target.std_
     ).eval()
     preprocess = {**prepared.to_dict(), "target": target.to_dict()}
     return model, result.to_dict(), {"loss": loss, "preprocess": preprocess}
@@ -163,7 +164,7 @@ def run_pipeline(
     splits = split_dataset(
         dataset, config.data.val_fraction, config.data.test_fraction, config.seed
     )
-    prepared = prepare(dataset, splits, config.data)
+    prepared = prepare(dataset, splits, config.data, config.seed)
     splits = prepared.splits
     timings["data_s"] = time.perf_counter() - tick
     net, spec = _build(config, dataset, prepared)

@@ -87,7 +87,9 @@ def test_bundled_tables_end_to_end(tmp_path: Path, source: str, task: str, head:
         low, high = test["accuracy_ci95"]
         assert low < test["accuracy"] <= high
     # Standardisation was fitted on the training split only.
-    mean = np.asarray(manifest["data"]["preprocess"]["input"]["mean"])
+    from safetensors.numpy import load_file
+
+    mean = load_file(run_dir / "model.safetensors")["transform.center"]
     np.testing.assert_allclose(mean, splits.train.X.mean(axis=0), rtol=1e-4)
     assert not np.allclose(mean, dataset.X.mean(axis=0), rtol=1e-6)
 
@@ -132,3 +134,61 @@ def test_default_job_reaches_97_percent(tmp_path: Path) -> None:
     assert accuracy["met"] and manifest["decisions"]["quality"]["met"]
     # Latency and size are judged against the machine; only their presence is asserted here.
     assert {r["name"] for r in manifest["requirements"]} >= {"max_latency_ms", "max_size_mb"}
+
+
+def test_full_table_preprocessing_exports_and_reproduces(tmp_path: Path) -> None:
+    """Clip, robust scaling, selection and PCA inside the ONNX model, verified end to end."""
+    _, manifest = _run(
+        tmp_path,
+        "data.source=breast_cancer",
+        "model.name=mlp",
+        "data.clip=quantile",
+        "data.scale=robust",
+        "data.select=kbest_f",
+        "data.select_k=12",
+        "data.pca=0.95",
+        epochs=25,
+    )
+    transform = manifest["data"]["preprocess"]["transform"]
+    assert transform["steps"] == ["clip_lo", "center", "select", "pca_mean"]
+    assert len(transform["selected_features"]) == 12
+    assert manifest["model"]["input_shape"] == [30]
+    assert manifest["model"]["net_input_shape"] == [transform["pca_components"]]
+    assert manifest["export"]["ok"] and manifest["quality"]["test"]["accuracy"] > 0.85
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("select", ["kbest_f", "kbest_mi", "model"])
+def test_no_leakage_with_random_labels(tmp_path: Path, select: str) -> None:
+    """Feature selection fitted on the training split only finds no signal in noise.
+
+    1000 noise features and 300 rows: selecting 10 features on all rows (the leak) lets a
+    classifier score well above chance on the test split; fitted on training rows only, the
+    score stays at chance. Both are measured here, over three seeds, against one threshold.
+    """
+    from sklearn.feature_selection import SelectKBest, f_classif
+    from sklearn.linear_model import LogisticRegression
+
+    ours, leaky = [], []
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        X, y = rng.normal(size=(300, 1000)), rng.integers(0, 2, 300)
+        np.savez(tmp_path / f"noise{seed}.npz", X=X, y=y)
+        run_dir, manifest = _run(
+            tmp_path / f"s{seed}",
+            f"data.source={tmp_path / f'noise{seed}.npz'}",
+            "model.name=mlp",
+            f"data.select={select}",
+            "data.select_k=10",
+            epochs=20,
+        )
+        ours.append(manifest["quality"]["test"]["accuracy"])
+        test_rows = [
+            int(r.split(",")[0]) for r in (run_dir / "test_predictions.csv").read_text().split()[1:]
+        ]
+        train_rows = np.setdiff1d(np.arange(300), test_rows)
+        selected = SelectKBest(f_classif, k=10).fit_transform(X, y)  # the leak: all rows
+        model = LogisticRegression().fit(selected[train_rows], y[train_rows])
+        leaky.append(model.score(selected[test_rows], y[test_rows]))
+    assert np.mean(leaky) > 0.6, "the noise must be leaky enough for this test to mean something"
+    assert np.mean(ours) < 0.6, ours

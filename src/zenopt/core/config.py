@@ -48,9 +48,34 @@ class DataConfig(_Section):
     encode: Literal["onehot", "ordinal"] = "onehot"
     impute: Literal["none", "mean", "median", "most_frequent", "constant"] = "none"
     impute_value: float = 0.0
+    drop_duplicates: bool = Field(False, description="drop repeated training rows")
+    clip: Literal["none", "quantile", "zscore"] = "none"
+    clip_quantiles: tuple[float, float] = (0.01, 0.99)
+    clip_zscore: float = Field(3.0, gt=0.0)
+    scale: Literal["standard", "minmax", "robust", "none"] = "standard"
+    select: Literal["none", "variance", "kbest_f", "kbest_mi", "model"] = "none"
+    select_k: int = Field(10, ge=1)
+    variance_threshold: float = Field(0.0, ge=0.0)
+    pca: int | float | None = Field(None, description="components, or variance fraction in (0, 1)")
     val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0.0, lt=0.5)
-    scale: Literal["standard", "none"] = "standard"
+
+    @field_validator("clip_quantiles")
+    @classmethod
+    def _quantiles(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0.0 <= low < high <= 1.0:
+            raise ValueError("must be two quantiles 0 <= low < high <= 1")
+        return value
+
+    @field_validator("pca")
+    @classmethod
+    def _pca(cls, value: int | float | None) -> int | float | None:
+        if isinstance(value, float) and not 0.0 < value < 1.0:
+            raise ValueError("a fraction of variance must be between 0 and 1 (or give a count)")
+        if isinstance(value, int) and value < 1:
+            raise ValueError("a component count must be >= 1")
+        return value
 
     @field_validator("resize")
     @classmethod

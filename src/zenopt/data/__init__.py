@@ -1,7 +1,7 @@
 """Data stage: sources, checks, the seeded split and preprocessing fitted on the training split."""
 
 from zenopt.data.dataset import Dataset, Split, Splits
-from zenopt.data.preprocess import Standardizer, TargetScaler
+from zenopt.data.preprocess import TargetScaler
 from zenopt.data.sources import BUNDLED, load_dataset
 from zenopt.data.split import split_dataset
 
@@ -10,7 +10,6 @@ __all__ = [
     "Dataset",
     "Split",
     "Splits",
-    "Standardizer",
     "TargetScaler",
     "load_dataset",
     "split_dataset",

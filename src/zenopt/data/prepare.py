@@ -1,9 +1,9 @@
-"""Preprocessing fitted on the training split only: encoding, imputation, standardisation.
+"""Preprocessing fitted on the training split only.
 
-``prepare`` returns the splits as the model's input sees them (categorical columns encoded,
-missing values still NaN) plus the fitted pieces. Imputation and standardisation are baked into
-the exported model, so the ONNX file accepts NaN for a missing value and applies the training
-split's statistics; the categorical encoder is JSON saved next to it.
+``prepare`` encodes categorical columns (categories from the training split), optionally drops
+repeated training rows, and fits the feature transform (impute → clip → scale → select → PCA)
+on the training rows. The splits it returns are the model's raw input (numeric + encoded,
+NaN where missing); the transform is applied by the exported model itself.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import numpy as np
 from zenopt.core.config import DataConfig
 from zenopt.data.dataset import Dataset, Split, Splits
 from zenopt.data.encode import CategoricalEncoder
-from zenopt.data.preprocess import Standardizer
+from zenopt.data.transform import FeatureTransform, fit_feature_transform
 
-__all__ = ["Prepared", "fit_imputer", "prepare"]
+__all__ = ["Prepared", "drop_duplicate_rows", "fit_imputer", "prepare"]
 
 
 @dataclass
@@ -26,24 +26,19 @@ class Prepared:
     splits: Splits  # model-input features: numeric + encoded categorical, NaN where missing
     feature_names: list[str]
     encoder: CategoricalEncoder
-    fill: np.ndarray | None  # per-feature fill value for NaN, None when nothing is imputed
-    scaler: Standardizer
-
-    def impute(self, X: np.ndarray) -> np.ndarray:
-        if self.fill is None:
-            return X
-        return np.where(np.isnan(X), self.fill, X).astype(np.float32)
+    transform: FeatureTransform
+    duplicates_dropped: int = 0
 
     def model_input(self, X: np.ndarray) -> np.ndarray:
-        """What the network sees during training: imputed, then standardised."""
-        return self.scaler.transform(self.impute(X))
+        """What the network sees during training: the fitted transform applied."""
+        return self.transform.apply(X)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "features": self.feature_names,
             "encoder": self.encoder.to_dict(),
-            "impute": None if self.fill is None else self.fill.tolist(),
-            "input": self.scaler.to_dict(),
+            "transform": self.transform.summary(),
+            "duplicates_dropped_from_train": self.duplicates_dropped,
         }
 
 
@@ -51,13 +46,22 @@ def fit_imputer(X: np.ndarray, strategy: str, value: float) -> np.ndarray:
     """Per-column fill values from the training rows, as scikit-learn's SimpleImputer."""
     from sklearn.impute import SimpleImputer
 
-    imputer = SimpleImputer(strategy=strategy, fill_value=value, keep_empty_features=True).fit(
-        X.astype(np.float64)
-    )
-    return np.asarray(imputer.statistics_, dtype=np.float32)
+    imputer = SimpleImputer(strategy=strategy, fill_value=value, keep_empty_features=True)
+    return np.asarray(imputer.fit(X.astype(np.float64)).statistics_, dtype=np.float32)
 
 
-def prepare(dataset: Dataset, splits: Splits, config: DataConfig) -> Prepared:
+def drop_duplicate_rows(part: Split) -> tuple[Split, int]:
+    """Keep the first of rows that repeat exactly (features and target)."""
+    rows = np.concatenate([part.X, part.y.reshape(-1, 1).astype(np.float32)], axis=1)
+    rows = np.ascontiguousarray(rows)
+    view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    _, first = np.unique(view, return_index=True)
+    keep = np.sort(first)
+    cats = {k: v[keep] for k, v in part.categorical.items()}
+    return Split(part.X[keep], part.y[keep], part.indices[keep], cats), len(part) - len(keep)
+
+
+def prepare(dataset: Dataset, splits: Splits, config: DataConfig, seed: int = 0) -> Prepared:
     encoder = CategoricalEncoder(config.encode).fit(splits.train.categorical)
 
     def encoded(part: Split) -> Split:
@@ -67,16 +71,15 @@ def prepare(dataset: Dataset, splits: Splits, config: DataConfig) -> Prepared:
         X = np.concatenate([part.X, codes], axis=1).astype(np.float32)
         return Split(X=X, y=part.y, indices=part.indices, categorical=part.categorical)
 
-    ready = Splits(encoded(splits.train), encoded(splits.val), encoded(splits.test))
+    train, dropped = encoded(splits.train), 0
+    if config.drop_duplicates and dataset.kind == "table":
+        train, dropped = drop_duplicate_rows(train)
+    ready = Splits(train, encoded(splits.val), encoded(splits.test))
+    names = dataset.feature_names + encoder.feature_names()
     fill = None
     if config.impute != "none" and dataset.kind == "table":
-        fill = fit_imputer(ready.train.X, config.impute, config.impute_value)
-    prepared = Prepared(
-        ready,
-        dataset.feature_names + encoder.feature_names(),
-        encoder,
-        fill,
-        Standardizer(config.scale),
+        fill = fit_imputer(train.X, config.impute, config.impute_value)
+    transform = fit_feature_transform(
+        train.X, train.y, dataset.kind, dataset.task, config, names, seed, fill
     )
-    prepared.scaler.fit(prepared.impute(ready.train.X), dataset.kind)
-    return prepared
+    return Prepared(ready, names, encoder, transform, dropped)

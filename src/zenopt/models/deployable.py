@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
@@ -22,6 +21,7 @@ from torch import nn
 from zenopt.core.errors import ModelError
 from zenopt.core.heads import Head
 from zenopt.core.rundir import atomic_write_bytes, atomic_write_text
+from zenopt.models.input_transform import InputTransform
 from zenopt.models.registry import build_model
 
 __all__ = ["DeployableModel", "ModelSpec", "load_deployable", "save_deployable"]
@@ -42,10 +42,17 @@ class ModelSpec:
     class_names: list[str] = field(default_factory=list)
     # How raw data becomes the model's input: feature names and the categorical encoder.
     inputs: dict[str, Any] = field(default_factory=dict)
+    # The network's input after the fitted transform (feature selection and PCA change it).
+    net_input_shape: tuple[int, ...] | None = None
+
+    @property
+    def net_shape(self) -> tuple[int, ...]:
+        return self.net_input_shape or self.input_shape
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["input_shape"] = list(self.input_shape)
+        data["net_input_shape"] = list(self.net_shape)
         return {"format": SPEC_FORMAT, **data}
 
     @classmethod
@@ -54,46 +61,37 @@ class ModelSpec:
             raise ModelError(f"model spec format {data.get('format')!r} is not {SPEC_FORMAT!r}")
         fields = {k: v for k, v in data.items() if k != "format"}
         fields["input_shape"] = tuple(fields["input_shape"])
+        if fields.get("net_input_shape") is not None:
+            fields["net_input_shape"] = tuple(fields["net_input_shape"])
         return cls(**fields)
 
 
 class DeployableModel(nn.Module):
-    """``net((impute(x) - input_mean) / input_std) * output_std + output_mean``.
+    """``net(transform(x)) * output_std + output_mean``.
 
-    ``impute`` replaces NaN with the training split's per-feature fill value, when one was
-    fitted; otherwise the input passes through.
+    ``transform`` is the fitted feature transform (imputation, clipping, scaling, selection,
+    PCA); the output scaling undoes the standardisation of a regression target.
     """
 
-    input_fill: torch.Tensor
-    input_mean: torch.Tensor
-    input_std: torch.Tensor
     output_mean: torch.Tensor
     output_std: torch.Tensor
 
     def __init__(
         self,
         net: nn.Module,
-        input_mean: np.ndarray,
-        input_std: np.ndarray,
+        transform: InputTransform | None = None,
         output_mean: float = 0.0,
         output_std: float = 1.0,
-        input_fill: np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        self.transform = transform or InputTransform()
         self.net = net
-        self.imputes = input_fill is not None
-        fill = np.zeros((), np.float32) if input_fill is None else input_fill
-        self.register_buffer("input_fill", torch.as_tensor(np.asarray(fill, np.float32)))
-        self.register_buffer("input_mean", torch.as_tensor(np.asarray(input_mean, np.float32)))
-        self.register_buffer("input_std", torch.as_tensor(np.asarray(input_std, np.float32)))
         self.register_buffer("output_mean", torch.tensor(float(output_mean)))
         self.register_buffer("output_std", torch.tensor(float(output_std)))
         self.scales_output = output_mean != 0.0 or output_std != 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.imputes:
-            x = torch.where(torch.isnan(x), self.input_fill, x)
-        out: torch.Tensor = self.net((x - self.input_mean) / self.input_std)
+        out: torch.Tensor = self.net(self.transform(x))
         if self.scales_output:
             out = out * self.output_std + self.output_mean
         return out
@@ -106,7 +104,7 @@ def save_deployable(model: DeployableModel, spec: ModelSpec, folder: Path) -> di
     atomic_write_bytes(weights, save_safetensors(state, metadata={"format": SPEC_FORMAT}))
     spec_data = spec.to_dict()
     spec_data["scales_output"] = model.scales_output
-    spec_data["imputes"] = model.imputes
+    spec_data["input_transform"] = model.transform.layout()
     spec_path = folder / "model.json"
     atomic_write_text(spec_path, json.dumps(spec_data, indent=2) + "\n")
     return {"spec": spec_path, "safetensors": weights}
@@ -122,21 +120,14 @@ def load_deployable(path: Path) -> tuple[DeployableModel, ModelSpec]:
     except json.JSONDecodeError as exc:
         raise ModelError(f"{spec_path}: not valid JSON ({exc.msg})") from None
     scales_output = bool(data.pop("scales_output", False))
-    imputes = bool(data.pop("imputes", False))
+    layout = data.pop("input_transform", {})
     spec = ModelSpec.from_dict(data)
     weights_path = spec_path.with_name("model.safetensors")
     if not weights_path.is_file():
         raise ModelError(f"{weights_path}: weights not found next to {spec_path.name}")
     state = load_safetensors(weights_path.read_bytes())
-    net = build_model(spec.name, spec.input_shape, spec.num_outputs, spec.params)
-    model = DeployableModel(
-        net,
-        state["input_mean"].numpy(),
-        state["input_std"].numpy(),
-        float(state["output_mean"]),
-        float(state["output_std"]),
-        state["input_fill"].numpy() if imputes else None,
-    )
+    net = build_model(spec.name, spec.net_shape, spec.num_outputs, spec.params)
+    model = DeployableModel(net, InputTransform.from_layout(layout))
     model.scales_output = scales_output
     try:
         model.load_state_dict(state)

@@ -111,7 +111,7 @@ def test_prepare_imputes_with_training_statistics_only(tmp_path: Path) -> None:
     splits = split_dataset(ds, 0.15, 0.2, 0)
     prepared = prepare(ds, splits, config)
     reference = SimpleImputer(strategy="median").fit(splits.train.X)
-    assert prepared.fill is not None
-    np.testing.assert_allclose(prepared.fill[:2], reference.statistics_, rtol=1e-6)
+    fill = prepared.transform.arrays["fill"]
+    np.testing.assert_allclose(fill[:2], reference.statistics_, rtol=1e-6)
     assert prepared.feature_names[:2] == ["x1", "x2"] and len(prepared.feature_names) == 5
     assert not np.isnan(prepared.model_input(prepared.splits.test.X)).any()

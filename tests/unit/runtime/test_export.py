@@ -9,6 +9,7 @@ import torch
 
 from zenopt.core.errors import ExportError, RuntimeBackendError
 from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
+from zenopt.models.input_transform import InputTransform
 from zenopt.runtime import backend_names, create_predictor
 from zenopt.runtime.export import ATOL, export_onnx, verify_export
 
@@ -17,7 +18,8 @@ def _deployable(name: str, shape: tuple[int, ...], outputs: int, seed: int = 0) 
     torch.manual_seed(seed)
     net = build_model(name, shape, outputs, {})
     mean = np.full((shape[0], 1, 1) if len(shape) == 3 else shape, 0.5, np.float32)
-    return DeployableModel(net, mean, np.full_like(mean, 2.0)).eval()
+    transform = InputTransform({"center": mean, "scale": np.full_like(mean, 2.0)})
+    return DeployableModel(net, transform).eval()
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,12 @@ import copy
 import numpy as np
 import pytest
 import torch
+from sklearn.preprocessing import StandardScaler
 
 from zenopt.core.config import DataConfig, TrainConfig
 from zenopt.core.errors import TrainingError
 from zenopt.core.records import EpochRecord
-from zenopt.data import Standardizer, load_dataset, split_dataset
+from zenopt.data import load_dataset, split_dataset
 from zenopt.models import build_model
 from zenopt.train import fit
 from zenopt.train.trainer import validation_score
@@ -18,13 +19,13 @@ from zenopt.train.trainer import validation_score
 def _iris() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     ds = load_dataset(DataConfig(source="iris"))
     sp = split_dataset(ds, 0.2, 0.2, 0)
-    sc = Standardizer().fit(sp.train.X, "table")
+    sc = StandardScaler().fit(sp.train.X)
     return (
-        sc.transform(sp.train.X),
+        sc.transform(sp.train.X).astype(np.float32),
         sp.train.y,
-        sc.transform(sp.val.X),
+        sc.transform(sp.val.X).astype(np.float32),
         sp.val.y,
-        sc.transform(sp.test.X),
+        sc.transform(sp.test.X).astype(np.float32),
         sp.test.y,
     )
 
