@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from results_file import write_section  # type: ignore[import-not-found]
 from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
 from zenopt.profile import default_threads, fingerprint, measure_calls
 from zenopt.runtime import create_predictor
 from zenopt.runtime.export import export_onnx
-
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main() -> None:
@@ -62,8 +61,6 @@ def main() -> None:
             rows.append((batch, calls, medians, ratios))
     env = fingerprint()
     lines = [
-        "# Benchmark results",
-        "",
         "## PyTorch eager vs ONNX Runtime — mnist_cnn, 1×28×28, FP32",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {env['cpu_model']} "
@@ -88,7 +85,7 @@ def main() -> None:
         "absolute times, across machines.",
         "",
     ]
-    RESULTS.write_text("\n".join(lines))
+    write_section("runtimes", "\n".join(lines))
     print("\n".join(lines))
 
 

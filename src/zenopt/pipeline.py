@@ -24,6 +24,7 @@ from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
 from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
+from zenopt.data.balance import class_weights, resample
 from zenopt.data.prepare import Prepared, prepare
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.quality import (
@@ -111,11 +112,13 @@ def _train(
     if dataset.task == "regression":
         target.fit(y_train)
         y_train, y_val = target.transform(y_train), target.transform(y_val)
+    X_train = prepared.model_input(splits.train.X)
+    X_train, y_train, weights, balancing = _balance(config, dataset, X_train, y_train)
     monitor = "val_mse(std)" if loss == "mse" else "val_acc"
     with EpochProgress(console, quiet, name, config.train.epochs) as progress:
         result = fit(
             net,
-            prepared.model_input(splits.train.X),
+            X_train,
             y_train,
             prepared.model_input(splits.val.X),
             y_val,
@@ -123,13 +126,38 @@ def _train(
             loss,
             config.seed,
             lambda record: progress(record, monitor),
+            weights,
         )
         progress.finish(len(result.history))
     model = DeployableModel(
         net, InputTransform(prepared.transform.arrays), target.mean_, target.std_
     ).eval()
     preprocess = {**prepared.to_dict(), "target": target.to_dict()}
-    return model, result.to_dict(), {"loss": loss, "preprocess": preprocess}
+    return (
+        model,
+        {**result.to_dict(), "balance": balancing},
+        {"loss": loss, "preprocess": preprocess},
+    )
+
+
+def _balance(
+    config: RunConfig, dataset: Dataset, X: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Balance the training rows only: class weights for the loss, or resampled rows."""
+    method = config.data.balance
+    k = dataset.num_classes
+    record: dict[str, Any] = {"method": method}
+    if method == "none" or dataset.task == "regression":
+        return X, y, None, record
+    record["class_counts_before"] = np.bincount(y, minlength=k).tolist()
+    weights = None
+    if method == "class_weight":
+        weights = class_weights(y, k)
+        record["class_weights"] = weights.tolist()
+    else:
+        X, y = resample(X, y, method, config.seed)
+        record["class_counts_after"] = np.bincount(y, minlength=k).tolist()
+    return X, y, weights, record
 
 
 def _decision(loop: str, checks: list[RequirementCheck], action_missed: str) -> Decision:
@@ -164,6 +192,11 @@ def run_pipeline(
     splits = split_dataset(
         dataset, config.data.val_fraction, config.data.test_fraction, config.seed
     )
+    if config.data.balance != "none" and dataset.task == "regression":
+        raise ConfigError(
+            f"data.balance={config.data.balance!r} balances classes, but {dataset.name!r} is a "
+            "regression task; remove data.balance"
+        )
     prepared = prepare(dataset, splits, config.data, config.seed)
     splits = prepared.splits
     timings["data_s"] = time.perf_counter() - tick

@@ -192,3 +192,37 @@ def test_no_leakage_with_random_labels(tmp_path: Path, select: str) -> None:
         leaky.append(model.score(selected[test_rows], y[test_rows]))
     assert np.mean(leaky) > 0.6, "the noise must be leaky enough for this test to mean something"
     assert np.mean(ours) < 0.6, ours
+
+
+@pytest.mark.slow
+def test_class_weights_raise_minority_recall(tmp_path: Path) -> None:
+    """breast_cancer cut to 1:10: class weights help the minority (see benchmarks/RESULTS.md)."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    X, y = bunch.data, 1 - bunch.target  # 1 = malignant, made the minority
+    keep = np.concatenate([np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:35]])
+    np.savez(tmp_path / "bc.npz", X=X[keep], y=y[keep])
+    recall: dict[str, list[float]] = {"none": [], "class_weight": []}
+    for method, values in recall.items():
+        for seed in range(3):
+            _, manifest = _run(
+                tmp_path / f"{method}{seed}",
+                f"data.source={tmp_path / 'bc.npz'}",
+                "model.name=mlp",
+                f"data.balance={method}",
+                f"seed={seed}",
+                epochs=40,
+            )
+            values.append(manifest["quality"]["test"]["per_class"]["1"]["recall"])
+            if method != "none":
+                assert manifest["training"]["balance"]["class_weights"][1] > 5
+    assert np.mean(recall["class_weight"]) > np.mean(recall["none"]), recall
+
+
+def test_balancing_a_regression_is_refused(tmp_path: Path) -> None:
+    from zenopt.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="balances classes, but 'diabetes' is a regression"):
+        _run(tmp_path, "data.source=diabetes", "data.balance=smote")
+    assert not (tmp_path / "run").exists()

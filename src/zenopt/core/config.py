@@ -49,6 +49,7 @@ class DataConfig(_Section):
     impute: Literal["none", "mean", "median", "most_frequent", "constant"] = "none"
     impute_value: float = 0.0
     drop_duplicates: bool = Field(False, description="drop repeated training rows")
+    balance: Literal["none", "class_weight", "oversample", "undersample", "smote"] = "none"
     clip: Literal["none", "quantile", "zscore"] = "none"
     clip_quantiles: tuple[float, float] = (0.01, 0.99)
     clip_zscore: float = Field(3.0, gt=0.0)

@@ -46,11 +46,20 @@ def num_outputs_for(loss: LossKind, num_classes: int) -> int:
     return 1
 
 
-def task_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: LossKind) -> torch.Tensor:
+def task_loss(
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    loss: LossKind,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The task's loss; ``class_weights`` (one per class) re-weights classification losses."""
     if loss == "cross_entropy":
-        return F.cross_entropy(outputs, targets)
+        return F.cross_entropy(outputs, targets, weight=class_weights)
     if loss == "bce":
-        return F.binary_cross_entropy_with_logits(outputs.squeeze(1), targets.float())
+        weight = None if class_weights is None else class_weights[targets]
+        return F.binary_cross_entropy_with_logits(
+            outputs.squeeze(1), targets.float(), weight=weight
+        )
     return F.mse_loss(outputs.squeeze(1), targets)
 
 

@@ -75,12 +75,14 @@ def fit(
     loss: LossKind,
     seed: int,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    class_weights: np.ndarray | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and leave it holding the best validation epoch's weights."""
     # 1. Tensors are prepared once; a batch is an index slice, with no per-sample Python work.
     Xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
     Xv, yv = torch.from_numpy(X_val), torch.from_numpy(y_val)
     generator = torch.Generator().manual_seed(seed)
+    weights = None if class_weights is None else torch.from_numpy(class_weights)
     mode: Literal["min", "max"] = "min" if loss == "mse" else "max"
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, mode)
@@ -100,7 +102,7 @@ def fit(
             idx = order[start : start + config.batch_size]
             xb, yb = Xt[idx], yt[idx]
             optimizer.zero_grad(set_to_none=True)
-            data_loss = task_loss(model(xb), yb, loss)
+            data_loss = task_loss(model(xb), yb, loss, weights)
             reg = penalty(model, config.l1, config.l2)
             if not torch.isfinite(data_loss):
                 value = float(data_loss.detach())
