@@ -31,6 +31,7 @@ test: lint
 bench: install
 	$(BIN)/python benchmarks/bench_runtimes.py
 	$(BIN)/python benchmarks/bench_balancing.py
+	$(BIN)/python benchmarks/bench_loader.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,8 @@ from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
 from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
-from zenopt.data.balance import class_weights, resample
+from zenopt.data.balance import balance_training_rows
+from zenopt.data.checks import check_data_options
 from zenopt.data.prepare import Prepared, prepare
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.quality import (
@@ -42,6 +43,7 @@ from zenopt.report.progress import EpochProgress, stage_progress
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import backend_names, predict_with_backend
 from zenopt.train import fit, resolve_loss
+from zenopt.train.augment import BatchAugmenter
 from zenopt.train.losses import num_outputs_for
 
 __all__ = ["RunOutcome", "run_pipeline"]
@@ -113,7 +115,9 @@ def _train(
         target.fit(y_train)
         y_train, y_val = target.transform(y_train), target.transform(y_val)
     X_train = prepared.model_input(splits.train.X)
-    X_train, y_train, weights, balancing = _balance(config, dataset, X_train, y_train)
+    X_train, y_train, weights, balancing = balance_training_rows(
+        config.data.balance, X_train, y_train, dataset.num_classes, config.seed
+    )
     monitor = "val_mse(std)" if loss == "mse" else "val_acc"
     with EpochProgress(console, quiet, name, config.train.epochs) as progress:
         result = fit(
@@ -127,6 +131,7 @@ def _train(
             config.seed,
             lambda record: progress(record, monitor),
             weights,
+            BatchAugmenter.from_config(config.data, config.seed),
         )
         progress.finish(len(result.history))
     model = DeployableModel(
@@ -138,26 +143,6 @@ def _train(
         {**result.to_dict(), "balance": balancing},
         {"loss": loss, "preprocess": preprocess},
     )
-
-
-def _balance(
-    config: RunConfig, dataset: Dataset, X: np.ndarray, y: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, Any]]:
-    """Balance the training rows only: class weights for the loss, or resampled rows."""
-    method = config.data.balance
-    k = dataset.num_classes
-    record: dict[str, Any] = {"method": method}
-    if method == "none" or dataset.task == "regression":
-        return X, y, None, record
-    record["class_counts_before"] = np.bincount(y, minlength=k).tolist()
-    weights = None
-    if method == "class_weight":
-        weights = class_weights(y, k)
-        record["class_weights"] = weights.tolist()
-    else:
-        X, y = resample(X, y, method, config.seed)
-        record["class_counts_after"] = np.bincount(y, minlength=k).tolist()
-    return X, y, weights, record
 
 
 def _decision(loop: str, checks: list[RequirementCheck], action_missed: str) -> Decision:
@@ -192,11 +177,7 @@ def run_pipeline(
     splits = split_dataset(
         dataset, config.data.val_fraction, config.data.test_fraction, config.seed
     )
-    if config.data.balance != "none" and dataset.task == "regression":
-        raise ConfigError(
-            f"data.balance={config.data.balance!r} balances classes, but {dataset.name!r} is a "
-            "regression task; remove data.balance"
-        )
+    check_data_options(config.data, dataset)
     prepared = prepare(dataset, splits, config.data, config.seed)
     splits = prepared.splits
     timings["data_s"] = time.perf_counter() - tick

@@ -120,6 +120,11 @@ def test_run_exit_1_and_names_the_missed_requirement(tmp_path: Path) -> None:
             ["--dataset", "iris", "--set", "bench.backends=[tvm]"],
             "bench.backends: 'tvm' is unknown",
         ),
+        (
+            ["--dataset", "iris", "--set", "data.augment=[rotate]"],
+            "data.augment: 'rotate' moves pixels, but 'iris' is a table; use noise or mixup",
+        ),
+        (["--set", "data.pca=3"], "data.pca=3 applies to tables, not images; remove it"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:

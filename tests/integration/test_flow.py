@@ -226,3 +226,12 @@ def test_balancing_a_regression_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="balances classes, but 'diabetes' is a regression"):
         _run(tmp_path, "data.source=diabetes", "data.balance=smote")
     assert not (tmp_path / "run").exists()
+
+
+def test_manifest_records_loader_and_step_rates(iris_run: tuple[Path, dict[str, Any]]) -> None:
+    training = iris_run[1]["training"]
+    assert training["loader_samples_per_s"] > 0 and training["step_samples_per_s"] > 0
+    # the whole epoch time is split between the two, so the overall rate is below both
+    assert training["train_samples_per_s"] <= min(
+        training["loader_samples_per_s"], training["step_samples_per_s"]
+    )

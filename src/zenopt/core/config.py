@@ -50,6 +50,11 @@ class DataConfig(_Section):
     impute_value: float = 0.0
     drop_duplicates: bool = Field(False, description="drop repeated training rows")
     balance: Literal["none", "class_weight", "oversample", "undersample", "smote"] = "none"
+    augment: list[Literal["shift", "rotate", "noise", "mixup"]] = Field(default_factory=list)
+    augment_shift: float = Field(2.0, ge=0.0, description="pixels")
+    augment_rotate: float = Field(10.0, ge=0.0, le=180.0, description="degrees")
+    augment_noise: float = Field(0.1, ge=0.0, description="std, in scaled units")
+    mixup_alpha: float = Field(0.2, gt=0.0)
     clip: Literal["none", "quantile", "zscore"] = "none"
     clip_quantiles: tuple[float, float] = (0.01, 0.99)
     clip_zscore: float = Field(3.0, gt=0.0)

@@ -6,11 +6,13 @@ and test keep their natural class mix, so their metrics stay honest.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from zenopt.core.errors import ConfigError
 
-__all__ = ["class_weights", "resample"]
+__all__ = ["balance_training_rows", "class_weights", "resample"]
 
 
 def class_weights(y: np.ndarray, num_classes: int) -> np.ndarray:
@@ -43,3 +45,20 @@ def resample(X: np.ndarray, y: np.ndarray, method: str, seed: int) -> tuple[np.n
         sampler = SMOTE(random_state=seed, k_neighbors=min(5, smallest - 1))
     X_out, y_out = sampler.fit_resample(flat, y)
     return X_out.reshape(-1, *shape).astype(np.float32), np.asarray(y_out, dtype=np.int64)
+
+
+def balance_training_rows(
+    method: str, X: np.ndarray, y: np.ndarray, num_classes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Apply ``data.balance`` to the training rows: (X, y, loss class weights, record)."""
+    record: dict[str, Any] = {"method": method}
+    if method == "none":
+        return X, y, None, record
+    record["class_counts_before"] = np.bincount(y, minlength=num_classes).tolist()
+    if method == "class_weight":
+        weights = class_weights(y, num_classes)
+        record["class_weights"] = weights.tolist()
+        return X, y, weights, record
+    X, y = resample(X, y, method, seed)
+    record["class_counts_after"] = np.bincount(y, minlength=num_classes).tolist()
+    return X, y, None, record
