@@ -21,8 +21,8 @@ run: install
 	$(BIN)/zenopt run --config examples/digits.yaml --out $(RUN_OUT) --overwrite
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
 test: lint

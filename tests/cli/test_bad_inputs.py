@@ -40,6 +40,14 @@ def _npz(**arrays: np.ndarray) -> Setup:
     return setup
 
 
+def _npz_task(task: str, **arrays: np.ndarray) -> Setup:
+    def setup(tmp: Path) -> list[str]:
+        np.savez(tmp / "a.npz", **arrays)  # type: ignore[arg-type]
+        return [f"data.source={tmp / 'a.npz'}", f"data.task={task}"]
+
+    return setup
+
+
 def _idx(images: np.ndarray, labels: np.ndarray | None, cut: int = 0, gz: bool = False) -> Setup:
     def setup(tmp: Path) -> list[str]:
         name = "train-images-idx3-ubyte" + (".gz" if gz else "")
@@ -193,6 +201,11 @@ CASES: list[tuple[str, Setup, str]] = [
         "npz nan",
         _npz(X=np.array([[0.0, 1.0], [np.nan, 2.0]] * 5), y=np.arange(10) % 2),
         "{t}/a.npz: X[1] has a NaN or infinite value at flat index 0; clean the array",
+    ),
+    (
+        "npz labels not integers",
+        _npz_task("classification", X=np.zeros((10, 2)), y=np.array([0.0, 1.5] * 5)),
+        "{t}/a.npz: y[1] = 1.5 is not an integer class label; use integer labels or set data.task=regression",
     ),
     (
         "npz 5d",
