@@ -22,8 +22,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from results_file import write_section  # type: ignore[import-not-found]
 from zenopt.core.config import DataConfig
 from zenopt.data import load_dataset
+from zenopt.data.augment import BatchAugmenter
 from zenopt.models import build_model
-from zenopt.train.augment import BatchAugmenter
 from zenopt.train.losses import task_loss
 
 BATCH = 64

@@ -24,6 +24,7 @@ from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
 from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
+from zenopt.data.augment import BatchAugmenter
 from zenopt.data.balance import balance_training_rows
 from zenopt.data.checks import check_data_options
 from zenopt.data.prepare import Prepared, prepare
@@ -43,7 +44,6 @@ from zenopt.report.progress import EpochProgress, stage_progress
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import backend_names, predict_with_backend
 from zenopt.train import fit, resolve_loss
-from zenopt.train.augment import BatchAugmenter
 from zenopt.train.losses import num_outputs_for
 
 __all__ = ["RunOutcome", "run_pipeline"]
@@ -173,11 +173,14 @@ def run_pipeline(
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
     dataset = load_dataset(config.data)
+    duplicates = dataset.duplicate_rows()
+    if config.data.drop_duplicates:  # before the split, so no row sits in train and test
+        dataset, _ = dataset.without_duplicates()
     validate_requirements(config.requirements, dataset.task, config.bench.backends)
     splits = split_dataset(
         dataset, config.data.val_fraction, config.data.test_fraction, config.seed
     )
-    check_data_options(config.data, dataset)
+    check_data_options(config.data, dataset, splits.train.y)
     prepared = prepare(dataset, splits, config.data, config.seed)
     splits = prepared.splits
     timings["data_s"] = time.perf_counter() - tick
@@ -190,7 +193,12 @@ def run_pipeline(
         "command": command or [],
         "config": config.to_dict(),
         "environment": fingerprint(),
-        "data": {**dataset.summary(), "splits": splits.sizes()},
+        "data": {
+            **dataset.summary(),
+            "duplicate_rows": duplicates,
+            "duplicates_dropped": duplicates if config.data.drop_duplicates else 0,
+            "splits": splits.sizes(),
+        },
     }
     run.write_text("config.yaml", _yaml(config.to_dict()))
     run.write_manifest(manifest)

@@ -126,3 +126,43 @@ def test_npz(tmp_path: Path, layout: str) -> None:
     assert manifest["data"]["kind"] == ("table" if layout == "table" else "image")  # type: ignore[index]
     assert manifest["quality"]["test"]["accuracy"] > 0.6  # type: ignore[index]
     _assert_predict_reproduces_test_split(tmp_path, tmp_path / "d.npz")
+
+
+@pytest.mark.slow
+def test_predict_labels_written_as_floats_and_unlabelled_images(tmp_path: Path) -> None:
+    """Labels '1.0' mean class '1' as in training; IDX images without labels still predict."""
+    images, labels = digit_images(300)
+    data = write_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels)
+    _run(tmp_path, _config(tmp_path, {"source": str(data)}, "mlp", 15))
+    alone = tmp_path / "new"
+    alone.mkdir()
+    write_idx(alone / "new-images-idx3-ubyte.gz", images[:7])
+    result = runner.invoke(
+        app, ["predict", str(tmp_path / "run"), str(alone / "new-images-idx3-ubyte.gz")]
+    )
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    assert len(rows) == 7 and "label" not in rows[0]
+    np.savez(tmp_path / "floats.npz", X=images, y=labels.astype(np.float64))  # y as 0.0 … 9.0
+    result = runner.invoke(app, ["predict", str(tmp_path / "run"), str(tmp_path / "floats.npz")])
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    assert {r["label"] for r in rows} == {str(d) for d in range(10)}
+    hits = np.mean([r["label"] == r["prediction"] for r in rows])
+    assert f"accuracy {hits:.4f}" in result.output and hits > 0.8
+
+
+@pytest.mark.slow
+def test_predict_regression_reports_mse(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = X @ np.array([2.0, -1.0, 0.5, 0.0]) + 10
+    np.savez(tmp_path / "r.npz", X=X, y=y)
+    _run(tmp_path, _config(tmp_path, {"source": str(tmp_path / "r.npz")}, "mlp", 30))
+    result = runner.invoke(app, ["predict", str(tmp_path / "run"), str(tmp_path / "r.npz")])
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    predicted = np.array([float(r["prediction"]) for r in rows])
+    mse = float(np.mean((predicted - y) ** 2))
+    assert f"MSE {mse:.6g}" in result.output and mse < 1.0

@@ -38,9 +38,10 @@ def predict(
             raise ConfigError(f"--backend {backend!r}: choose from {', '.join(backend_names())}")
         config = RunConfig.model_validate(manifest["config"])
         model = manifest["model"]
-        found = read_for_prediction(data, config.data, model["inputs"])
+        found = read_for_prediction(data, config.data, model["inputs"], model["task"])
         artifact = run_dir / ("model.onnx" if backend == "onnxruntime" else "model.json")
-        outputs = predict_with_backend(backend, artifact, found.X, default_threads())
+        threads = config.bench.threads or default_threads()  # as the run measured it
+        outputs = predict_with_backend(backend, artifact, found.X, threads)
         texts = prediction_texts(outputs, model["head"], model["class_names"])
         text = predictions_csv(np.arange(len(texts)), texts, found.labels)
         if out is None:

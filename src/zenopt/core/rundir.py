@@ -77,7 +77,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     status = data.get("status")
     if status != "complete":
         raise ConfigError(
-            f"{path}: the run's status is {status!r}, not 'complete'; re-run it to get a report"
+            f"{path}: the run's status is {status!r}, not 'complete'; run it again to completion"
         )
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:

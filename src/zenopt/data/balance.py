@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from zenopt.core.errors import ConfigError
-
 __all__ = ["balance_training_rows", "class_weights", "resample"]
 
 
@@ -35,14 +33,9 @@ def resample(X: np.ndarray, y: np.ndarray, method: str, seed: int) -> tuple[np.n
         sampler = RandomOverSampler(random_state=seed)
     elif method == "undersample":
         sampler = RandomUnderSampler(random_state=seed)
-    else:
+    else:  # check_data_options made sure every class has at least 2 training rows
         smallest = int(np.bincount(y)[np.bincount(y) > 0].min())
-        if smallest < 2:
-            raise ConfigError(
-                "data.balance=smote needs at least 2 training rows of every class; "
-                "use data.balance=oversample"
-            )
-        sampler = SMOTE(random_state=seed, k_neighbors=min(5, smallest - 1))
+        sampler = SMOTE(random_state=seed, k_neighbors=max(1, min(5, smallest - 1)))
     X_out, y_out = sampler.fit_resample(flat, y)
     return X_out.reshape(-1, *shape).astype(np.float32), np.asarray(y_out, dtype=np.int64)
 

@@ -8,8 +8,9 @@ import numpy as np
 
 from zenopt.core.config import DataConfig
 from zenopt.data.dataset import Dataset, Task
+from zenopt.data.images import resize_images
 
-__all__ = ["BUNDLED", "DIGITS_SIDE", "IMAGE_SETS", "resize_images"]
+__all__ = ["BUNDLED", "DIGITS_SIDE", "IMAGE_SETS"]
 
 # digits are 8×8; by default they are upscaled to MNIST's 28×28 so MNIST nets apply unchanged
 DIGITS_SIDE = 28
@@ -47,18 +48,6 @@ def _digits(config: DataConfig) -> Dataset:
         feature_names=[],
         class_names=[str(c) for c in bunch.target_names],
     )
-
-
-def resize_images(images: np.ndarray, side: int) -> np.ndarray:
-    """Bilinear resize of (n, c, h, w) images to (n, c, side, side), done once for the set."""
-    import torch
-    import torch.nn.functional as F
-
-    with torch.no_grad():
-        out = F.interpolate(
-            torch.from_numpy(images), size=(side, side), mode="bilinear", align_corners=False
-        )
-    return out.numpy().astype(np.float32)
 
 
 def _sklearn_table(loader_name: str, dataset_name: str) -> Callable[[DataConfig], Dataset]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from zenopt.core.config import DataConfig
 from zenopt.core.errors import ConfigError
 from zenopt.data.dataset import Dataset
@@ -9,8 +11,9 @@ from zenopt.data.dataset import Dataset
 __all__ = ["check_data_options"]
 
 
-def check_data_options(config: DataConfig, dataset: Dataset) -> None:
-    """Reject options that cannot apply to this data, naming the option and the fix."""
+def check_data_options(config: DataConfig, dataset: Dataset, train_y: np.ndarray) -> None:
+    """Reject options that cannot apply to this data (``train_y``: the training split's
+    targets), naming the option and the fix."""
     geometric = [a for a in config.augment if a in ("shift", "rotate")]
     if geometric and dataset.kind != "image":
         raise ConfigError(
@@ -22,3 +25,16 @@ def check_data_options(config: DataConfig, dataset: Dataset) -> None:
             f"data.balance={config.balance!r} balances classes, but {dataset.name!r} is a "
             "regression task; remove data.balance"
         )
+    if config.balance == "smote":
+        if dataset.categorical:
+            raise ConfigError(
+                "data.balance=smote interpolates between rows, which would invent fractional "
+                f"categories for {', '.join(dataset.categorical)}; use data.balance=oversample"
+            )
+        counts = np.bincount(train_y, minlength=dataset.num_classes)
+        if counts.min() < 2:
+            label = dataset.class_names[int(np.argmin(counts))]
+            raise ConfigError(
+                f"data.balance=smote needs at least 2 training rows of every class; class "
+                f"{label!r} has {int(counts.min())}; use data.balance=oversample"
+            )

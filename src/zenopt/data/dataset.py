@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -35,18 +35,30 @@ class Dataset:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.X.shape[1:])
 
+    def first_occurrences(self) -> np.ndarray:
+        """Sorted indices of the first of each group of identical rows (features, text columns
+        and target alike); NaN cells compare equal to NaN cells."""
+        n = len(self.y)
+        parts = [self.X.reshape(n, -1).astype(np.float64), self.y.reshape(n, 1).astype(np.float64)]
+        for column in self.categorical.values():
+            text = np.asarray(["\x00" if v is None else str(v) for v in column])
+            _, codes = np.unique(text, return_inverse=True)
+            parts.append(codes.reshape(n, 1).astype(np.float64))
+        rows = np.ascontiguousarray(np.concatenate(parts, axis=1))
+        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        _, first = np.unique(view, return_index=True)
+        return np.sort(first)
+
     def duplicate_rows(self) -> int:
-        """Rows that repeat an earlier row exactly (features and target)."""
-        if self.X.ndim != 2 or not self.X.size:
-            return 0
-        parts = [self.X, self.y.reshape(-1, 1).astype(np.float64)]
-        parts += [
-            np.asarray([hash(v) for v in c], dtype=np.float64).reshape(-1, 1)
-            for c in self.categorical.values()
-        ]
-        rows = np.ascontiguousarray(np.concatenate(parts, axis=1, dtype=np.float64))
-        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))
-        return int(rows.shape[0] - np.unique(view).shape[0])
+        """Rows that repeat an earlier row exactly."""
+        return len(self.y) - len(self.first_occurrences()) if len(self.y) else 0
+
+    def without_duplicates(self) -> tuple[Dataset, int]:
+        """The data set with repeated rows dropped (the first of each kept), and how many went."""
+        keep = self.first_occurrences()
+        cats = {k: v[keep] for k, v in self.categorical.items()}
+        kept = replace(self, X=self.X[keep], y=self.y[keep], categorical=cats)
+        return kept, len(self.y) - len(keep)
 
     @property
     def num_classes(self) -> int:
@@ -70,7 +82,6 @@ class Dataset:
                 if count:
                     out["missing_values"][name] = count
             out["categorical_columns"] = list(self.categorical)
-            out["duplicate_rows"] = self.duplicate_rows()
         if self.task == "regression":
             out["target"] = {
                 "mean": float(np.mean(self.y)),

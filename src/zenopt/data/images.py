@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import gzip
 import zipfile
+import zlib
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from zenopt.core.config import DataConfig
 from zenopt.core.errors import DataError
-from zenopt.data.bundled import resize_images
 from zenopt.data.dataset import Dataset
 from zenopt.data.targets import dataset_with_target
 
-__all__ = ["IMAGE_SUFFIXES", "read_idx", "read_image_folder", "read_npz"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "folder_arrays",
+    "idx_arrays",
+    "labels_text",
+    "npz_arrays",
+    "npz_features",
+    "read_idx",
+    "read_image_folder",
+    "read_npz",
+    "resize_images",
+    "sibling_labels",
+    "sized",
+]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
 # IDX type byte -> big-endian NumPy dtype (the format of the classic MNIST files)
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def resize_images(images: np.ndarray, side: int) -> np.ndarray:
+    """Bilinear resize of (n, c, h, w) images to (n, c, side, side), done once for the set."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        out = F.interpolate(
+            torch.from_numpy(images), size=(side, side), mode="bilinear", align_corners=False
+        )
+    return out.numpy().astype(np.float32)
 
 
 def _to_images(X: np.ndarray, path: Path) -> np.ndarray:
@@ -35,19 +61,14 @@ def _to_images(X: np.ndarray, path: Path) -> np.ndarray:
     )
 
 
-def _labels_text(y: np.ndarray, path: Path, config: DataConfig, key: str) -> list[str]:
+def labels_text(y: np.ndarray, path: Path, key: str) -> list[str]:
+    """Label values as text (whole numbers without a decimal point), checked for shape/finite."""
     if y.ndim != 1:
         raise DataError(f"{path}: {key} has shape {y.shape}; labels must be one value per sample")
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)):
             bad = int(np.flatnonzero(~np.isfinite(y))[0])
             raise DataError(f"{path}: {key}[{bad}] is {y[bad]}; labels must be finite")
-        if config.task == "classification" and not np.all(y == np.round(y)):
-            bad = int(np.flatnonzero(y != np.round(y))[0])
-            raise DataError(
-                f"{path}: {key}[{bad}] = {y[bad]} is not an integer class label; use integer "
-                "labels or set data.task=regression"
-            )
         return [str(int(v)) if float(v).is_integer() else repr(float(v)) for v in y]
     if y.dtype.kind in "iub":
         return [str(int(v)) for v in y]
@@ -59,11 +80,13 @@ def _finite_features(X: np.ndarray, path: Path) -> None:
     if not finite.all():
         row, col = (int(v[0]) for v in np.nonzero(~finite))
         raise DataError(
-            f"{path}: X[{row}] has a NaN or infinite value at flat index {col}; clean the array"
+            f"{path}: X[{row}] has a NaN or infinite value at flat index {col}; clean the "
+            "array (a table may keep NaN when data.impute is set)"
         )
 
 
-def read_npz(path: Path, config: DataConfig) -> Dataset:
+def npz_arrays(path: Path, need_labels: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Arrays ``X`` and ``y`` of an .npz file, checked; ``y`` may be absent for prediction."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {k: archive[k] for k in archive.files}
@@ -73,35 +96,51 @@ def read_npz(path: Path, config: DataConfig) -> Dataset:
         ) from None
     x_key = next((k for k in ("X", "x") if k in arrays), None)
     y_key = next((k for k in ("y", "Y") if k in arrays), None)
-    if x_key is None or y_key is None:
+    if x_key is None or (need_labels and y_key is None):
+        wanted = "'X' and 'y'" if need_labels else "'X'"
         raise DataError(
-            f"{path}: needs arrays named 'X' and 'y'; it has: {', '.join(arrays) or 'none'}"
+            f"{path}: needs arrays named {wanted}; it has: {', '.join(arrays) or 'none'}"
         )
-    X, y = arrays[x_key], arrays[y_key]
-    if X.shape[0] != y.shape[0]:
+    X, y = arrays[x_key], (arrays[y_key] if y_key is not None else None)
+    if y is not None and X.shape[0] != y.shape[0]:
         raise DataError(
             f"{path}: X has {X.shape[0]} samples but y has {y.shape[0]}; they must match"
         )
     if X.shape[0] == 0:
-        raise DataError(f"{path}: X and y are empty")
+        raise DataError(f"{path}: X is empty; save at least one sample")
     if X.dtype.kind not in "biuf":
         raise DataError(f"{path}: X has dtype {X.dtype}; it must be numeric")
-    targets = _labels_text(y, path, config, "y")
-    if X.ndim == 2:
-        _finite_features(X, path)
-        features = [f"x{i}" for i in range(X.shape[1])]
-        return dataset_with_target(
-            path.name, X.astype(np.float32), targets, config, str(path), features=features, what="y"
-        )
-    if X.ndim not in (3, 4):
+    if X.ndim not in (2, 3, 4):
         raise DataError(f"{path}: X has {X.ndim} dimensions; use 2 (table) or 3/4 (images)")
+    return X, y
+
+
+def npz_features(X: np.ndarray, path: Path, config: DataConfig) -> np.ndarray:
+    """Model-ready float32 features: a table (NaN allowed when imputing) or (n, c, h, w) images."""
+    if X.ndim == 2:
+        if config.impute == "none":
+            _finite_features(X, path)
+        elif np.isinf(X).any():
+            row, col = (int(v[0]) for v in np.nonzero(np.isinf(X)))
+            raise DataError(f"{path}: X[{row}, {col}] is infinite; replace it (NaN is imputed)")
+        return X.astype(np.float32)
     images = _to_images(X, path)
     _finite_features(images, path)
     side = config.image_side(None)
     if side is not None and images.shape[-2:] != (side, side):
         images = resize_images(images, side)
+    return images
+
+
+def read_npz(path: Path, config: DataConfig) -> Dataset:
+    X, y = npz_arrays(path)
+    assert y is not None
+    targets = labels_text(y, path, "y")
+    features = npz_features(X, path, config)
+    kind: Literal["table", "image"] = "table" if X.ndim == 2 else "image"
+    names = [f"x{i}" for i in range(X.shape[1])] if kind == "table" else None
     return dataset_with_target(
-        path.name, images, targets, config, str(path), kind="image", what="y"
+        str(path), features, targets, config, str(path), kind=kind, features=names, what="y"
     )
 
 
@@ -110,7 +149,7 @@ def _read_idx_array(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(
             f"{path}: truncated or corrupt file ({exc}); download or copy it again"
         ) from None
@@ -131,41 +170,57 @@ def _read_idx_array(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, count=int(np.prod(dims)), offset=header).reshape(dims)
 
 
-def _labels_path(path: Path, config: DataConfig) -> Path:
-    if config.labels is not None:
-        return Path(config.labels)
+def sibling_labels(path: Path) -> Path | None:
+    """``…-images-idx3-ubyte[.gz]`` → ``…-labels-idx1-ubyte[.gz]`` when that file exists."""
     guess = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
-    if guess == path or not guess.exists():
+    return guess if guess != path and guess.is_file() else None
+
+
+def idx_arrays(
+    path: Path, labels_path: Path | None, need_labels: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Images (n, c, h, w) of an IDX file and, when a labels file is given, its labels."""
+    images = _read_idx_array(path)
+    if images.ndim not in (3, 4):
+        raise DataError(f"{path}: IDX array has shape {images.shape}; images need (n, h, w)")
+    if labels_path is None and need_labels:
         raise DataError(
             f"{path}: no labels file found next to it; set data.labels to the labels IDX file"
         )
-    return guess
+    labels = None
+    if labels_path is not None:
+        if not labels_path.is_file():
+            raise DataError(
+                f"data.labels={str(labels_path)!r}: file not found; give the labels IDX file"
+            )
+        labels = np.asarray(_read_idx_array(labels_path)).reshape(-1)
+        if labels.shape[0] != images.shape[0]:
+            raise DataError(
+                f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in "
+                f"{path}; use the labels file that belongs to these images"
+            )
+    return _to_images(np.asarray(images), path), labels
+
+
+def sized(images: np.ndarray, config: DataConfig) -> np.ndarray:
+    side = config.image_side(None)
+    if side is not None and images.shape[-2:] != (side, side):
+        return resize_images(images, side)
+    return images
 
 
 def read_idx(path: Path, config: DataConfig) -> Dataset:
-    images = _read_idx_array(path)
-    labels_path = _labels_path(path, config)
-    if not labels_path.is_file():
-        raise DataError(f"data.labels={str(labels_path)!r}: file not found")
-    labels = _read_idx_array(labels_path)
-    if images.ndim not in (3, 4):
-        raise DataError(f"{path}: IDX array has shape {images.shape}; images need (n, h, w)")
-    if labels.shape[0] != images.shape[0]:
-        raise DataError(
-            f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in {path}; "
-            "use the labels file that belongs to these images"
-        )
-    X = _to_images(np.asarray(images), path)
-    side = config.image_side(None)
-    if side is not None and X.shape[-2:] != (side, side):
-        X = resize_images(X, side)
-    targets = _labels_text(np.asarray(labels).reshape(-1), labels_path, config, "labels")
+    labels_path = Path(config.labels) if config.labels is not None else sibling_labels(path)
+    X, labels = idx_arrays(path, labels_path)
+    assert labels is not None and labels_path is not None
+    targets = labels_text(labels, labels_path, "labels")
     return dataset_with_target(
-        path.name, X, targets, config, str(path), kind="image", what="labels"
+        str(path), sized(X, config), targets, config, str(path), kind="image", what="labels"
     )
 
 
-def read_image_folder(root: Path, config: DataConfig) -> Dataset:
+def folder_arrays(root: Path, config: DataConfig) -> tuple[np.ndarray, list[str]]:
+    """Images of ``root/<class>/*`` as (n, c, h, w) float32, with each one's class folder."""
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -187,7 +242,12 @@ def read_image_folder(root: Path, config: DataConfig) -> Dataset:
                 with Image.open(file) as img:
                     img.load()
                     picture = img.convert(mode)
-            except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            except (
+                UnidentifiedImageError,
+                OSError,
+                SyntaxError,
+                Image.DecompressionBombError,
+            ) as exc:
                 raise DataError(
                     f"{file}: not a readable image ({exc}); remove or replace it"
                 ) from None
@@ -203,13 +263,17 @@ def read_image_folder(root: Path, config: DataConfig) -> Dataset:
             array = np.asarray(picture, dtype=np.float32)
             images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
             targets.append(folder.name)
+    return np.stack(images), targets
+
+
+def read_image_folder(root: Path, config: DataConfig) -> Dataset:
+    if config.task == "regression":
+        raise DataError(
+            f"data.task=regression: {root} is a folder of classes; remove data.task or use "
+            "an .npz file with numeric targets"
+        )
+    images, targets = folder_arrays(root, config)
     config_cls = config.model_copy(update={"task": "classification"})
     return dataset_with_target(
-        root.name,
-        np.stack(images),
-        targets,
-        config_cls,
-        str(root),
-        kind="image",
-        what="class folders",
+        str(root), images, targets, config_cls, str(root), kind="image", what="class folders"
     )

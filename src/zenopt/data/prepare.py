@@ -1,9 +1,9 @@
 """Preprocessing fitted on the training split only.
 
-``prepare`` encodes categorical columns (categories from the training split), optionally drops
-repeated training rows, and fits the feature transform (impute → clip → scale → select → PCA)
-on the training rows. The splits it returns are the model's raw input (numeric + encoded,
-NaN where missing); the transform is applied by the exported model itself.
+``prepare`` encodes categorical columns (categories from the training split) and fits the
+feature transform (impute → clip → scale → select → PCA) on the training rows. The splits it
+returns are the model's raw input (numeric + encoded, NaN where missing); the transform is
+applied by the exported model itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from zenopt.data.dataset import Dataset, Split, Splits
 from zenopt.data.encode import CategoricalEncoder
 from zenopt.data.transform import FeatureTransform, fit_feature_transform
 
-__all__ = ["Prepared", "drop_duplicate_rows", "fit_imputer", "prepare"]
+__all__ = ["Prepared", "fit_imputer", "prepare"]
 
 
 @dataclass
@@ -27,7 +27,6 @@ class Prepared:
     feature_names: list[str]
     encoder: CategoricalEncoder
     transform: FeatureTransform
-    duplicates_dropped: int = 0
 
     def model_input(self, X: np.ndarray) -> np.ndarray:
         """What the network sees during training: the fitted transform applied."""
@@ -38,7 +37,6 @@ class Prepared:
             "features": self.feature_names,
             "encoder": self.encoder.to_dict(),
             "transform": self.transform.summary(),
-            "duplicates_dropped_from_train": self.duplicates_dropped,
         }
 
 
@@ -48,17 +46,6 @@ def fit_imputer(X: np.ndarray, strategy: str, value: float) -> np.ndarray:
 
     imputer = SimpleImputer(strategy=strategy, fill_value=value, keep_empty_features=True)
     return np.asarray(imputer.fit(X.astype(np.float64)).statistics_, dtype=np.float32)
-
-
-def drop_duplicate_rows(part: Split) -> tuple[Split, int]:
-    """Keep the first of rows that repeat exactly (features and target)."""
-    rows = np.concatenate([part.X, part.y.reshape(-1, 1).astype(np.float32)], axis=1)
-    rows = np.ascontiguousarray(rows)
-    view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-    _, first = np.unique(view, return_index=True)
-    keep = np.sort(first)
-    cats = {k: v[keep] for k, v in part.categorical.items()}
-    return Split(part.X[keep], part.y[keep], part.indices[keep], cats), len(part) - len(keep)
 
 
 def prepare(dataset: Dataset, splits: Splits, config: DataConfig, seed: int = 0) -> Prepared:
@@ -71,9 +58,7 @@ def prepare(dataset: Dataset, splits: Splits, config: DataConfig, seed: int = 0)
         X = np.concatenate([part.X, codes], axis=1).astype(np.float32)
         return Split(X=X, y=part.y, indices=part.indices, categorical=part.categorical)
 
-    train, dropped = encoded(splits.train), 0
-    if config.drop_duplicates and dataset.kind == "table":
-        train, dropped = drop_duplicate_rows(train)
+    train = encoded(splits.train)
     ready = Splits(train, encoded(splits.val), encoded(splits.test))
     names = dataset.feature_names + encoder.feature_names()
     fill = None
@@ -82,4 +67,4 @@ def prepare(dataset: Dataset, splits: Splits, config: DataConfig, seed: int = 0)
     transform = fit_feature_transform(
         train.X, train.y, dataset.kind, dataset.task, config, names, seed, fill
     )
-    return Prepared(ready, names, encoder, transform, dropped)
+    return Prepared(ready, names, encoder, transform)

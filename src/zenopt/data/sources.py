@@ -20,7 +20,7 @@ from zenopt.data.dataset import Dataset
 from zenopt.data.images import read_idx, read_image_folder, read_npz
 from zenopt.data.tables import read_csv, read_parquet
 
-__all__ = ["BUNDLED", "load_dataset"]
+__all__ = ["BUNDLED", "kind_of_path", "load_dataset"]
 
 SUPPORTED = ".csv, .parquet, .npz, an IDX file (*-idx3-ubyte[.gz]) or an image folder"
 
@@ -30,21 +30,31 @@ def _is_idx(path: Path) -> bool:
     return "-idx" in name or name.endswith(".idx") or name.endswith("ubyte")
 
 
-def _load_path(path: Path, config: DataConfig) -> Dataset:
+def kind_of_path(path: Path) -> str:
+    """``folder``, ``table`` (.csv/.parquet), ``npz`` or ``idx``; anything else is an error."""
     if path.is_dir():
-        return read_image_folder(path, config)
+        return "folder"
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file; give a file with data")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return read_csv(path, config)
-    if suffix in {".parquet", ".pq"}:
-        return read_parquet(path, config)
+    if suffix in {".csv", ".parquet", ".pq"}:
+        return "table"
     if suffix == ".npz":
-        return read_npz(path, config)
+        return "npz"
     if _is_idx(path):
-        return read_idx(path, config)
+        return "idx"
     raise DataError(f"data.source={str(path)!r}: unsupported file type; give {SUPPORTED}")
+
+
+def _load_path(path: Path, config: DataConfig) -> Dataset:
+    kind = kind_of_path(path)
+    if kind == "folder":
+        return read_image_folder(path, config)
+    if kind == "table":
+        return (
+            read_csv(path, config) if path.suffix.lower() == ".csv" else read_parquet(path, config)
+        )
+    return read_npz(path, config) if kind == "npz" else read_idx(path, config)
 
 
 def load_dataset(config: DataConfig) -> Dataset:

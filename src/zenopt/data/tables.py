@@ -256,7 +256,7 @@ def _build(raw: RawTable, config: DataConfig) -> Dataset:
             numeric_values.append(values)
     X = stack_columns(numeric_values, raw.rows)
     return dataset_with_target(
-        path.name,
+        str(path),
         X,
         targets,
         config,

@@ -10,11 +10,16 @@ from zenopt.core.config import DataConfig
 from zenopt.core.errors import DataError
 from zenopt.data.dataset import Dataset, Task
 
-__all__ = ["MAX_AUTO_CLASSES", "dataset_with_target"]
+__all__ = ["MAX_AUTO_CLASSES", "canonical_label", "dataset_with_target"]
 
 # Integer targets with at most this many distinct values are read as class labels when
 # ``data.task`` is ``auto``; set ``data.task`` to override.
 MAX_AUTO_CLASSES = 20
+
+
+def canonical_label(value: float) -> str:
+    """A numeric class label's name: ``1.0`` and ``1`` are both class ``"1"``."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _as_numbers(targets: list[str]) -> np.ndarray | None:
@@ -40,7 +45,9 @@ def dataset_with_target(
     numeric = _as_numbers(targets)
     if numeric is not None and not np.all(np.isfinite(numeric)):
         bad = int(np.flatnonzero(~np.isfinite(numeric))[0])
-        raise DataError(f"{where}: {what} {bad}: {targets[bad]!r} is not finite; fix the label")
+        raise DataError(
+            f"{where}: {what} value {targets[bad]!r} (data row {bad + 1}) is not finite; fix it"
+        )
     task = config.task
     if task == "auto":
         integral = numeric is not None and bool(np.all(numeric == np.round(numeric)))
@@ -55,8 +62,15 @@ def dataset_with_target(
             )
         return Dataset(name, X, numeric.astype(np.float32), "regression", kind, names, [], cats)
     if numeric is not None:
+        fractional = np.flatnonzero(numeric != np.round(numeric))
+        if fractional.size:
+            bad = int(fractional[0])
+            raise DataError(
+                f"{where}: {what} value {targets[bad]!r} (data row {bad + 1}) is not an integer "
+                "class label; use integer labels or set data.task=regression"
+            )
         labels = sorted(set(numeric.tolist()))
-        class_names = [str(int(v)) if float(v).is_integer() else str(v) for v in labels]
+        class_names = [canonical_label(v) for v in labels]
         index = {v: i for i, v in enumerate(labels)}
         y = np.asarray([index[v] for v in numeric.tolist()], dtype=np.int64)
     else:

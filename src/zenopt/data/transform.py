@@ -20,17 +20,6 @@ from zenopt.core.errors import ConfigError
 
 __all__ = ["FeatureTransform", "fit_feature_transform"]
 
-STEP_ORDER = (
-    "fill",
-    "clip_lo",
-    "clip_hi",
-    "center",
-    "scale",
-    "select",
-    "pca_mean",
-    "pca_components",
-)
-
 
 @dataclass
 class FeatureTransform:
@@ -162,17 +151,20 @@ def fit_feature_transform(
         ft.arrays["clip_lo"] = (mean - config.clip_zscore * std).astype(np.float32)
         ft.arrays["clip_hi"] = (mean + config.clip_zscore * std).astype(np.float32)
     current = ft.apply(X)
+    unscaled = current
     # 3. scale
     if config.scale != "none":
         ft.arrays["center"], ft.arrays["scale"] = _center_scale(config.scale, current)
         current = ft.apply(X)
     # 4. select features
     if config.select != "none":
+        # variance is judged on the unscaled values (after scaling every column has variance 1)
+        fit_on = unscaled if config.select == "variance" else current
         with warnings.catch_warnings():
             # constant columns give NaN F-scores; they rank last, which is what we want
             warnings.simplefilter("ignore", category=UserWarning)
             warnings.simplefilter("ignore", category=RuntimeWarning)
-            selector = _selector(config, task, current.shape[1], seed).fit(current, y)
+            selector = _selector(config, task, current.shape[1], seed).fit(fit_on, y)
         keep = np.flatnonzero(selector.get_support()).astype(np.int64)
         if keep.size == 0:
             raise ConfigError(
@@ -185,10 +177,11 @@ def fit_feature_transform(
     if config.pca is not None:
         from sklearn.decomposition import PCA
 
-        if isinstance(config.pca, int) and config.pca > current.shape[1]:
+        most = min(current.shape)
+        if isinstance(config.pca, int) and config.pca > most:
             raise ConfigError(
-                f"data.pca={config.pca}: only {current.shape[1]} features reach PCA; "
-                "use at most that many"
+                f"data.pca={config.pca}: PCA can give at most {most} components here "
+                f"({current.shape[1]} features, {current.shape[0]} training rows); use fewer"
             )
         pca = PCA(n_components=config.pca, random_state=seed).fit(current)
         ft.arrays["pca_mean"] = pca.mean_.astype(np.float32)

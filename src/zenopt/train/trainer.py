@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -14,12 +14,22 @@ from torch import nn
 from zenopt.core.config import TrainConfig
 from zenopt.core.errors import TrainingError
 from zenopt.core.records import EpochRecord
-from zenopt.train.augment import BatchAugmenter
 from zenopt.train.early_stopping import EarlyStopping
 from zenopt.train.losses import LossKind, penalty, task_loss
 from zenopt.train.optimizers import build_optimizer, build_scheduler
 
-__all__ = ["EpochRecord", "TrainResult", "fit", "validation_score"]
+__all__ = ["Augmenter", "EpochRecord", "TrainResult", "fit", "validation_score"]
+
+
+class Augmenter(Protocol):
+    """What the loop needs of an augmentation (``zenopt.data.augment.BatchAugmenter``)."""
+
+    @property
+    def mixes(self) -> bool: ...
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]: ...
 
 
 @dataclass
@@ -81,7 +91,7 @@ def fit(
     seed: int,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     class_weights: np.ndarray | None = None,
-    augmenter: BatchAugmenter | None = None,
+    augmenter: Augmenter | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and leave it holding the best validation epoch's weights."""
     # 1. Tensors are prepared once; a batch is an index slice, with no per-sample Python work.

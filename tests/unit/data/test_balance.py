@@ -32,9 +32,10 @@ def test_resampling_balances_the_classes(method: str, counts: list[int]) -> None
     X, y = _imbalanced()
     Xr, yr = resample(X, y, method, seed=0)
     assert np.bincount(yr).tolist() == counts and Xr.shape == (sum(counts), 3)
-    if method == "smote":  # synthetic minority rows lie between real minority rows
-        minority = Xr[yr == 1]
-        assert minority.min() >= X[y == 1].min() - 1e-6 and minority.max() <= X[y == 1].max() + 1e-6
+    if method == "smote":  # synthetic minority rows lie between real minority rows, per feature
+        minority, real = Xr[yr == 1], X[y == 1]
+        assert np.all(minority.min(axis=0) >= real.min(axis=0) - 1e-6)
+        assert np.all(minority.max(axis=0) <= real.max(axis=0) + 1e-6)
 
 
 def test_resampling_keeps_image_shape() -> None:
@@ -44,10 +45,20 @@ def test_resampling_keeps_image_shape() -> None:
     assert Xr.shape == (18, 1, 4, 4) and np.bincount(yr).tolist() == [9, 9]
 
 
-def test_smote_needs_two_rows_per_class() -> None:
+def test_smote_needs_two_rows_per_class_and_no_categories() -> None:
+    from zenopt.core.config import DataConfig
+    from zenopt.data.checks import check_data_options
+    from zenopt.data.dataset import Dataset
+
     X, y = _imbalanced()
-    with pytest.raises(ConfigError, match="smote needs at least 2 training rows"):
-        resample(X[:101], y[:101], "smote", 0)
+    ds = Dataset("d", X, y, "binary", "table", ["a", "b", "c"], ["no", "yes"])
+    with pytest.raises(ConfigError, match="class 'yes' has 1; use data.balance=oversample"):
+        check_data_options(DataConfig(balance="smote"), ds, y[:101])
+    with_text = Dataset(
+        "d", X, y, "binary", "table", ["a"], ["no", "yes"], {"c": np.full(110, "x", object)}
+    )
+    with pytest.raises(ConfigError, match="fractional categories for c"):
+        check_data_options(DataConfig(balance="smote"), with_text, y)
 
 
 def test_weighted_losses_match_torch() -> None:

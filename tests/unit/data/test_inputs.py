@@ -115,3 +115,64 @@ def test_prepare_imputes_with_training_statistics_only(tmp_path: Path) -> None:
     np.testing.assert_allclose(fill[:2], reference.statistics_, rtol=1e-6)
     assert prepared.feature_names[:2] == ["x1", "x2"] and len(prepared.feature_names) == 5
     assert not np.isnan(prepared.model_input(prepared.splits.test.X)).any()
+
+
+def _split_by_hand(ds, train: np.ndarray, test: np.ndarray):  # type: ignore[no-untyped-def]
+    from zenopt.data.dataset import Split, Splits
+
+    def part(idx: np.ndarray) -> Split:
+        return Split(ds.X[idx], ds.y[idx], idx, {k: v[idx] for k, v in ds.categorical.items()})
+
+    return Splits(part(train), part(test[:2]), part(test))
+
+
+def test_prepare_learns_only_from_training_rows(tmp_path: Path) -> None:
+    """A category and an outlier that exist only in test rows change nothing that is fitted."""
+    rows = ["x,colour,y"] + [f"{i % 5},{['red', 'blue'][i % 2]},{i % 2}" for i in range(40)]
+    rows += ["1000,purple,0", "2,purple,1"]  # test-only rows
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("\n".join(rows) + "\n")
+    config = DataConfig(
+        source=str(csv_path), target="y", clip="quantile", clip_quantiles=(0.0, 1.0)
+    )
+    ds = load_dataset(config)
+    splits = _split_by_hand(ds, np.arange(40), np.arange(40, 42))
+    prepared = prepare(ds, splits, config)
+    assert prepared.encoder.categories_ == {"colour": ["blue", "red"]}
+    assert prepared.feature_names == ["x", "colour=blue", "colour=red"]
+    np.testing.assert_array_equal(prepared.splits.test.X[:, 1:], [[0, 0], [0, 0]])  # unseen → zeros
+    assert prepared.transform.arrays["clip_hi"][0] == 4.0  # the max of training x, not 1000
+
+
+def test_variance_selection_works_with_scaling(tmp_path: Path) -> None:
+    """Variance is judged before scaling (after it every column would have variance 1)."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(0, 5, 100), rng.normal(0, 0.01, 100), rng.normal(0, 3, 100)])
+    np.savez(tmp_path / "v.npz", X=X, y=rng.integers(0, 2, 100))
+    config = DataConfig(source=str(tmp_path / "v.npz"), select="variance", variance_threshold=0.5)
+    ds = load_dataset(config)
+    prepared = prepare(ds, split_dataset(ds, 0.15, 0.2, 0), config)
+    assert prepared.transform.selected_features == ["x0", "x2"]
+
+
+def test_duplicates_are_found_across_text_columns_and_dropped() -> None:
+    from zenopt.data.dataset import Dataset
+
+    X = np.array([[1.0, np.nan], [1.0, np.nan], [1.0, 2.0], [1.0, np.nan]], np.float32)
+    cats = {"c": np.array(["a", "a", "a", "b"], dtype=object)}
+    ds = Dataset("d", X, np.array([0, 0, 0, 0]), "binary", "table", ["p", "q"], ["n", "y"], cats)
+    assert ds.duplicate_rows() == 1  # row 1 repeats row 0 (NaN equals NaN); row 3 differs in c
+    kept, dropped = ds.without_duplicates()
+    assert dropped == 1 and kept.X.shape[0] == 3 and list(kept.categorical["c"]) == ["a", "a", "b"]
+
+
+def test_npz_table_with_missing_values_needs_imputation(tmp_path: Path) -> None:
+    from zenopt.core.errors import DataError
+
+    X = np.arange(40, dtype=np.float64).reshape(20, 2)
+    X[3, 1] = np.nan
+    np.savez(tmp_path / "m.npz", X=X, y=np.arange(20) % 2)
+    ds = load_dataset(DataConfig(source=str(tmp_path / "m.npz"), impute="mean"))
+    assert np.isnan(ds.X[3, 1])
+    with pytest.raises(DataError, match=r"X\[3\] has a NaN or infinite value at flat index 1"):
+        load_dataset(DataConfig(source=str(tmp_path / "m.npz")))

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from zenopt.core.config import DataConfig, TrainConfig
+from zenopt.data.augment import BatchAugmenter, affine_batch
 from zenopt.train import fit
-from zenopt.train.augment import BatchAugmenter, affine_batch
 
 
 def _image() -> torch.Tensor:
@@ -37,11 +37,14 @@ def test_zero_augmentation_is_identity_and_noise_has_its_std() -> None:
 
 def test_augmentation_is_seeded() -> None:
     x = torch.randn(8, 1, 8, 8)
-    a = BatchAugmenter(["shift", "rotate", "noise"], seed=3)(x)
-    b = BatchAugmenter(["shift", "rotate", "noise"], seed=3)(x)
-    c = BatchAugmenter(["shift", "rotate", "noise"], seed=4)(x)
-    torch.testing.assert_close(a, b)
-    assert not torch.allclose(a, c)
+    methods = ["shift", "rotate", "noise", "mixup"]
+    a, b, c = (BatchAugmenter(methods, seed=s) for s in (3, 3, 4))
+    xa, xb, xc = a(x), b(x), c(x)
+    torch.testing.assert_close(xa, xb)
+    assert not torch.allclose(xa, xc)
+    (ma, pa, la), (mb, pb, lb) = a.mix(x), b.mix(x)
+    torch.testing.assert_close(ma, mb)
+    assert la == lb and torch.equal(pa, pb)
 
 
 def test_mixup_mixes_rows_and_targets_with_one_lambda() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -54,6 +55,7 @@ class BatchAugmenter:
         self.methods = list(methods)
         self.shift, self.rotate, self.noise, self.mixup_alpha = shift, rotate, noise, mixup_alpha
         self.generator = torch.Generator().manual_seed(seed + 7919)
+        self.rng = np.random.default_rng(seed + 7919)  # for mixup's Beta-distributed weight
 
     @classmethod
     def from_config(cls, config: DataConfig, seed: int) -> BatchAugmenter | None:
@@ -91,7 +93,6 @@ class BatchAugmenter:
 
     def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Mixup: ``lam·x + (1 - lam)·x[perm]``; the loss mixes targets with the same ``lam``."""
-        beta = torch.distributions.Beta(self.mixup_alpha, self.mixup_alpha)
-        lam = float(beta.sample()) if self.mixup_alpha > 0 else 1.0
+        lam = float(self.rng.beta(self.mixup_alpha, self.mixup_alpha))
         perm = torch.randperm(x.shape[0], generator=self.generator)
         return lam * x + (1.0 - lam) * x[perm], perm, lam
