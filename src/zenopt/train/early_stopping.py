@@ -14,8 +14,10 @@ __all__ = ["EarlyStopping"]
 class EarlyStopping:
     """Stop after ``patience`` epochs without an improvement larger than ``min_delta``.
 
-    The weights of the best epoch are kept in memory and :meth:`restore` puts them back, so the
-    model handed on is the best one seen, not the last one trained.
+    A tie on the monitored metric (common for accuracy on a small validation split) is broken
+    by the validation loss when one is given: the same accuracy at a lower loss counts as an
+    improvement. The weights of the best epoch are kept in memory and :meth:`restore` puts
+    them back, so the model handed on is the best one seen, not the last one trained.
     """
 
     def __init__(
@@ -27,19 +29,25 @@ class EarlyStopping:
         self.best_value_: float | None = None
         self.best_epoch_: int | None = None
         self.best_state_: dict[str, torch.Tensor] | None = None
+        self.best_loss_: float | None = None
         self.bad_epochs_ = 0
 
-    def _improves(self, value: float) -> bool:
+    def _improves(self, value: float, loss: float | None) -> bool:
         if self.best_value_ is None:
             return True
         if self.mode == "max":
-            return value > self.best_value_ + self.min_delta
-        return value < self.best_value_ - self.min_delta
+            better = value > self.best_value_ + self.min_delta
+        else:
+            better = value < self.best_value_ - self.min_delta
+        tie = value == self.best_value_ and loss is not None and self.best_loss_ is not None
+        return better or (tie and loss < self.best_loss_)  # type: ignore[operator]
 
-    def update(self, value: float, epoch: int, model: nn.Module) -> bool:
-        """Record one epoch's metric; return True when training should stop."""
-        if self._improves(value):
+    def update(self, value: float, epoch: int, model: nn.Module, loss: float | None = None) -> bool:
+        """Record one epoch's metric (and validation loss); return True when training should
+        stop."""
+        if self._improves(value, loss):
             self.best_value_ = value
+            self.best_loss_ = loss
             self.best_epoch_ = epoch
             self.best_state_ = copy.deepcopy(model.state_dict())
             self.bad_epochs_ = 0

@@ -159,7 +159,7 @@ def fit(
             scheduler.step(val_metric)
         elif scheduler is not None:
             scheduler.step()
-        if stopper.update(val_metric, epoch, model):
+        if stopper.update(val_metric, epoch, model, None if loss == "mse" else val_loss):
             result.stopped_early = epoch < config.epochs
             break
     # 4. Hand on the best epoch's weights, not the last epoch's.

@@ -45,3 +45,21 @@ def test_restore_puts_back_the_best_epoch_weights() -> None:
     stopper.restore(model)
     assert best is not None
     torch.testing.assert_close(model.weight.detach(), best)
+
+
+def test_a_tie_is_broken_by_the_validation_loss() -> None:
+    stopper = EarlyStopping(patience=2)
+    model = nn.Linear(1, 1)
+    history = [(0.9, 0.50), (0.9, 0.40), (0.9, 0.45), (0.9, 0.30), (0.9, 0.35), (0.9, 0.36)]
+    stopped = None
+    for epoch, (accuracy, loss) in enumerate(history, start=1):
+        if stopper.update(accuracy, epoch, model, loss):
+            stopped = epoch
+            break
+    assert stopper.best_epoch_ == 4 and stopped == 6
+    # without losses a tie is no improvement: the first epoch stays best
+    plain = EarlyStopping(patience=2)
+    for epoch, (accuracy, _) in enumerate(history, start=1):
+        if plain.update(accuracy, epoch, model):
+            break
+    assert plain.best_epoch_ == 1
