@@ -105,7 +105,8 @@ def _train(
     console: Console,
     quiet: bool,
 ) -> tuple[DeployableModel, dict[str, Any], dict[str, Any]]:
-    """Fit preprocessing on the training split, train, and wrap everything in one module."""
+    """Train on the prepared training rows (balanced if asked) and wrap the fitted transform,
+    the network and the target scaling in one deployable module."""
     loss = resolve_loss(config.train.loss, dataset.task)
     name = spec.name
     splits = prepared.splits

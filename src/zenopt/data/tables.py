@@ -144,9 +144,18 @@ def _missing_mask(column: np.ndarray) -> np.ndarray:
     if column.dtype.kind == "f":
         mask: np.ndarray = np.isnan(column)
         return mask
-    return np.asarray(
-        [v is None or str(v).strip().lower() in MISSING_TOKENS for v in column], dtype=bool
-    )
+    # vectorised: a None cell becomes "None", which is a missing token too
+    text = np.char.lower(np.char.strip(column.astype(str)))
+    return np.isin(text, list(MISSING_TOKENS))
+
+
+def _fast_numbers(column: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, int | None]:
+    """One vectorised conversion for the common case of a column of plain numbers."""
+    try:
+        values = column.astype(np.float64)
+    except (ValueError, TypeError):
+        return None, np.zeros(len(column), dtype=bool), None
+    return values, np.isnan(values), None
 
 
 def _to_numbers(column: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, int | None]:
@@ -186,8 +195,10 @@ def numeric_column(
     a column of numbers with a few text cells is an error naming the first one.
     """
     column = raw.column(name)
-    missing = _missing_mask(column)
-    values, first_bad = _to_numbers(column, missing)
+    values, missing, first_bad = _fast_numbers(column)
+    if values is None:  # some cell is not a plain number: the careful, cell-by-cell path
+        missing = _missing_mask(column)
+        values, first_bad = _to_numbers(column, missing)
     if first_bad is not None:
         present = int((~missing).sum())
         text_share = float(np.isnan(values[~missing]).sum()) / max(present, 1)
