@@ -32,18 +32,10 @@ def _bytes(name: str, data: bytes, **sets: str) -> Setup:
     return setup
 
 
-def _npz(**arrays: np.ndarray) -> Setup:
+def _npz(task: str | None = None, **arrays: np.ndarray) -> Setup:
     def setup(tmp: Path) -> list[str]:
         np.savez(tmp / "a.npz", **arrays)  # type: ignore[arg-type]
-        return [f"data.source={tmp / 'a.npz'}"]
-
-    return setup
-
-
-def _npz_task(task: str, **arrays: np.ndarray) -> Setup:
-    def setup(tmp: Path) -> list[str]:
-        np.savez(tmp / "a.npz", **arrays)  # type: ignore[arg-type]
-        return [f"data.source={tmp / 'a.npz'}", f"data.task={task}"]
+        return [f"data.source={tmp / 'a.npz'}", *([f"data.task={task}"] if task else [])]
 
     return setup
 
@@ -204,7 +196,7 @@ CASES: list[tuple[str, Setup, str]] = [
     ),
     (
         "npz labels not integers",
-        _npz_task("classification", X=np.zeros((10, 2)), y=np.array([0.0, 1.5] * 5)),
+        _npz("classification", X=np.zeros((10, 2)), y=np.array([0.0, 1.5] * 5)),
         "{t}/a.npz: y value '1.5' (data row 2) is not an integer class label; use integer labels or set data.task=regression",
     ),
     (

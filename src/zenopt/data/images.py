@@ -13,7 +13,7 @@ import numpy as np
 from zenopt.core.config import DataConfig
 from zenopt.core.errors import DataError
 from zenopt.data.dataset import Dataset
-from zenopt.data.targets import dataset_with_target
+from zenopt.data.targets import canonical_label, dataset_with_target
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -69,7 +69,7 @@ def labels_text(y: np.ndarray, path: Path, key: str) -> list[str]:
         if not np.all(np.isfinite(y)):
             bad = int(np.flatnonzero(~np.isfinite(y))[0])
             raise DataError(f"{path}: {key}[{bad}] is {y[bad]}; labels must be finite")
-        return [str(int(v)) if float(v).is_integer() else repr(float(v)) for v in y]
+        return [canonical_label(float(v)) for v in y]
     if y.dtype.kind in "iub":
         return [str(int(v)) for v in y]
     return [str(v) for v in y]

@@ -16,7 +16,7 @@ import numpy as np
 from zenopt.core.config import DataConfig
 from zenopt.core.errors import DataError
 from zenopt.data.dataset import Dataset
-from zenopt.data.targets import dataset_with_target
+from zenopt.data.targets import canonical_label, dataset_with_target
 
 __all__ = [
     "MISSING_TOKENS",
@@ -149,19 +149,17 @@ def _missing_mask(column: np.ndarray) -> np.ndarray:
     return np.isin(text, list(MISSING_TOKENS))
 
 
-def _fast_numbers(column: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, int | None]:
-    """One vectorised conversion for the common case of a column of plain numbers."""
+def _plain_numbers(column: np.ndarray) -> np.ndarray | None:
+    """One vectorised conversion for the common case of a column of plain numbers (and float
+    Parquet columns); None when some cell needs the careful path."""
     try:
-        values = column.astype(np.float64)
+        return column.astype(np.float64)
     except (ValueError, TypeError):
-        return None, np.zeros(len(column), dtype=bool), None
-    return values, np.isnan(values), None
+        return None
 
 
 def _to_numbers(column: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, int | None]:
     """Float values (NaN where missing) and the index of the first non-numeric cell, if any."""
-    if column.dtype.kind == "f":
-        return column.astype(np.float64), None
     text = np.where(missing, "nan", column).astype(str)
     try:
         return text.astype(np.float64), None
@@ -195,8 +193,10 @@ def numeric_column(
     a column of numbers with a few text cells is an error naming the first one.
     """
     column = raw.column(name)
-    values, missing, first_bad = _fast_numbers(column)
-    if values is None:  # some cell is not a plain number: the careful, cell-by-cell path
+    plain = _plain_numbers(column)
+    if plain is not None:
+        values, missing, first_bad = plain, np.isnan(plain), None
+    else:  # some cell is not a plain number: the careful, cell-by-cell path
         missing = _missing_mask(column)
         values, first_bad = _to_numbers(column, missing)
     if first_bad is not None:
@@ -284,6 +284,5 @@ def stack_columns(values: list[np.ndarray], rows: int) -> np.ndarray:
 
 
 def _label_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    """A target cell as text; a float from Parquet is named as a numeric class would be."""
+    return canonical_label(value) if isinstance(value, float) else str(value).strip()
