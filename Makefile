@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_runtimes.py
 	$(BIN)/python benchmarks/bench_balancing.py
 	$(BIN)/python benchmarks/bench_loader.py
+	$(BIN)/python benchmarks/bench_tuning.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

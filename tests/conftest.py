@@ -14,6 +14,7 @@ FAST_BENCH = [
     "bench.throughput_repeats=3",
     "bench.batch_sizes=[1, 8]",
     "requirements.throughput_batch=8",
+    "tune.when=never",  # tests that exercise the quality loop switch it on themselves
 ]
 
 

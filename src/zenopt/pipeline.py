@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from rich.console import Console
 
@@ -23,32 +22,20 @@ from zenopt.core.errors import ConfigError
 from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
-from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
-from zenopt.data.augment import BatchAugmenter
-from zenopt.data.balance import balance_training_rows
-from zenopt.data.checks import check_data_options
-from zenopt.data.prepare import Prepared, prepare
 from zenopt.evaluate.metrics import primary_metric
-from zenopt.evaluate.quality import (
-    evaluate_outputs,
-    predict_torch,
-    quality_drop,
-)
-from zenopt.evaluate.requirements import check_efficiency, check_quality, validate_requirements
-from zenopt.models import DeployableModel, ModelSpec, build_model, save_deployable
-from zenopt.models.input_transform import InputTransform
-from zenopt.models.registry import resolve_model_name
+from zenopt.evaluate.quality import evaluate_outputs, predict_torch, quality_drop
+from zenopt.evaluate.requirements import check_efficiency, check_quality
+from zenopt.models import ModelSpec, save_deployable
 from zenopt.profile import count_flops, count_params, default_threads, file_sizes, fingerprint
 from zenopt.profile.latency import profile_backend
+from zenopt.quality_loop import preflight, run_quality_loop
 from zenopt.report.progress import EpochProgress, stage_progress
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import backend_names, predict_with_backend
-from zenopt.train import fit, resolve_loss
-from zenopt.train.losses import num_outputs_for
+from zenopt.stages import DataStage, build, prepare_data, train
+from zenopt.tune.space import apply_params
 
 __all__ = ["RunOutcome", "run_pipeline"]
-
-HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
 
 @dataclass(frozen=True)
@@ -62,96 +49,66 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-
-
-def _build(
-    config: RunConfig, dataset: Dataset, prepared: Prepared
-) -> tuple[torch.nn.Module, ModelSpec]:
-    """Seed, then build the network for this data; fails before anything is written."""
-    input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
-    net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
-    loss = resolve_loss(config.train.loss, dataset.task)
-    num_outputs = num_outputs_for(loss, dataset.num_classes)
-    name = resolve_model_name(config.model.name, dataset.kind)
-    _seed_everything(config.seed)
-    net = build_model(name, net_shape, num_outputs, dict(config.model.params))
-    spec = ModelSpec(
-        name=name,
-        params=dict(config.model.params),
-        input_shape=input_shape,
-        net_input_shape=net_shape,
-        num_outputs=num_outputs,
-        head=HEADS[loss],  # type: ignore[arg-type]
-        task=dataset.task,
-        class_names=list(dataset.class_names),
-        inputs={
-            "numeric": dataset.feature_names,
-            "features": prepared.feature_names,
-            "encoder": prepared.encoder.to_dict(),
-        },
-    )
-    return net, spec
-
-
-def _train(
-    config: RunConfig,
-    dataset: Dataset,
-    prepared: Prepared,
-    net: torch.nn.Module,
-    spec: ModelSpec,
-    console: Console,
-    quiet: bool,
-) -> tuple[DeployableModel, dict[str, Any], dict[str, Any]]:
-    """Train on the prepared training rows (balanced if asked) and wrap the fitted transform,
-    the network and the target scaling in one deployable module."""
-    loss = resolve_loss(config.train.loss, dataset.task)
-    name = spec.name
-    splits = prepared.splits
-    target = TargetScaler()
-    y_train, y_val = splits.train.y, splits.val.y
-    if dataset.task == "regression":
-        target.fit(y_train)
-        y_train, y_val = target.transform(y_train), target.transform(y_val)
-    X_train = prepared.model_input(splits.train.X)
-    X_train, y_train, weights, balancing = balance_training_rows(
-        config.data.balance, X_train, y_train, dataset.num_classes, config.seed
-    )
-    monitor = "val_mse(std)" if loss == "mse" else "val_acc"
-    with EpochProgress(console, quiet, name, config.train.epochs) as progress:
-        result = fit(
-            net,
-            X_train,
-            y_train,
-            prepared.model_input(splits.val.X),
-            y_val,
-            config.train,
-            loss,
-            config.seed,
-            lambda record: progress(record, monitor),
-            weights,
-            BatchAugmenter.from_config(config.data, config.seed),
-        )
-        progress.finish(len(result.history))
-    model = DeployableModel(
-        net, InputTransform(prepared.transform.arrays), target.mean_, target.std_
-    ).eval()
-    preprocess = {**prepared.to_dict(), "target": target.to_dict()}
-    return (
-        model,
-        {**result.to_dict(), "balance": balancing},
-        {"loss": loss, "preprocess": preprocess},
-    )
-
-
 def _decision(loop: str, checks: list[RequirementCheck], action_missed: str) -> Decision:
     missed = [c.name for c in checks if not c.met]
     if missed:
         return Decision(loop, False, missed, action_missed)
     action = "no targets set" if not checks else "all targets met; nothing to do"
     return Decision(loop, True, [], action)
+
+
+def _evaluate(
+    model: torch.nn.Module, spec: ModelSpec, stage: DataStage, split: str
+) -> dict[str, Any]:
+    part = getattr(stage.prepared.splits, split)
+    outputs = predict_torch(model, part.X)
+    return evaluate_outputs(
+        outputs, part.y, spec.head, stage.dataset.task, stage.dataset.class_names
+    )
+
+
+def _better(chosen: dict[str, Any], baseline_val: dict[str, Any], metric: str) -> bool:
+    """Carry the chosen trial on when it met every target on validation, or beats the baseline
+    on the study's validation metric (a search that found nothing better keeps the baseline)."""
+    if chosen["meets"]:
+        return True
+    value, base = chosen["value"], baseline_val.get(metric)
+    if base is None:
+        return True
+    return bool(value < base) if metric in {"mse", "mae"} else bool(value > base)
+
+
+def _tuned_decision(
+    checks: list[RequirementCheck], summary: dict[str, Any], carried: bool
+) -> Decision:
+    counts, chosen = summary["counts"], summary["chosen"]
+    ran = (
+        f"searched {counts['counted']} trials ({counts['pruned']} pruned, "
+        f"{counts['failed']} failed; {summary['stopped']})"
+    )
+    missed = [c.name for c in checks if not c.met]
+    if chosen is None:
+        action = f"{ran}: no trial finished, so the trained baseline is carried on"
+    elif not carried:
+        action = (
+            f"{ran}: the best trial ({chosen['number']}, validation {summary['metric']} "
+            f"{chosen['value']:.4f}) is no better than the baseline, which is carried on"
+        )
+    else:
+        head = f"{ran}: trial {chosen['number']}"
+        if chosen["meets"] and not missed:
+            action = f"{head} met every target on validation, confirmed on the test split"
+        elif chosen["meets"]:
+            action = (
+                f"{head} met every target on validation but misses {', '.join(missed)} on the "
+                "test split; carried on, and the verdict says missed"
+            )
+        else:
+            action = (
+                f"{head} is the best (validation {summary['metric']} {chosen['value']:.4f}), "
+                "but no trial met every target on validation; carried on"
+            )
+    return Decision("quality", not missed, missed, action)
 
 
 def run_pipeline(
@@ -162,8 +119,12 @@ def run_pipeline(
     command: list[str] | None = None,
     console: Console | None = None,
     quiet: bool = False,
+    resume: bool = False,
 ) -> RunOutcome:
-    """Run the whole flow into ``out`` and return the manifest and the exit code (0 or 1)."""
+    """Run the whole flow into ``out`` and return the manifest and the exit code (0 or 1).
+
+    ``resume``: ``out`` holds an interrupted run of this config; its study is continued (the
+    trials it finished are kept) and everything else is redone, deterministically."""
     console = console or Console(stderr=True)
     unknown = [b for b in config.bench.backends if b not in backend_names()]
     if unknown:
@@ -173,40 +134,31 @@ def run_pipeline(
     timings: dict[str, float] = {}
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
-    dataset = load_dataset(config.data)
-    duplicates = dataset.duplicate_rows()
-    if config.data.drop_duplicates:  # before the split, so no row sits in train and test
-        dataset, _ = dataset.without_duplicates()
-    validate_requirements(config.requirements, dataset.task, config.bench.backends)
-    splits = split_dataset(
-        dataset, config.data.val_fraction, config.data.test_fraction, config.seed
-    )
-    check_data_options(config.data, dataset, splits.train.y)
-    prepared = prepare(dataset, splits, config.data, config.seed)
-    splits = prepared.splits
+    stage = prepare_data(config)
+    dataset, splits = stage.dataset, stage.prepared.splits
     timings["data_s"] = time.perf_counter() - tick
-    net, spec = _build(config, dataset, prepared)
-    run = RunDir(out).create(overwrite=overwrite)
+    net, spec = build(config, dataset, stage.prepared)
+    preflight(config, stage)
+    run = RunDir(out) if resume else RunDir(out).create(overwrite=overwrite)
     manifest: dict[str, Any] = {
         "zenopt_version": zenopt.__version__,
         "status": "running",
         "started_at": _now(),
+        "resumed": resume,
         "command": command or [],
         "config": config.to_dict(),
         "environment": fingerprint(),
         "data": {
             **dataset.summary(),
-            "duplicate_rows": duplicates,
-            "duplicates_dropped": duplicates if config.data.drop_duplicates else 0,
+            "duplicate_rows": stage.duplicates,
+            "duplicates_dropped": stage.duplicates if config.data.drop_duplicates else 0,
             "splits": splits.sizes(),
         },
     }
     run.write_text("config.yaml", _yaml(config.to_dict()))
     run.write_manifest(manifest)
     try:
-        return _run_stages(
-            config, dataset, prepared, (net, spec), run, manifest, timings, console, quiet
-        )
+        return _run_stages(config, stage, (net, spec), run, manifest, timings, console, quiet)
     except BaseException:
         manifest["status"] = "failed"
         manifest["finished_at"] = _now()
@@ -222,8 +174,7 @@ def _yaml(data: dict[str, Any]) -> str:
 
 def _run_stages(
     config: RunConfig,
-    dataset: Dataset,
-    prepared: Prepared,
+    stage: DataStage,
     built: tuple[torch.nn.Module, ModelSpec],
     run: RunDir,
     manifest: dict[str, Any],
@@ -234,27 +185,59 @@ def _run_stages(
     # 2. Train, with preprocessing fitted on the training split only.
     tick = time.perf_counter()
     net, spec = built
-    splits = prepared.splits
-    model, training, extra = _train(config, dataset, prepared, net, spec, console, quiet)
+    dataset, splits = stage.dataset, stage.prepared.splits
+    monitor = "val_mse(std)" if spec.head == "identity" else "val_acc"
+    with EpochProgress(console, quiet, spec.name, config.train.epochs) as progress:
+        model, training, extra = train(
+            config, dataset, stage.prepared, net, lambda record, _: progress(record, monitor)
+        )
+        progress.finish(training["epochs_run"])
     timings["train_s"] = time.perf_counter() - tick
     manifest["data"]["preprocess"] = extra["preprocess"]
     manifest["model"] = {**spec.to_dict(), "loss": extra["loss"]}
     manifest["training"] = training
-    # 3. Evaluate the trained baseline on the held-out test split.
-    test_outputs = predict_torch(model, splits.test.X)
-    baseline = evaluate_outputs(
-        test_outputs, splits.test.y, spec.head, dataset.task, dataset.class_names
-    )
+    # 3. Evaluate the trained baseline: validation decides, the held-out test split confirms.
     metric, _ = primary_metric(dataset.task)
-    manifest["quality"] = {"primary_metric": metric, "test": baseline}
-    # 4. Quality met? The loop behind a "no" (hyperparameter search) is not built yet.
+    val = _evaluate(model, spec, stage, "val")
+    baseline = _evaluate(model, spec, stage, "test")
+    manifest["quality"] = {"primary_metric": metric, "test": baseline, "validation": val}
+    # 4. Quality met? If not, the hyperparameter search (the quality loop) runs.
     quality_checks = check_quality(config.requirements, baseline)
-    quality = _decision(
-        "quality",
-        quality_checks,
-        "missed: the hyperparameter search is not available yet, so the trained baseline is "
-        "carried on unchanged",
-    )
+    val_checks = check_quality(config.requirements, val, "validation split")
+    missed_any = any(not c.met for c in quality_checks + val_checks)
+    if config.tune.when == "always" or (config.tune.when == "missed" and missed_any):
+        tick = time.perf_counter()
+        loop = run_quality_loop(config, stage, run.path, console, quiet)
+        timings["tune_s"] = time.perf_counter() - tick
+        manifest["tune"] = loop.summary
+        chosen = loop.summary["chosen"]
+        carry = (
+            loop.model is not None
+            and chosen is not None
+            and _better(chosen, val, loop.summary["metric"])
+        )
+        if carry and loop.model is not None and loop.spec is not None and loop.training:
+            model, spec = loop.model, loop.spec
+            manifest["quality"]["baseline"] = {"test": baseline, "validation": val}
+            val = _evaluate(model, spec, stage, "val")
+            baseline = _evaluate(model, spec, stage, "test")
+            manifest["quality"].update({"test": baseline, "validation": val})
+            manifest["model"] = {**spec.to_dict(), "loss": loop.training["loss"]}
+            manifest["baseline_training"] = manifest["training"]
+            manifest["training"] = loop.training["training"]
+            best = apply_params(config, chosen["params"])
+            best.tune.when = "never"
+            run.write_text("best_config.yaml", _yaml(best.to_dict()))
+            manifest["tune"]["reproduce"] = "zenopt run --config best_config.yaml"
+        manifest["tune"]["carried_on"] = f"trial {chosen['number']}" if carry else "baseline"
+        quality_checks = check_quality(config.requirements, baseline)
+        quality = _tuned_decision(quality_checks, loop.summary, carry)
+    else:
+        quality = _decision(
+            "quality",
+            quality_checks,
+            "missed, and tune.when=never: the trained baseline is carried on unchanged",
+        )
     manifest["decisions"] = {"quality": quality.to_dict()}
     run.write_manifest(manifest)
     # 5. Export: safetensors + model.json, ONNX, and proof that ONNX reproduces PyTorch.

@@ -64,6 +64,25 @@ def _folder(build: Callable[[Path], None], **sets: str) -> Setup:
 IMAGES, LABELS = digit_images(30)
 
 
+def _existing_study(tmp: Path) -> list[str]:
+    """A study in a shared SQLite file, created with another search space."""
+    from zenopt.core.config import TuneConfig
+    from zenopt.tune.storage import open_storage
+    from zenopt.tune.study import open_study
+
+    url = f"sqlite:///{tmp / 'shared.db'}"
+    space = {"train.lr": {"type": "float", "low": 0.001, "high": 0.1, "log": True}}
+    open_study(
+        open_storage(url, TuneConfig()), "shared", "maximize", TuneConfig(), space, {}, 0, url
+    )
+    return [
+        "data.source=iris",
+        f"tune.storage={url}",
+        "tune.study=shared",
+        "tune.space.train.lr={type: float, low: 0.0001, high: 0.1, log: true}",
+    ]
+
+
 def _empty_class(root: Path) -> None:
     write_image_folder(root, IMAGES[:6], LABELS[:6])
     (root / "class_empty").mkdir()
@@ -304,6 +323,51 @@ CASES: list[tuple[str, Setup, str]] = [
         "corrupt parquet",
         _bytes("t.parquet", b"this is not a parquet file at all"),
         "{t}/t.parquet: not a readable Parquet file (Parquet magic bytes not found in footer. Either the file is corrupted or this is not a parquet file.)",
+    ),
+    (
+        "bad storage URL",
+        lambda t: ["data.source=iris", "tune.storage=not a url"],
+        "tune.storage: 'not a url' is not a database URL; use sqlite:///path/study.db or postgresql://user:password@host:5432/dbname",
+    ),
+    (
+        "in-memory storage",
+        lambda t: ["data.source=iris", "tune.storage=sqlite://"],
+        "tune.storage: 'sqlite://' keeps the study in memory, where it cannot be resumed or shared; give a file: sqlite:///path/study.db",
+    ),
+    (
+        "unsupported database",
+        lambda t: ["data.source=iris", "tune.storage=redis://localhost/0"],
+        "tune.storage: unsupported database 'redis' in redis://localhost/0; use sqlite or postgresql",
+    ),
+    (
+        "unreachable database",
+        lambda t: ["data.source=iris", "tune.storage=postgresql://bob:pw@127.0.0.1:1/db"],
+        'tune.storage: cannot open postgresql://bob:***@127.0.0.1:1/db: connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused; check that the database is running, reachable and that the URL\'s user, password and database name are right',
+    ),
+    (
+        "existing study, other space",
+        _existing_study,
+        "tune.study 'shared' in sqlite:///{t}/shared.db already exists with a different search space (differs at train.lr); use a new tune.study name, or the same tune.space as that study",
+    ),
+    (
+        "search bounds reversed",
+        lambda t: ["data.source=iris", "tune.space.train.lr={type: float, low: 1, high: 0.1}"],
+        "--set: tune.space.train.lr: 'low' (1) must be below 'high' (0.1); got {{'type': 'float', 'low': 1, 'high': 0.1}}",
+    ),
+    (
+        "search bound outside the config range",
+        lambda t: ["data.source=iris", "tune.space.train.lr={type: float, low: 0.1, high: 20}"],
+        "tune.space.train.lr: the value 20.0 is not valid for train.lr (must be less than or equal to 10); narrow the range",
+    ),
+    (
+        "searched model parameter unknown",
+        lambda t: ["data.source=iris", "tune.space.model.params.nope={type: int, low: 1, high: 2}"],
+        "tune.space.model.params.nope: the model cannot be built with 1 (model 'mlp': bad model.params {{'nope': 1}} (got an unexpected keyword argument 'nope'); allowed: hidden, dropout, width, depth); narrow the range or remove the key",
+    ),
+    (
+        "tuning metric for the wrong task",
+        lambda t: ["data.source=iris", "tune.metric=mse"],
+        "tune.metric='mse' does not apply to a multiclass task; use auto",
     ),
     (
         "resize on a table",

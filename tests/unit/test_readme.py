@@ -39,6 +39,14 @@ def test_config_reference_lists_every_key() -> None:
 
 def test_cli_commands_are_documented() -> None:
     text = README.read_text()
-    commands = ("zenopt run", "zenopt profile", "zenopt report", "zenopt predict", "make run")
+    commands = (
+        "zenopt run",
+        "zenopt tune",
+        "zenopt worker",
+        "zenopt profile",
+        "zenopt report",
+        "zenopt predict",
+        "make run",
+    )
     for command in (*commands, "make test"):
         assert command in text

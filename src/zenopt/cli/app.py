@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from zenopt import __version__
-from zenopt.cli import predict_cmd, profile_cmd, report_cmd, run_cmd
+from zenopt.cli import predict_cmd, profile_cmd, report_cmd, run_cmd, worker_cmd
 from zenopt.cli.errors import STATE
 
 __all__ = ["app", "main"]
@@ -36,6 +36,8 @@ def _root(
 
 
 app.command("run")(run_cmd.run)
+app.command("tune")(run_cmd.tune)
+app.command("worker")(worker_cmd.worker)
 app.command("profile")(profile_cmd.profile)
 app.command("report")(report_cmd.report)
 app.command("predict")(predict_cmd.predict)

@@ -1,16 +1,45 @@
-"""``zenopt run``: the whole flow on one configuration."""
+"""``zenopt run`` and ``zenopt tune``: the whole flow on one configuration."""
 
 from __future__ import annotations
 
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from zenopt.cli.errors import err_console, reported_errors
 
-__all__ = ["run"]
+__all__ = ["run", "tune"]
+
+CONFIG_OPTION = typer.Option(
+    None, "--config", "-c", help="YAML or TOML config file.", show_default=False
+)
+OUT_OPTION = typer.Option(
+    None, "--out", "-o", help="Run folder. Default: runs/<data>-<timestamp>.", show_default=False
+)
+DATASET_OPTION = typer.Option(
+    None, "--dataset", help="Shortcut for --set data.source=NAME.", show_default=False
+)
+MODEL_OPTION = typer.Option(
+    None, "--model", help="Shortcut for --set model.name=NAME.", show_default=False
+)
+SEED_OPTION = typer.Option(None, "--seed", help="Shortcut for --set seed=N.")
+SET_OPTION = typer.Option(
+    None, "--set", help="Override one key: section.key=value (repeatable).", show_default=False
+)
+STORAGE_OPTION = typer.Option(
+    None,
+    "--storage",
+    help="Study storage URL (shortcut for --set tune.storage=URL), e.g. postgresql://…",
+    show_default=False,
+)
+STUDY_OPTION = typer.Option(
+    None, "--study", help="Study name (shortcut for --set tune.study=NAME).", show_default=False
+)
+OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace files in a used --out.")
+QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
 def _default_out(source: str) -> Path:
@@ -18,68 +47,157 @@ def _default_out(source: str) -> Path:
     return Path("runs") / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def _resume_config(run_dir: Path, given: list[Any]) -> Any:
+    """The interrupted run's own config.yaml; anything that would change it is refused."""
+    from zenopt.core.config import load_config
+    from zenopt.core.errors import ConfigError
+
+    if any(given):
+        raise ConfigError(
+            "--resume continues a run with its own config.yaml; drop --config, --set, "
+            "--dataset, --model, --seed, --storage, --study and --out"
+        )
+    config_file = run_dir / "config.yaml"
+    manifest_file = run_dir / "manifest.json"
+    if not config_file.is_file() or not manifest_file.is_file():
+        raise ConfigError(
+            f"--resume {run_dir}: not a zenopt run folder (no config.yaml and manifest.json); "
+            "pass the --out folder of the interrupted run"
+        )
+    import json
+
+    try:
+        status = json.loads(manifest_file.read_text(encoding="utf-8")).get("status")
+    except (OSError, json.JSONDecodeError):
+        status = None
+    if status == "complete":
+        raise ConfigError(
+            f"--resume {run_dir}: the run is already complete; start a new run with --out"
+        )
+    return load_config(config_file)
+
+
+def _execute(
+    config: Path | None,
+    out: Path | None,
+    sets: list[str],
+    overwrite: bool,
+    quiet: bool,
+    resume: Path | None = None,
+) -> int:
+    from rich.console import Console
+
+    from zenopt.core.config import load_config
+
+    if resume is not None:
+        cfg = _resume_config(resume, [config, out, sets])
+        target = resume
+    else:
+        cfg = load_config(config, sets)
+        target = out or _default_out(cfg.data.source)
+
+    from zenopt.pipeline import run_pipeline
+    from zenopt.report.console import print_run_summary
+
+    outcome = run_pipeline(
+        cfg,
+        target,
+        overwrite=overwrite,
+        command=["zenopt", *sys.argv[1:]],
+        console=err_console,
+        quiet=quiet,
+        resume=resume is not None,
+    )
+    print_run_summary(outcome.manifest, Console())
+    missed = outcome.manifest["verdict"]["missed"]
+    if not outcome.manifest["requirements"]:
+        verdict = "no requirements set: measured only"
+    elif missed:
+        verdict = "[bold red]requirements missed[/]: " + ", ".join(missed)
+    else:
+        verdict = "[green]all requirements met[/]"
+    err_console.print(f"{verdict} · report: {outcome.run_dir / 'report.html'}")
+    return outcome.exit_code
+
+
+def _shortcuts(
+    dataset: str | None,
+    model: str | None,
+    seed: int | None,
+    storage: str | None,
+    study: str | None,
+    overrides: list[str] | None,
+) -> list[str]:
+    sets = list(overrides or [])
+    for key, value in (
+        ("data.source", dataset),
+        ("model.name", model),
+        ("seed", seed),
+        ("tune.storage", storage),
+        ("tune.study", study),
+    ):
+        if value is not None:
+            sets.insert(0, f"{key}={value}")
+    return sets
+
+
 def run(
-    config: Path | None = typer.Option(
-        None, "--config", "-c", help="YAML or TOML config file.", show_default=False
-    ),
-    out: Path | None = typer.Option(
+    config: Path | None = CONFIG_OPTION,
+    out: Path | None = OUT_OPTION,
+    dataset: str | None = DATASET_OPTION,
+    model: str | None = MODEL_OPTION,
+    seed: int | None = SEED_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+    storage: str | None = STORAGE_OPTION,
+    study: str | None = STUDY_OPTION,
+    resume: Path | None = typer.Option(
         None,
-        "--out",
-        "-o",
-        help="Run folder. Default: runs/<data>-<timestamp>.",
+        "--resume",
+        help="Continue an interrupted run in this folder: finished trials are kept.",
         show_default=False,
     ),
-    dataset: str | None = typer.Option(
-        None, "--dataset", help="Shortcut for --set data.source=NAME.", show_default=False
-    ),
-    model: str | None = typer.Option(
-        None, "--model", help="Shortcut for --set model.name=NAME.", show_default=False
-    ),
-    seed: int | None = typer.Option(None, "--seed", help="Shortcut for --set seed=N."),
-    overrides: list[str] | None = typer.Option(
-        None, "--set", help="Override one key: section.key=value (repeatable).", show_default=False
-    ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace files in a used --out."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    overwrite: bool = OVERWRITE_OPTION,
+    quiet: bool = QUIET_OPTION,
 ) -> None:
-    """Train, evaluate, export and profile a model, and check it against the requirements.
+    """Train, evaluate, tune if quality is missed, export and profile a model, and check it
+    against the requirements.
 
     Exit code 0: every requirement met. 1: the run completed but missed a requirement (the
     report says which). 2: bad input or configuration.
     """
     with reported_errors():
-        from rich.console import Console
+        sets = _shortcuts(dataset, model, seed, storage, study, overrides)
+        if resume is not None and overwrite:
+            from zenopt.core.errors import ConfigError
 
-        from zenopt.core.config import load_config
+            raise ConfigError("--resume keeps the run's files; drop --overwrite")
+        code = _execute(config, out, sets, overwrite, quiet, resume)
+    raise typer.Exit(code)
 
-        sets = list(overrides or [])
-        if dataset is not None:
-            sets.insert(0, f"data.source={dataset}")
-        if model is not None:
-            sets.insert(0, f"model.name={model}")
-        if seed is not None:
-            sets.insert(0, f"seed={seed}")
-        cfg = load_config(config, sets)
-        target = out or _default_out(cfg.data.source)
 
-        from zenopt.pipeline import run_pipeline
-        from zenopt.report.console import print_run_summary
-
-        outcome = run_pipeline(
-            cfg,
-            target,
-            overwrite=overwrite,
-            command=["zenopt", *sys.argv[1:]],
-            console=err_console,
-            quiet=quiet,
-        )
-        print_run_summary(outcome.manifest, Console())
-        missed = outcome.manifest["verdict"]["missed"]
-        if not outcome.manifest["requirements"]:
-            verdict = "no requirements set: measured only"
-        elif missed:
-            verdict = "[bold red]requirements missed[/]: " + ", ".join(missed)
-        else:
-            verdict = "[green]all requirements met[/]"
-        err_console.print(f"{verdict} · report: {outcome.run_dir / 'report.html'}")
-    raise typer.Exit(outcome.exit_code)
+def tune(
+    config: Path | None = CONFIG_OPTION,
+    out: Path | None = OUT_OPTION,
+    dataset: str | None = DATASET_OPTION,
+    model: str | None = MODEL_OPTION,
+    seed: int | None = SEED_OPTION,
+    overrides: list[str] | None = SET_OPTION,
+    storage: str | None = STORAGE_OPTION,
+    study: str | None = STUDY_OPTION,
+    trials: int | None = typer.Option(
+        None, "--trials", help="Trial budget (shortcut for --set tune.trials=N).", min=1
+    ),
+    overwrite: bool = OVERWRITE_OPTION,
+    quiet: bool = QUIET_OPTION,
+) -> None:
+    """Run the flow with the hyperparameter search on, even when the baseline meets the
+    quality targets (``tune.when=always``). Without targets it spends the whole budget looking
+    for the best validation metric. Same exit codes as ``zenopt run``.
+    """
+    with reported_errors():
+        sets = _shortcuts(dataset, model, seed, storage, study, overrides)
+        sets.append("tune.when=always")
+        if trials is not None:
+            sets.append(f"tune.trials={trials}")
+        code = _execute(config, out, sets, overwrite, quiet)
+    raise typer.Exit(code)

@@ -15,14 +15,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zenopt.core.errors import ConfigError
+from zenopt.core.tune_config import ParamSpec, TuneConfig
 
 __all__ = [
     "BenchConfig",
     "DataConfig",
     "ModelConfig",
+    "ParamSpec",
     "RequirementsConfig",
     "RunConfig",
     "TrainConfig",
+    "TuneConfig",
     "apply_overrides",
     "load_config",
     "parse_override",
@@ -156,6 +159,7 @@ class RunConfig(_Section):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    tune: TuneConfig = Field(default_factory=TuneConfig)
     requirements: RequirementsConfig = Field(default_factory=RequirementsConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
 
@@ -244,6 +248,8 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     merged: dict[str, Any] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
     for item in overrides:
         path, value = parse_override(item)
+        if path[:2] == ["tune", "space"] and len(path) > 3:  # space keys hold dots themselves
+            path = [*path[:2], ".".join(path[2:])]
         if value is not None and _is_text_field(path):
             value = item.partition("=")[2].strip()
         node = merged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from zenopt.core.errors import ConfigError
 
 __all__ = ["MANIFEST_NAME", "RunDir", "atomic_write_bytes", "atomic_write_text", "read_manifest"]
 
+MANAGED_FOLDERS = frozenset({"trials"})  # folders a run writes (trial models)
 MANIFEST_NAME = "manifest.json"
 # Top-level keys a complete run's manifest always has; the report relies on them.
 REQUIRED_KEYS = (
@@ -111,6 +113,8 @@ class RunDir:
             for child in self.path.iterdir():
                 if child.is_file() or child.is_symlink():
                     child.unlink()
+                elif child.name in MANAGED_FOLDERS and child.is_dir():
+                    shutil.rmtree(child)
         self.path.mkdir(parents=True, exist_ok=True)
         return self
 

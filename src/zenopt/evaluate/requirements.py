@@ -8,7 +8,7 @@ from zenopt.core.config import RequirementsConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.records import BackendProfile, RequirementCheck
 
-__all__ = ["check_efficiency", "check_quality", "validate_requirements"]
+__all__ = ["QUALITY_TARGETS", "check_efficiency", "check_quality", "validate_requirements"]
 
 # requirement field -> (metric key in the test metrics, higher is better)
 QUALITY_TARGETS: dict[str, tuple[str, bool]] = {
@@ -53,13 +53,15 @@ def _check(
     return RequirementCheck(name, kind, float(target), measured, bool(met), unit, detail)
 
 
-def check_quality(req: RequirementsConfig, test_metrics: dict[str, Any]) -> list[RequirementCheck]:
+def check_quality(
+    req: RequirementsConfig, metrics: dict[str, Any], split: str = "test split"
+) -> list[RequirementCheck]:
     checks = []
     for name, (key, higher) in QUALITY_TARGETS.items():
         target = getattr(req, name)
         if target is not None:
-            measured = test_metrics.get(key)
-            checks.append(_check(name, "quality", target, measured, higher, "", "test split"))
+            measured = metrics.get(key)
+            checks.append(_check(name, "quality", target, measured, higher, "", split))
     return checks
 
 

@@ -27,8 +27,20 @@ def mlp(
     num_outputs: int,
     hidden: Sequence[int] = (128, 64),
     dropout: float = 0.1,
+    width: int | None = None,
+    depth: int | None = None,
 ) -> nn.Module:
-    """Flatten → [Linear → ReLU → Dropout] per hidden size → Linear."""
+    """Flatten → [Linear → ReLU → Dropout] per hidden size → Linear.
+
+    ``width`` and ``depth`` (both searchable) replace ``hidden`` with ``depth`` layers starting at
+    ``width`` units and halving each layer (never below 8): width 256, depth 3 → 256, 128, 64.
+    """
+    if width is not None or depth is not None:
+        first = int(width if width is not None else hidden[0] if hidden else 64)
+        layers_n = int(depth if depth is not None else len(hidden))
+        if first < 1 or layers_n < 0:
+            raise ValueError(f"width must be >= 1 and depth >= 0, got {width}, {depth}")
+        hidden = [max(8, first >> i) if first >= 8 else first for i in range(layers_n)]
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     if any(int(h) < 1 for h in hidden):

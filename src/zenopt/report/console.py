@@ -53,7 +53,7 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
         sizes = ", ".join(f"{k} {v / 1e6:.3f} MB" for k, v in cost["size_bytes"].items())
         console.print(f"params {cost['params']:,} · FLOPs/sample {cost['flops']:,} · {sizes}")
     for decision in manifest.get("decisions", {}).values():
-        if not decision["met"]:
+        if not decision["met"] or (decision["loop"] == "quality" and "tune" in manifest):
             console.print(f"[yellow]{decision['loop']} loop[/]: {decision['action']}")
 
 

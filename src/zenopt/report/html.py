@@ -10,7 +10,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from zenopt.core.rundir import atomic_write_text
 from zenopt.report.format import format_value
-from zenopt.report.plots import latency_histogram, training_curves
+from zenopt.report.plots import (
+    importance_bars,
+    latency_histogram,
+    search_history,
+    training_curves,
+)
 
 __all__ = ["render_report", "write_report"]
 
@@ -30,6 +35,12 @@ def render_report(manifest: dict[str, Any]) -> str:
         ),
         "latency": latency_histogram(manifest.get("profile", {})),
     }
+    tune = manifest.get("tune")
+    if tune:
+        plots["search"] = search_history(
+            tune["trials"], tune["metric"], tune["direction"] == "maximize"
+        )
+        plots["importances"] = importance_bars(tune.get("importances"))
     command = manifest.get("command") or []
     return env.get_template("report.html.j2").render(
         m=manifest, plots=plots, command=shlex.join(command) if command else ""

@@ -6,7 +6,7 @@ import base64
 import io
 from typing import Any
 
-__all__ = ["latency_histogram", "training_curves"]
+__all__ = ["importance_bars", "latency_histogram", "search_history", "training_curves"]
 
 
 def _figure() -> Any:
@@ -61,5 +61,56 @@ def latency_histogram(profiles: dict[str, Any], batch_key: str = "b1") -> str | 
     ax.set_xlabel(f"latency per call at {batch_key.replace('b', 'batch ')} (ms)")
     ax.set_ylabel("calls")
     ax.legend()
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def search_history(trials: list[dict[str, Any]], metric: str, maximize: bool) -> str | None:
+    """Each trial's validation value (pruned ones at their last report) and the best so far."""
+    finished = [t for t in trials if t["state"] in {"complete", "pruned"}]
+    if not finished:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    done = [t for t in finished if t["state"] == "complete" and t["value"] is not None]
+    pruned = [t for t in finished if t["state"] == "pruned" and t["last_reported"] is not None]
+    ax.scatter([t["number"] for t in done], [t["value"] for t in done], label="completed")
+    ax.scatter(
+        [t["number"] for t in pruned],
+        [t["last_reported"] for t in pruned],
+        marker="x",
+        color="tab:red",
+        label="pruned (last reported)",
+    )
+    best: list[float] = []
+    for t in sorted(done, key=lambda t: t["number"]):
+        value = float(t["value"])
+        best.append(value if not best else (max if maximize else min)(best[-1], value))
+    if done:
+        ax.step(
+            sorted(t["number"] for t in done),
+            best,
+            where="post",
+            color="tab:green",
+            label="best so far",
+        )
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric}")
+    ax.legend()
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def importance_bars(importances: dict[str, float] | None) -> str | None:
+    if not importances:
+        return None
+    plt = _figure()
+    names = list(importances)[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(names) + 1))
+    ax.barh(names, [importances[n] for n in names], color="tab:blue")
+    ax.set_xlabel("importance (fANOVA, sums to 1)")
     fig.tight_layout()
     return _encode(fig)

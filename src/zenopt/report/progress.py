@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from zenopt.core.records import EpochRecord
 
-__all__ = ["EpochProgress", "stage_progress"]
+if TYPE_CHECKING:
+    from zenopt.tune.search import SearchSnapshot
+
+__all__ = ["EpochProgress", "TuneProgress", "stage_progress"]
 
 
 def stage_progress(console: Console, quiet: bool, stage: str) -> Progress:
@@ -54,3 +59,41 @@ class EpochProgress:
     def finish(self, epochs_run: int) -> None:
         """Early stopping ends the bar at the epoch it stopped on."""
         self.progress.update(self.task, total=epochs_run, completed=epochs_run)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(max(0.0, seconds)), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+class TuneProgress:
+    """Search bar: trials counted against the budget, pruned and failed counts, the best
+    validation value so far, and the time spent and left."""
+
+    def __init__(self, console: Console, quiet: bool, metric: str) -> None:
+        self.metric = metric
+        self.progress = Progress(
+            TextColumn("[bold]tune[/]"),
+            BarColumn(bar_width=16),
+            TextColumn("{task.completed}/{task.total} trials"),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            disable=quiet,
+        )
+        self.task: TaskID = self.progress.add_task("", total=None, status="starting")
+
+    def __enter__(self) -> TuneProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, snap: SearchSnapshot) -> None:
+        best = "–" if snap.best is None else f"{snap.best:.4f}"
+        budget = "" if snap.timeout_s is None else f"/{_clock(snap.timeout_s)}"
+        status = (
+            f"{snap.pruned} pruned · {snap.failed} failed · best {best} · "
+            f"{_clock(snap.elapsed_s)}{budget}"
+        )
+        self.progress.update(self.task, completed=snap.counted, total=snap.budget, status=status)

@@ -64,8 +64,8 @@ def test_cnn_on_a_table_says_what_to_do() -> None:
 
 
 def test_bad_params_are_named() -> None:
-    with pytest.raises(ModelError, match="bad model.params .*allowed: hidden, dropout"):
-        build_model("mlp", (4,), 3, {"width": 3})
+    with pytest.raises(ModelError, match="bad model.params .*allowed: hidden, dropout, width"):
+        build_model("mlp", (4,), 3, {"widht": 3})
     with pytest.raises(ModelError, match="dropout must be in"):
         build_model("mlp", (4,), 3, {"dropout": 1.5})
 
@@ -106,3 +106,21 @@ def test_user_factory_by_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_bad_references(ref: str) -> None:
     with pytest.raises(ModelError, match=ref):
         build_model(ref, (4,), 3, {})
+
+
+@pytest.mark.parametrize(
+    ("params", "sizes"),
+    [
+        ({"width": 256, "depth": 3}, [256, 128, 64]),
+        ({"width": 20, "depth": 4}, [20, 10, 8, 8]),  # halving stops at 8
+        ({"width": 5, "depth": 2}, [5, 5]),  # narrower than 8 stays as given
+        ({"width": 32}, [32, 16]),  # depth from hidden (two layers)
+        ({"depth": 1}, [7]),  # width from hidden's first layer
+        ({"width": 64, "depth": 0}, []),  # a linear model
+    ],
+)
+def test_mlp_width_and_depth_replace_hidden(params: dict[str, int], sizes: list[int]) -> None:
+    model = build_model("mlp", (30,), 2, {**params, "hidden": [7, 7]})
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in linears[:-1]] == sizes
+    assert linears[-1].out_features == 2

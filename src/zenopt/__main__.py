@@ -1,0 +1,5 @@
+"""``python -m zenopt`` runs the command-line tool."""
+
+from zenopt.cli.app import main
+
+main()

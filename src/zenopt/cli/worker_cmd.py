@@ -1,0 +1,60 @@
+"""``zenopt worker``: run trials of a shared study, on as many processes or machines as wanted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from zenopt.cli.errors import err_console, reported_errors
+
+__all__ = ["worker"]
+
+
+def worker(
+    storage: str = typer.Option(
+        ..., "--storage", help="Shared study storage, e.g. postgresql://user:pw@host/db."
+    ),
+    study: str = typer.Option(..., "--study", help="Name of the study to work on."),
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="Create the study from this config when it does not exist yet.",
+        show_default=False,
+    ),
+    artifacts: Path | None = typer.Option(
+        None,
+        "--artifacts",
+        help="Shared folder for trial models. Default: the one the study was created with.",
+        show_default=False,
+    ),
+    wait: float = typer.Option(
+        60.0, "--wait", help="Seconds to wait for the study's setup to appear.", min=0.0
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Join a study and run its trials until the global trial budget is spent or a trial meets
+    every quality target. A worker that dies mid-trial is noticed by its missing heartbeats;
+    its trial is failed and run again once by another worker.
+    """
+    with reported_errors():
+        from zenopt.core.config import load_config
+        from zenopt.quality_loop import run_worker
+
+        cfg = load_config(config) if config is not None else None
+        summary = run_worker(storage, study, cfg, artifacts, wait, err_console, quiet)
+        mine = summary["this_worker"]["trials"]
+        counts = summary["counts"]
+        chosen = summary["chosen"]
+        best = (
+            f"best trial {chosen['number']} ({summary['metric']} {chosen['value']:.4f})"
+            if chosen
+            else "no finished trial yet"
+        )
+        err_console.print(
+            f"worker {summary['this_worker']['id']}: ran {len(mine)} trials · study "
+            f"{summary['study']}: {counts['counted']}/{summary['budget_trials']} counted, "
+            f"{counts['pruned']} pruned, {counts['failed']} failed · {best} · "
+            f"{summary['stopped']}"
+        )

@@ -1,0 +1,136 @@
+"""The flow's first stages as functions of a config: prepare the data, build the network, train
+it. The pipeline runs them once for the baseline; the quality loop runs build and train once per
+trial, in this process or in a ``zenopt worker``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from zenopt.core.config import RunConfig
+from zenopt.core.records import EpochRecord
+from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
+from zenopt.data.augment import BatchAugmenter
+from zenopt.data.balance import balance_training_rows
+from zenopt.data.checks import check_data_options
+from zenopt.data.prepare import Prepared, prepare
+from zenopt.evaluate.requirements import validate_requirements
+from zenopt.models import DeployableModel, ModelSpec, build_model
+from zenopt.models.input_transform import InputTransform
+from zenopt.models.registry import resolve_model_name
+from zenopt.train import fit, resolve_loss
+from zenopt.train.losses import num_outputs_for
+
+__all__ = ["HEADS", "DataStage", "build", "prepare_data", "train"]
+
+HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
+
+EpochCallback = Callable[[EpochRecord, DeployableModel], None]
+
+
+@dataclass(frozen=True)
+class DataStage:
+    dataset: Dataset
+    prepared: Prepared
+    duplicates: int
+
+
+def prepare_data(config: RunConfig) -> DataStage:
+    """Load, check, de-duplicate (before the split), split and fit preprocessing on train."""
+    dataset = load_dataset(config.data)
+    duplicates = dataset.duplicate_rows()
+    if config.data.drop_duplicates:  # before the split, so no row sits in train and test
+        dataset, _ = dataset.without_duplicates()
+    validate_requirements(config.requirements, dataset.task, config.bench.backends)
+    splits = split_dataset(
+        dataset, config.data.val_fraction, config.data.test_fraction, config.seed
+    )
+    check_data_options(config.data, dataset, splits.train.y)
+    return DataStage(dataset, prepare(dataset, splits, config.data, config.seed), duplicates)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def build(
+    config: RunConfig, dataset: Dataset, prepared: Prepared
+) -> tuple[torch.nn.Module, ModelSpec]:
+    """Seed, then build the network for this data; fails before anything is written."""
+    input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
+    net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
+    loss = resolve_loss(config.train.loss, dataset.task)
+    num_outputs = num_outputs_for(loss, dataset.num_classes)
+    name = resolve_model_name(config.model.name, dataset.kind)
+    _seed_everything(config.seed)
+    net = build_model(name, net_shape, num_outputs, dict(config.model.params))
+    spec = ModelSpec(
+        name=name,
+        params=dict(config.model.params),
+        input_shape=input_shape,
+        net_input_shape=net_shape,
+        num_outputs=num_outputs,
+        head=HEADS[loss],  # type: ignore[arg-type]
+        task=dataset.task,
+        class_names=list(dataset.class_names),
+        inputs={
+            "numeric": dataset.feature_names,
+            "features": prepared.feature_names,
+            "encoder": prepared.encoder.to_dict(),
+        },
+    )
+    return net, spec
+
+
+def train(
+    config: RunConfig,
+    dataset: Dataset,
+    prepared: Prepared,
+    net: torch.nn.Module,
+    on_epoch: EpochCallback | None = None,
+) -> tuple[DeployableModel, dict[str, Any], dict[str, Any]]:
+    """Train on the prepared training rows (balanced if asked) and wrap the fitted transform,
+    the network and the target scaling in one deployable module.
+
+    ``on_epoch`` sees each epoch's record and the deployable model as it stands (the quality
+    loop measures its validation metric there for the pruner)."""
+    loss = resolve_loss(config.train.loss, dataset.task)
+    splits = prepared.splits
+    target = TargetScaler()
+    y_train, y_val = splits.train.y, splits.val.y
+    if dataset.task == "regression":
+        target.fit(y_train)
+        y_train, y_val = target.transform(y_train), target.transform(y_val)
+    X_train = prepared.model_input(splits.train.X)
+    X_train, y_train, weights, balancing = balance_training_rows(
+        config.data.balance, X_train, y_train, dataset.num_classes, config.seed
+    )
+    model = DeployableModel(
+        net, InputTransform(prepared.transform.arrays), target.mean_, target.std_
+    )
+    result = fit(
+        net,
+        X_train,
+        y_train,
+        prepared.model_input(splits.val.X),
+        y_val,
+        config.train,
+        loss,
+        config.seed,
+        None if on_epoch is None else (lambda record: on_epoch(record, model)),
+        weights,
+        BatchAugmenter.from_config(config.data, config.seed),
+    )
+    model.eval()
+    preprocess = {**prepared.to_dict(), "target": target.to_dict()}
+    return (
+        model,
+        {**result.to_dict(), "balance": balancing},
+        {"loss": loss, "preprocess": preprocess},
+    )

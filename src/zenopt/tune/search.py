@@ -1,0 +1,191 @@
+"""Running the study: each trial trains one configuration (through a function the caller gives),
+reports its validation metric every epoch for the pruner, and the search stops when a trial
+meets every quality target on validation, or when the trial or time budget is spent.
+
+The same loop serves ``zenopt run``/``tune`` and every ``zenopt worker``: the trial budget is
+counted in the storage, so it holds across restarts and across processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from zenopt.core.config import ParamSpec
+from zenopt.core.errors import ModelError, TrainingError
+from zenopt.tune.space import suggest
+from zenopt.tune.study import budget_used, counts_toward_budget
+
+__all__ = ["SearchSnapshot", "TrialResult", "run_search", "worker_id"]
+
+ReportFn = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What a trial function hands back: the objective value and JSON-able attributes."""
+
+    value: float
+    meets: bool  # every quality target met on the validation split
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+TrialFn = Callable[[dict[str, Any], int, ReportFn], TrialResult]
+
+
+@dataclass(frozen=True)
+class SearchSnapshot:
+    """Progress after a trial, for a progress bar: counts, best value and budgets."""
+
+    counted: int
+    budget: int
+    complete: int
+    pruned: int
+    failed: int
+    best: float | None
+    elapsed_s: float
+    timeout_s: float | None
+
+
+class _SkippedError(Exception):
+    """A trial that must not run: the budget is spent or the target is already met."""
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _met(study: Any) -> bool:
+    from optuna.trial import TrialState
+
+    return any(
+        t.user_attrs.get("meets")
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    )
+
+
+def _objective(
+    study: Any, space: dict[str, ParamSpec], budget: int, trial_fn: TrialFn
+) -> Callable[[Any], float]:
+    import optuna
+
+    def objective(trial: Any) -> float:
+        # Checked at the start, against the storage: other workers may have used the budget or
+        # met the target since this process last looked.
+        if _met(study) or budget_used(study, before=trial.number) >= budget:
+            trial.set_user_attr("skipped", True)
+            study.stop()
+            raise _SkippedError
+        trial.set_user_attr("worker", worker_id())
+        params = suggest(trial, space)
+
+        def report(epoch: int, value: float) -> None:
+            trial.report(value, epoch)
+            if trial.should_prune():
+                trial.set_user_attr("pruned_at_epoch", epoch)
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+        try:
+            result = trial_fn(params, trial.number, report)
+        except (TrainingError, ModelError) as exc:
+            trial.set_user_attr("error", str(exc))
+            raise
+        for key, value in result.attrs.items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("meets", result.meets)
+        return result.value
+
+    return objective
+
+
+def _snapshot(study: Any, budget: int, started: float, timeout_s: float | None) -> SearchSnapshot:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    values = [t.value for t in complete if t.value is not None]
+    best = None
+    if values:
+        best = max(values) if study.direction.name == "MAXIMIZE" else min(values)
+    return SearchSnapshot(
+        counted=sum(1 for t in trials if counts_toward_budget(t) and t.state.is_finished()),
+        budget=budget,
+        complete=len(complete),
+        pruned=sum(1 for t in trials if t.state == TrialState.PRUNED),
+        failed=sum(1 for t in trials if t.state == TrialState.FAIL and counts_toward_budget(t)),
+        best=best,
+        elapsed_s=time.monotonic() - started,
+        timeout_s=timeout_s,
+    )
+
+
+def run_search(
+    study: Any,
+    space: dict[str, ParamSpec],
+    budget: int,
+    trial_fn: TrialFn,
+    timeout_s: float | None = None,
+    on_update: Callable[[SearchSnapshot], None] | None = None,
+    poll_s: float = 1.0,
+) -> str:
+    """Run trials until the target is met or the budget is spent; return why it stopped."""
+    import optuna
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(logging.ERROR)
+    started = time.monotonic()
+    objective = _objective(study, space, budget, trial_fn)
+
+    def after_trial(study: Any, trial: Any) -> None:
+        if on_update is not None:
+            on_update(_snapshot(study, budget, started, timeout_s))
+        if (trial.state == TrialState.COMPLETE and trial.user_attrs.get("meets")) or (
+            budget_used(study) >= budget
+        ):
+            study.stop()
+
+    if on_update is not None:
+        on_update(_snapshot(study, budget, started, timeout_s))
+    while True:
+        if _met(study):
+            return "target met on validation"
+        left = None if timeout_s is None else timeout_s - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            return "time budget spent"
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if budget_used(study) < budget or waiting:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                study.optimize(
+                    objective,
+                    timeout=left,
+                    callbacks=[after_trial],
+                    catch=(_SkippedError, TrainingError, ModelError),
+                    gc_after_trial=False,
+                )
+            if getattr(study.sampler, "is_exhausted", lambda _: False)(study):
+                return "every grid point tried"
+            if _met(study):
+                return "target met on validation"
+            if timeout_s is not None and time.monotonic() - started >= timeout_s:
+                return "time budget spent"
+            if budget_used(study) < budget:
+                continue
+        # Budget spent here; another worker may still run a trial that could die and be
+        # re-queued, so wait until nothing is running before leaving.
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not is_heartbeat_enabled(study._storage):  # one process owns it: nothing to wait for
+            running = []
+        if not running and not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return "target met on validation" if _met(study) else "trial budget spent"
+        time.sleep(poll_s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optuna.storages.fail_stale_trials(study)

@@ -1,0 +1,171 @@
+"""Scale-out on a real PostgreSQL server (started by the fixture with initdb/pg_ctl in a temp
+folder): several `zenopt worker` processes share one study and one global trial budget, and a
+worker killed with SIGKILL mid-trial has its trial failed by heartbeat and run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from tests import postgres
+from typer.testing import CliRunner
+
+from zenopt.cli.app import app
+
+pytestmark = pytest.mark.slow
+
+CONFIG = """\
+data: {{source: breast_cancer}}
+model: {{name: mlp}}
+train: {{epochs: 3, patience: null}}
+tune:
+  when: always
+  trials: {trials}
+  pruner: none
+  heartbeat_s: 1
+  grace_s: 3
+  space:
+    train.lr: {{type: float, low: 1.0e-3, high: 1.0e-2, log: true}}
+    train.epochs: {{type: int, low: {low}, high: {high}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    assert postgres.available(), "PostgreSQL server binaries (initdb, pg_ctl) are needed"
+    with postgres.postgres_server() as url:
+        yield url
+
+
+def _config(tmp: Path, trials: int, low: int = 20, high: int = 40) -> Path:
+    path = tmp / "worker.yaml"
+    path.write_text(CONFIG.format(trials=trials, low=low, high=high))
+    return path
+
+
+def _worker(url: str, study: str, config: Path, artifacts: Path) -> subprocess.Popen[str]:
+    args = ["worker", "--storage", url, "--study", study, "--config", str(config)]
+    args += ["--artifacts", str(artifacts), "-q"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "zenopt", *args], stderr=subprocess.PIPE, text=True
+    )
+
+
+def _study(url: str, name: str) -> Any:
+    return optuna.load_study(
+        study_name=name, storage=url.replace("postgresql://", "postgresql+psycopg://")
+    )
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> list[str]:
+    errors = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        errors.append(err)
+        assert proc.returncode in (0, -signal.SIGKILL), err
+    return errors
+
+
+def test_four_workers_share_one_budget_without_duplicates(pg_url: str, tmp_path: Path) -> None:
+    workers, per_worker = 4, 2
+    budget = workers * per_worker
+    config = _config(tmp_path, budget)
+    artifacts = tmp_path / "shared"
+    logs = _finish([_worker(pg_url, "four", config, artifacts) for _ in range(workers)])
+    study = _study(pg_url, "four")
+    trials = study.get_trials(deepcopy=False)
+    finished = [t for t in trials if t.state.is_finished() and not t.user_attrs.get("skipped")]
+    assert len(finished) == budget  # exactly the global budget, not budget + races
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in finished)
+    numbers = [t.number for t in finished]
+    assert len(set(numbers)) == len(numbers)
+    # Each finished trial was run by exactly one worker and saved exactly one model folder.
+    folders = sorted(p.name for p in (artifacts / "four").iterdir())
+    assert folders == [f"trial-{n:05d}" for n in sorted(numbers)]
+    assert {t.user_attrs["worker"] for t in finished} <= {
+        line.split()[1].rstrip(":") for line in logs if line.startswith("worker ")
+    }
+    assert all("trial budget spent" in log for log in logs)
+
+
+def test_a_killed_worker_s_trial_is_failed_by_heartbeat_and_run_again(
+    pg_url: str, tmp_path: Path
+) -> None:
+    budget = 4
+    config = _config(tmp_path, budget, low=60, high=80)  # trials of a second or two
+    artifacts = tmp_path / "shared"
+    victim = _worker(pg_url, "kill", config, artifacts)
+    others = [_worker(pg_url, "kill", config, artifacts) for _ in range(2)]
+    deadline = time.monotonic() + 180
+    killed_trial = None
+    while time.monotonic() < deadline and killed_trial is None:
+        try:
+            running = _study(pg_url, "kill").get_trials(
+                deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
+            )
+        except KeyError:  # the study is not created yet
+            running = []
+        for trial in running:
+            mine = str(trial.user_attrs.get("worker", "")).endswith(f":{victim.pid}")
+            if mine and trial.params:  # its parameters are drawn: training has started
+                os.kill(victim.pid, signal.SIGKILL)
+                killed_trial = trial
+                break
+        time.sleep(0.1)
+    assert killed_trial is not None, "the victim never ran a trial"
+    victim.wait()
+    _finish(others)
+    study = _study(pg_url, "kill")
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    dead = trials[killed_trial.number]
+    assert dead.state == optuna.trial.TrialState.FAIL and "error" not in dead.user_attrs
+    reruns = [t for t in trials.values() if t.system_attrs.get("failed_trial") == dead.number]
+    assert len(reruns) == 1  # retried once
+    assert reruns[0].state == optuna.trial.TrialState.COMPLETE
+    assert reruns[0].params == dead.params
+    counted = [
+        t
+        for t in trials.values()
+        if t.state == optuna.trial.TrialState.COMPLETE and not t.user_attrs.get("skipped")
+    ]
+    assert len(counted) == budget  # the study completed its budget despite the death
+
+
+def test_a_worker_for_a_missing_study_or_a_different_space_exits_2(
+    pg_url: str, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["worker", "--storage", pg_url, "--study", "absent", "--wait", "0"])
+    assert result.exit_code == 2
+    assert "--study 'absent': no such study in postgresql://zenopt@127.0.0.1" in result.output
+    shared = ["--artifacts", str(tmp_path / "shared")]
+    created = runner.invoke(
+        app,
+        [
+            "worker",
+            "--storage",
+            pg_url,
+            "--study",
+            "space",
+            "-c",
+            str(_config(tmp_path, 1)),
+            *shared,
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    other = _config(tmp_path / "..", 1, low=5, high=10)
+    result = runner.invoke(
+        app, ["worker", "--storage", pg_url, "--study", "space", "-c", str(other), *shared]
+    )
+    assert result.exit_code == 2
+    assert "already exists with a different search space (differs at train.epochs)" in (
+        result.output
+    )
