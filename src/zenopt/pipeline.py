@@ -34,6 +34,7 @@ from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import backend_names, predict_with_backend
 from zenopt.stages import DataStage, build, prepare_data, train
 from zenopt.tune.space import apply_params
+from zenopt.tune.storage import redact
 
 __all__ = ["RunOutcome", "run_pipeline"]
 
@@ -145,8 +146,8 @@ def run_pipeline(
         "status": "running",
         "started_at": _now(),
         "resumed": resume,
-        "command": command or [],
-        "config": config.to_dict(),
+        "command": [redact(item) for item in command or []],
+        "config": _public(config),
         "environment": fingerprint(),
         "data": {
             **dataset.summary(),
@@ -164,6 +165,15 @@ def run_pipeline(
         manifest["finished_at"] = _now()
         run.write_manifest(manifest)
         raise
+
+
+def _public(config: RunConfig) -> dict[str, Any]:
+    """The config as written to the manifest and best_config.yaml: no database password
+    (config.yaml keeps the URL as given, since --resume needs it; use ${VARIABLE} for it)."""
+    data = config.to_dict()
+    if data["tune"]["storage"]:
+        data["tune"]["storage"] = redact(data["tune"]["storage"])
+    return data
 
 
 def _yaml(data: dict[str, Any]) -> str:
@@ -207,7 +217,8 @@ def _run_stages(
     missed_any = any(not c.met for c in quality_checks + val_checks)
     if config.tune.when == "always" or (config.tune.when == "missed" and missed_any):
         tick = time.perf_counter()
-        loop = run_quality_loop(config, stage, run.path, console, quiet)
+        resumed = bool(manifest.get("resumed"))
+        loop = run_quality_loop(config, stage, run.path, console, quiet, resumed)
         timings["tune_s"] = time.perf_counter() - tick
         manifest["tune"] = loop.summary
         chosen = loop.summary["chosen"]
@@ -227,7 +238,7 @@ def _run_stages(
             manifest["training"] = loop.training["training"]
             best = apply_params(config, chosen["params"])
             best.tune.when = "never"
-            run.write_text("best_config.yaml", _yaml(best.to_dict()))
+            run.write_text("best_config.yaml", _yaml(_public(best)))
             manifest["tune"]["reproduce"] = "zenopt run --config best_config.yaml"
         manifest["tune"]["carried_on"] = f"trial {chosen['number']}" if carry else "baseline"
         quality_checks = check_quality(config.requirements, baseline)

@@ -9,6 +9,7 @@ trial's model to the artifacts folder, and restores the chosen trial for the res
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,13 @@ from zenopt.report.progress import TuneProgress
 from zenopt.stages import DataStage, build, prepare_data, train
 from zenopt.tune.search import ReportFn, TrialFn, TrialResult, run_search, worker_id
 from zenopt.tune.space import apply_params, check_space, search_space, space_to_dict
-from zenopt.tune.storage import default_study_name, open_storage, redact, storage_url
+from zenopt.tune.storage import (
+    default_study_name,
+    normalise_url,
+    open_storage,
+    redact,
+    storage_url,
+)
 from zenopt.tune.study import (
     ATTR_CONFIG,
     ATTR_SETUP,
@@ -117,10 +124,16 @@ def make_trial_fn(config: RunConfig, stage: DataStage, artifacts: Path, metric: 
         val = validation(model, spec.head)
         checks = check_quality(trial_config.requirements, val, "validation split")
         folder = artifacts / f"trial-{number:05d}"
-        save_deployable(model, spec, folder)
-        atomic_write_text(
-            folder / "training.json", json.dumps({"training": training, **extra}, default=str)
-        )
+        try:
+            save_deployable(model, spec, folder)
+            atomic_write_text(
+                folder / "training.json", json.dumps({"training": training, **extra}, default=str)
+            )
+        except OSError as exc:  # a full or read-only shared folder stops the search, clearly
+            raise ConfigError(
+                f"tune.artifacts: cannot save trial {number} to {folder} ({exc.strerror}); free "
+                "space or choose a writable folder"
+            ) from None
         attrs = {
             "val": scalar_metrics(val),
             "artifact": str(folder),
@@ -132,9 +145,15 @@ def make_trial_fn(config: RunConfig, stage: DataStage, artifacts: Path, metric: 
     return run_trial
 
 
+def safe_name(study_name: str) -> str:
+    """The study name as one harmless folder name (``../x`` cannot leave the folder)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", study_name).lstrip(".")
+    return cleaned or "study"
+
+
 def _artifacts_dir(config: RunConfig, run_dir: Path, study_name: str) -> Path:
     base = Path(config.tune.artifacts) if config.tune.artifacts else run_dir / "trials"
-    folder = (base / study_name).resolve()
+    folder = (base / safe_name(study_name)).resolve()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -159,8 +178,14 @@ def preflight(config: RunConfig, stage: DataStage) -> None:
     _, maximize = objective_metric(config, stage.dataset.task)
     if config.tune.storage:
         url = config.tune.storage
-        storage = open_storage(url, config.tune)
         study_name = config.tune.study
+        normalise_url(url)
+        if study_name is None and not url.startswith("sqlite"):
+            raise ConfigError(
+                f"tune.study: name the study when tune.storage is a shared database "
+                f"({redact(url)}); workers join it by that name (--study NAME)"
+            )
+        storage = open_storage(url, config.tune)
         if study_name is None:
             return
         try:
@@ -195,8 +220,8 @@ def _open(config: RunConfig, stage: DataStage, run_dir: Path) -> tuple[Any, dict
     study = open_study(
         storage, study_name, direction, config.tune, setup["space"], attrs, config.seed, url
     )
-    # Joining an existing study: its own setup (its artifacts folder included) wins.
-    return study, dict(study.user_attrs.get(ATTR_SETUP, setup)), url
+    # Joining an existing study: its own setup (budget and artifacts folder) wins.
+    return study, dict(study.user_attrs[ATTR_SETUP]), url
 
 
 def _search(
@@ -208,20 +233,29 @@ def _search(
     console: Console,
     quiet: bool,
 ) -> str:
+    """Run trials; the budget is the study's (global), the time limit this process's own."""
     space = {k: ParamSpec.model_validate(v) for k, v in setup["space"].items()}
     trial_fn = make_trial_fn(config, stage, artifacts, setup["metric"])
     timeout = None if config.tune.timeout_min is None else config.tune.timeout_min * 60
+    budget = int(setup["budget_trials"])
     with TuneProgress(console, quiet, setup["metric"]) as progress:
-        return run_search(study, space, config.tune.trials, trial_fn, timeout, progress.update)
+        return run_search(study, space, budget, trial_fn, timeout, progress.update)
 
 
 def run_quality_loop(
-    config: RunConfig, stage: DataStage, run_dir: Path, console: Console, quiet: bool
+    config: RunConfig,
+    stage: DataStage,
+    run_dir: Path,
+    console: Console,
+    quiet: bool,
+    resume: bool = False,
 ) -> QualityLoopResult:
-    """Search, then restore the chosen trial's model (no retraining: each trial saved it)."""
+    """Search, then restore the chosen trial's model (no retraining: each trial saved it).
+
+    ``resume``: the run's own study was left by a killed or interrupted process, so a trial
+    it left running (or interrupted) is failed and queued to run again."""
     study, setup, url = _open(config, stage, run_dir)
-    # A SQLite study belongs to this run alone: a trial left running was killed with the run.
-    interrupted = fail_interrupted(study, config.tune.retries) if url.startswith("sqlite") else []
+    interrupted = fail_interrupted(study, config.tune.retries) if resume else []
     stopped = _search(config, stage, study, setup, Path(setup["artifacts"]), console, quiet)
     summary = study_summary(study, redact(url), setup, stopped, interrupted)
     chosen = summary["chosen"]
@@ -234,30 +268,21 @@ def run_quality_loop(
         summary["restored_from"] = str(folder)
         return QualityLoopResult(summary, model, spec, saved)
     # Saved by a worker whose artifacts folder this machine cannot see: retrain the chosen
-    # configuration here (seeded like the trial, so the same model comes out).
+    # configuration here, seeded like the trial, and record how close it came.
     trial_config = apply_params(config, chosen["params"])
     net, spec = build(trial_config, stage.dataset, stage.prepared)
     model, training, extra = train(trial_config, stage.dataset, stage.prepared, net)
+    splits = stage.prepared.splits
+    val = evaluate_outputs(
+        predict_torch(model, splits.val.X),
+        splits.val.y,
+        spec.head,
+        stage.dataset.task,
+        stage.dataset.class_names,
+    )
     summary["restored_from"] = "retrained here (the trial's model folder is not reachable)"
+    summary["retrained_value"] = float(val[setup["metric"]])
     return QualityLoopResult(summary, model, spec, {"training": training, **extra})
-
-
-def _wait_for_setup(study: Any, wait_s: float) -> dict[str, Any]:
-    """A worker may start before the run that creates the study has written its setup."""
-    import optuna
-
-    deadline = time.monotonic() + wait_s
-    while True:
-        attrs = dict(study.user_attrs)
-        if ATTR_CONFIG in attrs and ATTR_SETUP in attrs:
-            return attrs
-        if time.monotonic() >= deadline:
-            raise ConfigError(
-                f"--study {study.study_name!r}: no zenopt setup after {wait_s:g} s; it was not "
-                "created by zenopt run, tune or worker --config; point --study at a zenopt study"
-            )
-        time.sleep(1.0)
-        study = optuna.load_study(study_name=study.study_name, storage=study._storage)
 
 
 def run_worker(
@@ -271,6 +296,11 @@ def run_worker(
 ) -> dict[str, Any]:
     """Join a study on shared storage and run its trials until the budget is spent or a trial
     meets the targets. With ``config``, create the study when it does not exist yet."""
+    if url.startswith("sqlite"):
+        raise ConfigError(
+            f"--storage {redact(url)}: SQLite cannot be shared safely between worker processes "
+            "(no heartbeats, file locking); use postgresql://user:password@host/db"
+        )
     if config is not None:
         config = config.model_copy(deep=True)
         config.tune.storage, config.tune.study = url, study_name
@@ -283,21 +313,30 @@ def run_worker(
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                study = open_study(storage, study_name, None, RunConfig().tune, None, None, 0, url)
+                study = open_study(
+                    storage, study_name, None, RunConfig().tune, None, None, 0, url, wait_s
+                )
                 break
             except ConfigError:  # not created yet: the run that creates it may start later
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(1.0)
-        attrs = _wait_for_setup(study, max(0.0, deadline - time.monotonic()))
-        config = RunConfig.model_validate(attrs[ATTR_CONFIG])
-        setup = attrs[ATTR_SETUP]
+        config = RunConfig.model_validate(study.user_attrs[ATTR_CONFIG])
+        setup = dict(study.user_attrs[ATTR_SETUP])
         # Heartbeat and retry settings are the study's, whatever the defaults say.
         storage = open_storage(url, config.tune, "--storage")
         study = open_study(storage, study_name, None, config.tune, None, None, config.seed, url)
         stage = prepare_data(config)
-    folder = artifacts.resolve() / study_name if artifacts is not None else Path(setup["artifacts"])
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(setup["artifacts"])
+    if artifacts is not None:
+        folder = artifacts.resolve() / safe_name(study_name)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--artifacts: cannot create {folder} ({exc.strerror}); pass a writable shared "
+            "folder with --artifacts"
+        ) from None
     stopped = _search(config, stage, study, setup, folder, console, quiet)
     summary = study_summary(study, redact(url), setup, stopped, [])
     me = worker_id()

@@ -341,8 +341,17 @@ CASES: list[tuple[str, Setup, str]] = [
     ),
     (
         "unreachable database",
-        lambda t: ["data.source=iris", "tune.storage=postgresql://bob:pw@127.0.0.1:1/db"],
+        lambda t: [
+            "data.source=iris",
+            "tune.storage=postgresql://bob:pw@127.0.0.1:1/db",
+            "tune.study=s",
+        ],
         'tune.storage: cannot open postgresql://bob:***@127.0.0.1:1/db: connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused; check that the database is running, reachable and that the URL\'s user, password and database name are right',
+    ),
+    (
+        "shared storage without a study name",
+        lambda t: ["data.source=iris", "tune.storage=postgresql://bob:pw@127.0.0.1:1/db"],
+        "tune.study: name the study when tune.storage is a shared database (postgresql://bob:***@127.0.0.1:1/db); workers join it by that name (--study NAME)",
     ),
     (
         "existing study, other space",

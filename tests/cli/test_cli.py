@@ -231,3 +231,14 @@ def test_report_refuses_an_incomplete_run(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"status": "running"}))
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "status is 'running'" in result.output
+
+
+def test_worker_refuses_sqlite_storage(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app, ["worker", "--storage", f"sqlite:///{tmp_path}/s.db", "--study", "s"]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: --storage sqlite:///{tmp_path}/s.db: SQLite cannot be shared safely between "
+        "worker processes (no heartbeats, file locking); use postgresql://user:password@host/db"
+    )

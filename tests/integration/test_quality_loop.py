@@ -159,9 +159,15 @@ def test_a_chosen_trial_whose_model_folder_is_gone_is_retrained_identically(
     stage = prepare_data(config)
     restored = run_quality_loop(config, stage, copy, Console(quiet=True), True)
     assert restored.summary["restored_from"].endswith(f"trial-{m['tune']['chosen']['number']:05d}")
-    shutil.rmtree(Path(restored.summary["restored_from"]))  # as if it were on another machine
-    retrained = run_quality_loop(config, stage, copy, Console(quiet=True), True)
+    folder = Path(restored.summary["restored_from"])  # the study's folder: the fixture's run
+    hidden = folder.with_name(folder.name + ".away")
+    folder.rename(hidden)  # as if the trial had run on another machine
+    try:
+        retrained = run_quality_loop(config, stage, copy, Console(quiet=True), True)
+    finally:
+        hidden.rename(folder)
     assert retrained.summary["restored_from"].startswith("retrained here")
+    assert retrained.summary["retrained_value"] == pytest.approx(m["tune"]["chosen"]["value"])
     assert restored.model is not None and retrained.model is not None
     X = stage.prepared.splits.test.X
     np.testing.assert_allclose(

@@ -96,6 +96,9 @@ def _objective(
         except (TrainingError, ModelError) as exc:
             trial.set_user_attr("error", str(exc))
             raise
+        except KeyboardInterrupt:  # re-run on --resume, like a trial whose process died
+            trial.set_user_attr("interrupted", True)
+            raise
         for key, value in result.attrs.items():
             trial.set_user_attr(key, value)
         trial.set_user_attr("meets", result.meets)

@@ -8,6 +8,7 @@ URL with its password hidden.
 from __future__ import annotations
 
 import os
+import re
 import time
 import warnings
 from pathlib import Path
@@ -16,7 +17,14 @@ from typing import Any
 from zenopt.core.config import TuneConfig
 from zenopt.core.errors import ConfigError
 
-__all__ = ["STUDY_FILE", "default_study_name", "open_storage", "redact", "storage_url"]
+__all__ = [
+    "STUDY_FILE",
+    "default_study_name",
+    "normalise_url",
+    "open_storage",
+    "redact",
+    "storage_url",
+]
 
 STUDY_FILE = "study.db"
 SUPPORTED = ("sqlite", "postgresql")
@@ -35,18 +43,17 @@ def default_study_name(tune: TuneConfig, run_dir: Path) -> str:
     return tune.study or f"zenopt-{run_dir.resolve().name}"
 
 
-def redact(url: str) -> str:
-    """The URL as it may be printed and stored: the password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return url.split("@")[-1] if "@" in url else url
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
 
 
-def _normalise(url: str, where: str) -> str:
+def redact(text: str) -> str:
+    """``text`` as it may be printed and stored: the password of every URL in it (``$VAR``s
+    expanded first) replaced by ``***``. Works on a URL, an argv item or a sentence."""
+    return _PASSWORD.sub(r"\1***@", os.path.expandvars(text))
+
+
+def normalise_url(url: str, where: str = "tune.storage") -> str:
+    """The URL checked and with its driver set (psycopg 3 for PostgreSQL); no connection."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -55,7 +62,7 @@ def _normalise(url: str, where: str) -> str:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise ConfigError(
-            f"{where}: {url!r} is not a database URL; use sqlite:///path/study.db or "
+            f"{where}: {redact(url)!r} is not a database URL; use sqlite:///path/study.db or "
             "postgresql://user:password@host:5432/dbname"
         ) from None
     backend = parsed.get_backend_name()
@@ -67,8 +74,8 @@ def _normalise(url: str, where: str) -> str:
         database = parsed.database or ""
         if database in ("", ":memory:"):
             raise ConfigError(
-                f"{where}: {url!r} keeps the study in memory, where it cannot be resumed or "
-                "shared; give a file: sqlite:///path/study.db"
+                f"{where}: {redact(url)!r} keeps the study in memory, where it cannot be "
+                "resumed or shared; give a file: sqlite:///path/study.db"
             )
         folder = Path(database).parent
         if not folder.is_dir():
@@ -88,7 +95,7 @@ def open_storage(url: str, tune: TuneConfig, where: str = "tune.storage") -> Any
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # zenopt reports progress itself
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    normalised = _normalise(url, where)
+    normalised = normalise_url(url, where)
     shared = not normalised.startswith("sqlite")
     kwargs: dict[str, Any] = {}
     engine: dict[str, Any] = {}

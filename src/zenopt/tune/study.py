@@ -3,6 +3,7 @@ budget that holds across restarts and workers."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -27,7 +28,9 @@ ATTR_SPACE = "zenopt_space"
 ATTR_SETUP = "zenopt_setup"  # metric, direction, budget, artifacts folder
 
 
-def make_sampler(tune: TuneConfig, space: dict[str, ParamSpec], seed: int, workers: bool) -> Any:
+def make_sampler(
+    tune: TuneConfig, space: dict[str, ParamSpec], seed: int | None, workers: bool
+) -> Any:
     import optuna
 
     with warnings.catch_warnings():
@@ -88,6 +91,26 @@ def check_compatible(study: Any, space: dict[str, Any], direction: str | None, u
         )
 
 
+def _wait_for_space(study: Any, wait_s: float, url: str) -> dict[str, Any]:
+    """A study joined in the moment between its creation and its setup: wait for the setup
+    (the space is written last, so once it is there everything is)."""
+    import optuna
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        stored = study.user_attrs.get(ATTR_SPACE)
+        if stored is not None:
+            return dict(stored)
+        if time.monotonic() >= deadline:
+            raise ConfigError(
+                f"--study {study.study_name!r} in {redact(url)} has no zenopt setup after "
+                f"{wait_s:g} s; it was not created by zenopt run, tune or worker --config; use "
+                "another study name"
+            )
+        time.sleep(0.5)
+        study = optuna.load_study(study_name=study.study_name, storage=study._storage)
+
+
 def open_study(
     storage: Any,
     name: str,
@@ -97,6 +120,7 @@ def open_study(
     attrs: dict[str, Any] | None,
     seed: int,
     url: str,
+    wait_s: float = 60.0,
 ) -> Any:
     """Create the study (with the attributes workers read) or join it after checking that its
     search space is the one asked for. ``space``/``attrs`` None: join only (a worker)."""
@@ -121,17 +145,21 @@ def open_study(
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
             study = optuna.load_study(study_name=name, storage=storage)
             existed = True
-    if existed and space is not None:
-        check_compatible(study, space, direction, url)
-    if not existed and attrs is not None:
-        study.set_user_attr(ATTR_SPACE, space)
+    if existed:
+        _wait_for_space(study, wait_s, url)
+        study = optuna.load_study(study_name=name, storage=storage)
+        if space is not None:
+            check_compatible(study, space, direction, url)
+    elif attrs is not None:
         for key, value in attrs.items():
             study.set_user_attr(key, value)
-    stored_space = study.user_attrs.get(ATTR_SPACE)
-    if stored_space is None:  # joined before its creator wrote the setup; the caller waits
-        return study
-    sampler_space = {k: ParamSpec.model_validate(v) for k, v in stored_space.items()}
-    study.sampler = make_sampler(tune, sampler_space, seed, workers=not url.startswith("sqlite"))
+        study.set_user_attr(ATTR_SPACE, space)  # last: joiners wait for it
+    stored = study.user_attrs[ATTR_SPACE]
+    sampler_space = {k: ParamSpec.model_validate(v) for k, v in stored.items()}
+    shared = not url.startswith("sqlite")
+    # Workers sharing a study must not draw the same points: each gets its own random stream.
+    sampler_seed = None if shared else seed
+    study.sampler = make_sampler(tune, sampler_space, sampler_seed, workers=shared)
     study.pruner = make_pruner(tune)
     return study
 
@@ -143,7 +171,7 @@ def counts_toward_budget(trial: Any) -> bool:
 
     if trial.user_attrs.get("skipped"):
         return False
-    if trial.state == TrialState.FAIL:
+    if trial.state == TrialState.FAIL:  # an error counts; a death or an interruption does not
         return "error" in trial.user_attrs
     return True
 
@@ -158,15 +186,22 @@ def budget_used(study: Any, before: int | None = None) -> int:
 
 
 def fail_interrupted(study: Any, retries: int) -> list[int]:
-    """Fail the trials a killed process left running (SQLite runs are single-process, so any
-    running trial is dead) and queue each for one re-run, as heartbeats do on shared storage."""
+    """On resume: fail the trials the stopped process left running (a SQLite study has one
+    owner, so any running trial is dead) and queue each, and each trial interrupted by Ctrl-C,
+    to run again (``retries`` times at most), as heartbeats do on shared storage."""
     from optuna.storages import RetryHeartbeatStaleTrialCallback
     from optuna.trial import TrialState
 
-    failed = []
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
     retry = RetryHeartbeatStaleTrialCallback(max_retry=retries)
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
-        retry(study, study._storage.get_trial(trial._trial_id))
-        failed.append(trial.number)
-    return failed
+    queued = []
+    for trial in trials:
+        if trial.state == TrialState.RUNNING:
+            study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        elif not (trial.state == TrialState.FAIL and trial.user_attrs.get("interrupted")):
+            continue
+        if trial.number not in retried:
+            retry(study, study._storage.get_trial(trial._trial_id))
+        queued.append(trial.number)
+    return queued

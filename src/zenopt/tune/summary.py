@@ -15,6 +15,8 @@ __all__ = ["choose_trial", "importances", "study_summary", "trial_records"]
 def _state(trial: Any) -> str:
     if trial.user_attrs.get("skipped"):
         return "skipped"
+    if trial.state.name == "FAIL" and trial.user_attrs.get("interrupted"):
+        return "interrupted"  # Ctrl-C; re-run on --resume
     if trial.state.name == "FAIL" and not counts_toward_budget(trial):
         return "died"  # its worker stopped sending heartbeats (or the run was killed)
     return str(trial.state.name.lower())
@@ -102,7 +104,7 @@ def study_summary(
             "complete": states.count("complete"),
             "pruned": states.count("pruned"),
             "failed": states.count("fail"),
-            "died": states.count("died"),
+            "died": states.count("died") + states.count("interrupted"),
             "retried": sum(1 for r in records if r["retry_of"] is not None),
         },
         "trials": records,

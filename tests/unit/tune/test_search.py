@@ -108,7 +108,8 @@ def test_the_median_pruner_stops_trials_below_the_median(tmp_path: Path) -> None
     assert all(r["number"] >= 3 for r in pruned)  # never during the start-up trials
     for r in pruned:  # stopped after its first reported epoch that was below the median
         assert r["epochs_reported"] < 4
-    off = _open(tmp_path / "..", TuneConfig(trials=12, sampler="random", pruner="none"))
+    (tmp_path / "off").mkdir()
+    off = _open(tmp_path / "off", TuneConfig(trials=12, sampler="random", pruner="none"))
     run_search(off, SPACE, 12, formula())
     assert all(r["state"] == "complete" for r in trial_records(off))
 
@@ -221,3 +222,47 @@ def test_the_time_budget_stops_the_search_between_trials(tmp_path: Path) -> None
 
     assert run_search(study, SPACE, tune.trials, slow, timeout_s=0.5) == "time budget spent"
     assert 1 <= budget_used(study) < 50
+
+
+def test_a_trial_stopped_by_ctrl_c_is_re_run_on_resume_once(tmp_path: Path) -> None:
+    tune = TuneConfig(trials=3, sampler="random", pruner="none")
+    study = _open(tmp_path, tune)
+
+    def interrupted(params: dict[str, Any], number: int, report: Any) -> TrialResult:
+        if number == 1:
+            raise KeyboardInterrupt
+        return TrialResult(0.0, False)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(study, SPACE, tune.trials, interrupted)
+    assert fail_interrupted(study, retries=1) == [1]
+    assert fail_interrupted(study, retries=1) == [1]  # a second resume queues nothing more
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "FAIL", "WAITING"]
+    run_search(study, SPACE, tune.trials, formula())
+    records = trial_records(study)
+    assert [r["state"] for r in records] == ["complete", "interrupted", "complete", "complete"]
+    assert records[2]["retry_of"] == 1 and budget_used(study) == 3
+
+
+def test_joining_waits_for_the_creators_setup_and_then_uses_its_sampler(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    tune = TuneConfig(sampler="random", pruner="none")
+    storage = open_storage(url, tune)
+    bare = optuna.create_study(study_name="s", storage=storage, direction="maximize")
+    with pytest.raises(ConfigError, match="has no zenopt setup after 0 s"):
+        open_study(storage, "s", None, tune, None, None, 0, url, wait_s=0)
+
+    def creator_finishes() -> None:
+        time.sleep(1.0)
+        bare.set_user_attr(ATTR_SETUP, {"metric": "accuracy"})
+        bare.set_user_attr("zenopt_space", space_to_dict(SPACE))
+
+    thread = threading.Thread(target=creator_finishes)
+    thread.start()
+    joined = open_study(storage, "s", "maximize", tune, space_to_dict(SPACE), {}, 0, url)
+    thread.join()
+    assert isinstance(joined.sampler, optuna.samplers.RandomSampler)
+    assert isinstance(joined.pruner, optuna.pruners.NopPruner)

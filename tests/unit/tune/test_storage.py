@@ -66,9 +66,35 @@ def test_a_file_that_is_not_a_database_gives_one_line(tmp_path: Path) -> None:
         open_storage(f"sqlite:///{bogus}", TuneConfig())
 
 
-def test_a_password_can_come_from_an_environment_variable(
+def test_a_url_may_use_environment_variables(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ZENOPT_TEST_DIR", str(tmp_path))
     storage = open_storage("sqlite:///${ZENOPT_TEST_DIR}/s.db", TuneConfig())
     assert storage is not None and (tmp_path / "s.db").is_file()
+
+
+def test_a_password_from_the_environment_never_shows_in_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ZENOPT_TEST_PW", "s3cret")
+    for url in (
+        f"postgresql://bob:${{ZENOPT_TEST_PW}}@127.0.0.1:{_closed_port()}/db",
+        "postgresql://bob:$ZENOPT_TEST_PW@host:notaport/db",
+    ):
+        with pytest.raises(ConfigError) as info:
+            open_storage(url, TuneConfig())
+        assert "bob:***@" in str(info.value) and "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("--storage=postgresql://u:p4ss@h/d", "--storage=postgresql://u:***@h/d"),
+        ("tune.storage=postgresql://u@h:5432/d", "tune.storage=postgresql://u@h:5432/d"),
+        ("postgresql://h:5432/d", "postgresql://h:5432/d"),
+        ("sqlite:////tmp/a.db", "sqlite:////tmp/a.db"),
+    ],
+)
+def test_redact_works_on_argv_items(text: str, shown: str) -> None:
+    assert redact(text) == shown
