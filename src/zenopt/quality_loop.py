@@ -252,10 +252,13 @@ def run_quality_loop(
 ) -> QualityLoopResult:
     """Search, then restore the chosen trial's model (no retraining: each trial saved it).
 
-    ``resume``: the run's own study was left by a killed or interrupted process, so a trial
-    it left running (or interrupted) is failed and queued to run again."""
+    ``resume``: the run's own (SQLite) study was left by a killed or interrupted process, so
+    a trial it left running (or interrupted) is failed and queued to run again."""
     study, setup, url = _open(config, stage, run_dir)
-    interrupted = fail_interrupted(study, config.tune.retries) if resume else []
+    # Only a SQLite study has one owner; on shared storage, live workers' trials are running
+    # and heartbeats deal with dead ones.
+    own = resume and url.startswith("sqlite")
+    interrupted = fail_interrupted(study, config.tune.retries) if own else []
     stopped = _search(config, stage, study, setup, Path(setup["artifacts"]), console, quiet)
     summary = study_summary(study, redact(url), setup, stopped, interrupted)
     chosen = summary["chosen"]
