@@ -242,3 +242,19 @@ def test_worker_refuses_sqlite_storage(tmp_path: Path) -> None:
         f"error: --storage sqlite:///{tmp_path}/s.db: SQLite cannot be shared safely between "
         "worker processes (no heartbeats, file locking); use postgresql://user:password@host/db"
     )
+
+
+def test_tune_searches_even_without_targets_and_spends_the_budget(tmp_path: Path) -> None:
+    out = tmp_path / "tuned"
+    sets = [a for item in FAST_BENCH if not item.startswith("tune.") for a in ("--set", item)]
+    args = ["tune", "--dataset", "iris", "--model", "mlp", "--trials", "3", "-o", str(out), "-q"]
+    space = "tune.space.train.lr={type: float, low: 0.001, high: 0.1, log: true}"  # dotted key
+    result = runner.invoke(app, [*args, *sets, "--set", "train.epochs=3", "--set", space])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    tune = manifest["tune"]
+    assert manifest["config"]["tune"]["when"] == "always"
+    assert tune["counts"]["counted"] == 3 and tune["stopped"] == "trial budget spent"
+    assert tune["budget_trials"] == 3 and len(tune["trials"]) == 3
+    assert list(tune["space"]) == ["train.lr"]
+    assert all(t["epochs_reported"] <= 3 for t in tune["trials"])

@@ -4,6 +4,7 @@ worker killed with SIGKILL mid-trial has its trial failed by heartbeat and run a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -175,3 +176,28 @@ def test_a_worker_for_a_missing_study_or_a_different_space_exits_2(
     assert "already exists with a different search space (differs at train.epochs)" in (
         result.output
     )
+
+
+def test_a_worker_without_config_joins_the_study_a_run_creates(pg_url: str, tmp_path: Path) -> None:
+    config = _config(tmp_path, 4, low=40, high=60)
+    # Started first: it waits for the study, then reads data, space and budget from it.
+    args = ["worker", "--storage", pg_url, "--study", "joined", "--wait", "120", "-q"]
+    joiner = subprocess.Popen(
+        [sys.executable, "-m", "zenopt", *args], stderr=subprocess.PIPE, text=True
+    )
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("run", "-c", str(config), "-o", str(out), "-q"),
+            *("--storage", pg_url, "--study", "joined"),
+            *("--set", f"tune.artifacts={tmp_path / 'shared'}"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (log,) = _finish([joiner])
+    assert "study joined: 4/4 counted" in log
+    trials = _study(pg_url, "joined").get_trials(deepcopy=False)
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 4
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tune"]["counts"]["counted"] == 4 and manifest["tune"]["storage"] == pg_url
