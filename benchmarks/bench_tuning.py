@@ -89,8 +89,8 @@ def main() -> None:
         "## Quality loop: trials to reach a target, TPE + pruning vs random search",
         "",
         f"digits 8×8, `mlp`, default search space, target validation accuracy ≥ {args.target}, "
-        f"budget {args.budget} trials, seeds 0–{args.seeds - 1} (same split for both methods "
-        "per seed). Median (min–max) over seeds; a search that missed counts as budget + 1.",
+        f"budget {args.budget} trials, seeds 0–{args.seeds - 1} (the same split for every "
+        "method per seed). Median (min–max) over seeds; a search that missed counts as budget + 1.",
         "",
         "| search | trials to target | reached | pruned trials | epochs trained | seconds |",
         "|---|---|---|---|---|---|",
