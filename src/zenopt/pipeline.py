@@ -23,7 +23,7 @@ from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
 from zenopt.evaluate.metrics import primary_metric
-from zenopt.evaluate.quality import evaluate_outputs, predict_torch, quality_drop
+from zenopt.evaluate.quality import evaluate_outputs, quality_drop
 from zenopt.evaluate.requirements import check_efficiency, check_quality
 from zenopt.models import ModelSpec, save_deployable
 from zenopt.profile import count_flops, count_params, default_threads, file_sizes, fingerprint
@@ -32,7 +32,7 @@ from zenopt.quality_loop import preflight, run_quality_loop
 from zenopt.report.progress import EpochProgress, stage_progress
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import backend_names, predict_with_backend
-from zenopt.stages import DataStage, build, prepare_data, train
+from zenopt.stages import DataStage, build, evaluate_split, prepare_data, train
 from zenopt.tune.space import apply_params
 from zenopt.tune.storage import redact
 
@@ -56,16 +56,6 @@ def _decision(loop: str, checks: list[RequirementCheck], action_missed: str) -> 
         return Decision(loop, False, missed, action_missed)
     action = "no targets set" if not checks else "all targets met; nothing to do"
     return Decision(loop, True, [], action)
-
-
-def _evaluate(
-    model: torch.nn.Module, spec: ModelSpec, stage: DataStage, split: str
-) -> dict[str, Any]:
-    part = getattr(stage.prepared.splits, split)
-    outputs = predict_torch(model, part.X)
-    return evaluate_outputs(
-        outputs, part.y, spec.head, stage.dataset.task, stage.dataset.class_names
-    )
 
 
 def _better(chosen: dict[str, Any], baseline_val: dict[str, Any], metric: str) -> bool:
@@ -208,8 +198,8 @@ def _run_stages(
     manifest["training"] = training
     # 3. Evaluate the trained baseline: validation decides, the held-out test split confirms.
     metric, _ = primary_metric(dataset.task)
-    val = _evaluate(model, spec, stage, "val")
-    baseline = _evaluate(model, spec, stage, "test")
+    val = evaluate_split(model, spec.head, stage, "val")
+    baseline = evaluate_split(model, spec.head, stage, "test")
     manifest["quality"] = {"primary_metric": metric, "test": baseline, "validation": val}
     # 4. Quality met? If not, the hyperparameter search (the quality loop) runs.
     quality_checks = check_quality(config.requirements, baseline)
@@ -230,8 +220,8 @@ def _run_stages(
         if carry and loop.model is not None and loop.spec is not None and loop.training:
             model, spec = loop.model, loop.spec
             manifest["quality"]["baseline"] = {"test": baseline, "validation": val}
-            val = _evaluate(model, spec, stage, "val")
-            baseline = _evaluate(model, spec, stage, "test")
+            val = evaluate_split(model, spec.head, stage, "val")
+            baseline = evaluate_split(model, spec.head, stage, "test")
             manifest["quality"].update({"test": baseline, "validation": val})
             manifest["model"] = {**spec.to_dict(), "loss": loop.training["loss"]}
             manifest["baseline_training"] = manifest["training"]

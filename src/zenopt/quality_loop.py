@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,11 @@ from zenopt.core.config import ParamSpec, RunConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.records import EpochRecord
 from zenopt.core.rundir import atomic_write_text
-from zenopt.evaluate.quality import evaluate_outputs, predict_torch
 from zenopt.evaluate.requirements import QUALITY_TARGETS, check_quality
 from zenopt.models import DeployableModel, ModelSpec, load_deployable, save_deployable
 from zenopt.models.registry import resolve_model_name
 from zenopt.report.progress import TuneProgress
-from zenopt.stages import DataStage, build, prepare_data, train
+from zenopt.stages import DataStage, build, evaluate_split, prepare_data, train
 from zenopt.tune.search import ReportFn, TrialFn, TrialResult, run_search, worker_id
 from zenopt.tune.space import apply_params, check_space, search_space, space_to_dict
 from zenopt.tune.storage import (
@@ -107,21 +105,17 @@ def _check_model_space(config: RunConfig, stage: DataStage, space: dict[str, Any
 def make_trial_fn(config: RunConfig, stage: DataStage, artifacts: Path, metric: str) -> TrialFn:
     """One trial: apply the sampled values, build, train (reporting the validation ``metric``
     each epoch), evaluate on validation, save the model to ``artifacts/trial-NNNNN``."""
-    dataset, splits = stage.dataset, stage.prepared.splits
-
-    def validation(model: DeployableModel, head: str) -> dict[str, Any]:
-        outputs = predict_torch(model, splits.val.X)
-        return evaluate_outputs(outputs, splits.val.y, head, dataset.task, dataset.class_names)
+    dataset = stage.dataset
 
     def run_trial(params: dict[str, Any], number: int, report: ReportFn) -> TrialResult:
         trial_config = apply_params(config, params)
         net, spec = build(trial_config, dataset, stage.prepared)
 
         def on_epoch(record: EpochRecord, model: DeployableModel) -> None:
-            report(record.epoch, float(validation(model, spec.head)[metric]))
+            report(record.epoch, float(evaluate_split(model, spec.head, stage, "val")[metric]))
 
         model, training, extra = train(trial_config, dataset, stage.prepared, net, on_epoch)
-        val = validation(model, spec.head)
+        val = evaluate_split(model, spec.head, stage, "val")
         checks = check_quality(trial_config.requirements, val, "validation split")
         folder = artifacts / f"trial-{number:05d}"
         try:
@@ -275,14 +269,7 @@ def run_quality_loop(
     trial_config = apply_params(config, chosen["params"])
     net, spec = build(trial_config, stage.dataset, stage.prepared)
     model, training, extra = train(trial_config, stage.dataset, stage.prepared, net)
-    splits = stage.prepared.splits
-    val = evaluate_outputs(
-        predict_torch(model, splits.val.X),
-        splits.val.y,
-        spec.head,
-        stage.dataset.task,
-        stage.dataset.class_names,
-    )
+    val = evaluate_split(model, spec.head, stage, "val")
     summary["restored_from"] = "retrained here (the trial's model folder is not reachable)"
     summary["retrained_value"] = float(val[setup["metric"]])
     return QualityLoopResult(summary, model, spec, {"training": training, **extra})
@@ -313,17 +300,7 @@ def run_worker(
         study, setup, url = _open(config, stage, Path.cwd())
     else:
         storage = open_storage(url, RunConfig().tune, "--storage")
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                study = open_study(
-                    storage, study_name, None, RunConfig().tune, None, None, 0, url, wait_s
-                )
-                break
-            except ConfigError:  # not created yet: the run that creates it may start later
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(1.0)
+        study = open_study(storage, study_name, None, RunConfig().tune, None, None, 0, url, wait_s)
         config = RunConfig.model_validate(study.user_attrs[ATTR_CONFIG])
         setup = dict(study.user_attrs[ATTR_SETUP])
         # Heartbeat and retry settings are the study's, whatever the defaults say.

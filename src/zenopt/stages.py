@@ -19,6 +19,7 @@ from zenopt.data.augment import BatchAugmenter
 from zenopt.data.balance import balance_training_rows
 from zenopt.data.checks import check_data_options
 from zenopt.data.prepare import Prepared, prepare
+from zenopt.evaluate.quality import evaluate_outputs, predict_torch
 from zenopt.evaluate.requirements import validate_requirements
 from zenopt.models import DeployableModel, ModelSpec, build_model
 from zenopt.models.input_transform import InputTransform
@@ -26,7 +27,7 @@ from zenopt.models.registry import resolve_model_name
 from zenopt.train import fit, resolve_loss
 from zenopt.train.losses import num_outputs_for
 
-__all__ = ["HEADS", "DataStage", "build", "prepare_data", "train"]
+__all__ = ["HEADS", "DataStage", "build", "evaluate_split", "prepare_data", "train"]
 
 HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
@@ -134,3 +135,12 @@ def train(
         {**result.to_dict(), "balance": balancing},
         {"loss": loss, "preprocess": preprocess},
     )
+
+
+def evaluate_split(
+    model: torch.nn.Module, head: str, stage: DataStage, split: str
+) -> dict[str, Any]:
+    """Quality of ``model`` (PyTorch) on one split: ``"val"`` or ``"test"``."""
+    part = getattr(stage.prepared.splits, split)
+    outputs = predict_torch(model, part.X)
+    return evaluate_outputs(outputs, part.y, head, stage.dataset.task, stage.dataset.class_names)

@@ -7,7 +7,7 @@ be rebuilt from a run directory alone.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "BackendProfile",
@@ -19,8 +19,19 @@ __all__ = [
 ]
 
 
+class _Record:
+    """JSON round trip of a flat record (fields that are plain values or lists of them)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload,no-any-return]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class LatencyStats:
+class LatencyStats(_Record):
     """Latency of ``repeats`` timed calls at one batch size, after ``warmup`` untimed calls."""
 
     batch: int
@@ -40,16 +51,9 @@ class LatencyStats:
     def percentile(self, q: int) -> float:
         return float({50: self.p50, 90: self.p90, 95: self.p95, 99: self.p99}[q])
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LatencyStats:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class ThroughputStats:
+class ThroughputStats(_Record):
     """Samples per second at one batch size: the batch divided by the median call time."""
 
     batch: int
@@ -59,13 +63,6 @@ class ThroughputStats:
     samples_per_s: float
     samples_per_s_min: float
     samples_per_s_max: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ThroughputStats:
-        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -106,7 +103,7 @@ class BackendProfile:
 
 
 @dataclass(frozen=True)
-class RequirementCheck:
+class RequirementCheck(_Record):
     """One requirement against its measured value."""
 
     name: str
@@ -117,16 +114,9 @@ class RequirementCheck:
     unit: str = ""
     detail: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RequirementCheck:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(_Record):
     """One of the flow's two "requirements met?" decisions and what the flow did about it."""
 
     loop: str  # "quality" or "efficiency"
@@ -134,16 +124,9 @@ class Decision:
     missed: list[str]
     action: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Decision:
-        return cls(**data)
-
 
 @dataclass(frozen=True)
-class EpochRecord:
+class EpochRecord(_Record):
     """One training epoch: mean training loss and penalty, validation loss and metric."""
 
     epoch: int
@@ -153,6 +136,3 @@ class EpochRecord:
     val_metric: float
     lr: float
     seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)

@@ -123,30 +123,38 @@ def open_study(
     wait_s: float = 60.0,
 ) -> Any:
     """Create the study (with the attributes workers read) or join it after checking that its
-    search space is the one asked for. ``space``/``attrs`` None: join only (a worker)."""
+    search space is the one asked for. ``space``/``attrs`` None: join only (a worker), waiting
+    up to ``wait_s`` for the study and its setup to appear."""
     import optuna
 
-    try:
-        study = optuna.load_study(study_name=name, storage=storage)
-        existed = True
-    except KeyError:
-        if attrs is None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage)
+            existed = True
+            break
+        except KeyError:
+            if attrs is not None:
+                existed = False
+                break
+        if time.monotonic() >= deadline:  # joining only: the creator may start later
             raise ConfigError(
                 f"--study {name!r}: no such study in {redact(url)}; start it with zenopt run or "
                 "zenopt tune (tune.storage set to this URL), or pass --config to create it"
-            ) from None
+            )
+        time.sleep(0.5)
+    if not existed:
         try:
             study = optuna.create_study(
                 study_name=name,
                 storage=storage,
                 direction=direction,  # type: ignore[arg-type]
             )
-            existed = False
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
             study = optuna.load_study(study_name=name, storage=storage)
             existed = True
     if existed:
-        _wait_for_space(study, wait_s, url)
+        _wait_for_space(study, max(0.0, deadline - time.monotonic()), url)
         study = optuna.load_study(study_name=name, storage=storage)
         if space is not None:
             check_compatible(study, space, direction, url)
