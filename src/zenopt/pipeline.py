@@ -25,7 +25,7 @@ from zenopt.core.rundir import RunDir
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.quality import evaluate_outputs, quality_drop
 from zenopt.evaluate.requirements import check_efficiency, check_quality
-from zenopt.models import ModelSpec, save_deployable
+from zenopt.models import DeployableModel, ModelSpec, save_deployable
 from zenopt.profile import count_flops, count_params, default_threads, file_sizes, fingerprint
 from zenopt.profile.latency import profile_backend
 from zenopt.quality_loop import preflight, run_quality_loop
@@ -256,7 +256,11 @@ def _run_stages(
         set(config.bench.batch_sizes)
         | {config.requirements.latency_batch, config.requirements.throughput_batch}
     )
-    paths = {"torch": artifacts["spec"], "onnxruntime": artifacts["onnx"]}
+    paths = {
+        "torch": artifacts["spec"],
+        "torch_compile": artifacts["spec"],
+        "onnxruntime": artifacts["onnx"],
+    }
     profiles: dict[str, BackendProfile] = {}
     by_backend: dict[str, Any] = {}
     latency_batches = frozenset({1, config.requirements.latency_batch})
@@ -304,9 +308,16 @@ def _run_stages(
     efficiency = _decision(
         "efficiency",
         efficiency_checks,
-        "missed: the compression search is not available yet, so the exported baseline is "
-        "handed back as it is",
+        "missed: no compress.plan is set (the automatic compression search is not built "
+        "yet), so the exported baseline is handed back as it is",
     )
+    if config.compress.plan:
+        # 8. The configured compression plan: its candidate is what the verdict judges.
+        tick = time.perf_counter()
+        quality_checks, efficiency_checks, efficiency = _compress(
+            config, stage, model, spec, artifacts, run, manifest, console, quiet, threads
+        )
+        timings["compress_s"] = time.perf_counter() - tick
     manifest["decisions"]["efficiency"] = efficiency.to_dict()
     checks = quality_checks + efficiency_checks
     manifest["requirements"] = [c.to_dict() for c in checks]
@@ -318,6 +329,10 @@ def _run_stages(
         "missed": [c.name for c in checks if not c.met],
         "deploy_backend": deploy,
     }
+    if "compress" in manifest:
+        candidate = manifest["compress"]["candidate"]
+        manifest["verdict"]["deploy_backend"] = candidate["runtime"]
+        manifest["verdict"]["deployed_model"] = candidate["folder"]
     manifest["timings"] = timings
     manifest["status"] = "complete"
     manifest["finished_at"] = _now()
@@ -326,3 +341,31 @@ def _run_stages(
 
     write_report(manifest, run.file("report.html"))
     return RunOutcome(run.path, manifest, exit_code)
+
+
+def _compress(
+    config: RunConfig,
+    stage: DataStage,
+    model: DeployableModel,
+    spec: ModelSpec,
+    artifacts: dict[str, Path],
+    run: RunDir,
+    manifest: dict[str, Any],
+    console: Console,
+    quiet: bool,
+    threads: int,
+) -> tuple[list[RequirementCheck], list[RequirementCheck], Decision]:
+    """Apply ``compress.plan``; the requirements are judged on its candidate, which becomes
+    the deployed model."""
+    from zenopt.compress_flow import apply_configured_plan
+
+    record, checks = apply_configured_plan(
+        config, stage, model, spec, artifacts, run.path, console, quiet, threads
+    )
+    manifest["compress"] = {"plan": record["plan"], "candidate": record}
+    efficiency = [c for c in checks if c.kind == "efficiency"]
+    done = f"compress.plan {record['plan']} applied"
+    decision = _decision("efficiency", efficiency, f"{done}; the candidate misses these")
+    if decision.met:
+        decision = Decision("efficiency", True, [], f"{done}; the candidate meets them all")
+    return [c for c in checks if c.kind == "quality"], efficiency, decision

@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 CONFIGS = sorted(
     p.name
     for p in EXAMPLES.glob("*.yaml")
-    if p.name not in {"digits.yaml", "tune_breast_cancer.yaml"}
+    if p.name not in {"digits.yaml", "tune_breast_cancer.yaml", "compress_digits.yaml"}
 )
 runner = CliRunner()
 
@@ -35,6 +35,19 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec.loader.exec_module(module)
     module.main(root / "examples" / "data")
     return root
+
+
+def test_compress_example_is_the_default_job_with_the_plan() -> None:
+    from zenopt.compress import check_plan, plan_label
+    from zenopt.core.config import load_config
+
+    config = load_config(EXAMPLES / "compress_digits.yaml")
+    default = load_config(EXAMPLES / "digits.yaml")
+    check_plan(list(config.compress.plan))
+    assert plan_label(list(config.compress.plan)) == (
+        "prune(ratio=0.5) -> distill -> quantize(mode=static)"
+    )
+    assert (config.data, config.model, config.seed) == (default.data, default.model, default.seed)
 
 
 def test_every_input_kind_has_an_example() -> None:

@@ -46,6 +46,7 @@ def test_cli_commands_are_documented() -> None:
         "zenopt profile",
         "zenopt report",
         "zenopt predict",
+        "zenopt compress",
         "make run",
     )
     for command in (*commands, "make test"):

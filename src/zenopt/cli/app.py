@@ -5,7 +5,14 @@ from __future__ import annotations
 import typer
 
 from zenopt import __version__
-from zenopt.cli import predict_cmd, profile_cmd, report_cmd, run_cmd, worker_cmd
+from zenopt.cli import (
+    compress_cmd,
+    predict_cmd,
+    profile_cmd,
+    report_cmd,
+    run_cmd,
+    worker_cmd,
+)
 from zenopt.cli.errors import STATE
 
 __all__ = ["app", "main"]
@@ -38,6 +45,7 @@ def _root(
 app.command("run")(run_cmd.run)
 app.command("tune")(run_cmd.tune)
 app.command("worker")(worker_cmd.worker)
+app.command("compress")(compress_cmd.compress)
 app.command("profile")(profile_cmd.profile)
 app.command("report")(report_cmd.report)
 app.command("predict")(predict_cmd.predict)

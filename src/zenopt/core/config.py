@@ -14,11 +14,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from zenopt.core.compress_config import STEP_TYPES, CompressConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.tune_config import ParamSpec, TuneConfig
 
 __all__ = [
     "BenchConfig",
+    "CompressConfig",
     "DataConfig",
     "ModelConfig",
     "ParamSpec",
@@ -161,6 +163,7 @@ class RunConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     tune: TuneConfig = Field(default_factory=TuneConfig)
     requirements: RequirementsConfig = Field(default_factory=RequirementsConfig)
+    compress: CompressConfig = Field(default_factory=CompressConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -270,6 +273,10 @@ def _describe(error: dict[str, Any], source: str) -> str:
         allowed = _allowed_keys(error["loc"][:-1])
         return f"{source}: unknown key {loc!r}; allowed keys here: {', '.join(allowed)}"
     got = error.get("input")
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        tag = (error.get("ctx") or {}).get("tag", got)
+        tags = ", ".join(STEP_TYPES)
+        return f"{source}: {loc}.method: unknown method {tag!r}; choose from {tags}"
     if kind == "missing":
         return f"{source}: {loc}: required key is missing; add it to the config or --set it"
     message = error["msg"].replace("Input should be", "must be").replace("Value error, ", "")
@@ -277,9 +284,14 @@ def _describe(error: dict[str, Any], source: str) -> str:
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    if len(loc) == 4 and loc[:2] == ("compress", "plan") and loc[3] in STEP_TYPES:
+        return list(STEP_TYPES[loc[3]].model_fields)  # a step of the plan: its own keys
     model: type[BaseModel] = RunConfig
     for part in loc:
-        annotation = model.model_fields[str(part)].annotation
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

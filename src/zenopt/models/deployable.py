@@ -23,6 +23,7 @@ from zenopt.core.heads import Head
 from zenopt.core.rundir import atomic_write_bytes, atomic_write_text
 from zenopt.models.input_transform import InputTransform
 from zenopt.models.registry import build_model
+from zenopt.models.shapes import apply_shapes
 
 __all__ = ["DeployableModel", "ModelSpec", "load_deployable", "save_deployable"]
 
@@ -44,6 +45,10 @@ class ModelSpec:
     inputs: dict[str, Any] = field(default_factory=dict)
     # The network's input after the fitted transform (feature selection and PCA change it).
     net_input_shape: tuple[int, ...] | None = None
+    # Layers narrowed by structured pruning: name -> new sizes (see ``zenopt.models.shapes``).
+    shapes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "bf16": the torch runtime runs the network under bfloat16 autocast.
+    precision: str = "fp32"
 
     @property
     def net_shape(self) -> tuple[int, ...]:
@@ -126,7 +131,9 @@ def load_deployable(path: Path) -> tuple[DeployableModel, ModelSpec]:
     if not weights_path.is_file():
         raise ModelError(f"{weights_path}: weights not found next to {spec_path.name}")
     state = load_safetensors(weights_path.read_bytes())
-    net = build_model(spec.name, spec.net_shape, spec.num_outputs, spec.params)
+    net = apply_shapes(
+        build_model(spec.name, spec.net_shape, spec.num_outputs, spec.params), spec.shapes
+    )
     model = DeployableModel(net, InputTransform.from_layout(layout))
     model.scales_output = scales_output
     try:

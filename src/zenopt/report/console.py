@@ -83,3 +83,54 @@ def print_profile(profiles: dict[str, Any], console: Console) -> None:
                 _fmt(p["throughput"][key]),
             )
     console.print(table)
+
+
+def print_candidate(record: dict[str, Any], checks: list[Any], console: Console) -> None:
+    """The FP32 baselines and the candidate, each in its runtime, with ratios to PyTorch eager
+    FP32 (× = times faster, or times smaller)."""
+    table = Table(title=f"plan: {record['plan']}", title_justify="left")
+    metric = record["primary_metric"]
+    for column in ("model", metric, "b1 p50 ms", "b256 /s", "MB", "×b1", "×b256", "×size"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    rows = [(f"fp32 {name}", m, None) for name, m in record["baseline"].items()]
+    rows.append((f"candidate {record['runtime']}", record, record["vs_torch_fp32"]))
+    for label, m, ratio in rows:
+        lat, thr = m["profile"]["latency_ms"]["b1"], m["profile"]["throughput"]
+        table.add_row(
+            label,
+            f"{m['quality'][metric]:.4f}",
+            f"{lat['p50']:.3f}",
+            f"{thr['b256']:,.0f}",
+            f"{m['size_bytes'] / 1e6:.2f}",
+            *(
+                ("1.0", "1.0", "1.0")
+                if ratio is None and label == "fp32 torch"
+                else ("", "", "")
+                if ratio is None
+                else (
+                    f"{ratio['latency_b1_p50']:.1f}",
+                    f"{ratio['throughput_b256']:.1f}",
+                    f"{ratio['size']:.1f}",
+                )
+            ),
+        )
+    console.print(table)
+    quality = record["quality"]
+    ci = quality.get(f"{metric}_ci95")
+    interval = f" (95% CI {ci[0]:.4f}–{ci[1]:.4f}, n={quality.get('n')})" if ci else ""
+    console.print(
+        f"candidate test {metric} {quality[metric]:.4f}{interval}; drop against fp32 torch "
+        f"{_fmt(record['quality_drop'])}"
+    )
+    for note in record["notes"]:
+        console.print(f"[dim]{note['step']}: " + _note(note) + "[/]")
+    for check in checks:
+        verdict = "[green]met[/]" if check.met else "[bold red]missed[/]"
+        console.print(
+            f"{check.name}: {_fmt(check.measured)} vs target {_fmt(check.target)} {verdict}"
+        )
+
+
+def _note(note: dict[str, Any]) -> str:
+    skip = {"step"}
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in note.items() if k not in skip)

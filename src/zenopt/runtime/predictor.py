@@ -31,6 +31,7 @@ class Predictor(Protocol):
 BACKENDS: dict[str, str] = {
     "torch": "zenopt.runtime.torch_eager:TorchEagerPredictor",
     "onnxruntime": "zenopt.runtime.onnx_runtime:OnnxRuntimePredictor",
+    "torch_compile": "zenopt.runtime.torch_compile:TorchCompilePredictor",
 }
 
 

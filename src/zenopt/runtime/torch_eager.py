@@ -19,6 +19,7 @@ class TorchEagerPredictor:
     def __init__(self) -> None:
         self.threads = 0
         self.model_: DeployableModel | None = None
+        self.bf16 = False
         self._previous_threads: int | None = None
 
     def load(self, path: Path, threads: int) -> None:
@@ -26,7 +27,8 @@ class TorchEagerPredictor:
             raise RuntimeBackendError(
                 f"{path}: the torch backend loads model.json + model.safetensors, not ONNX"
             )
-        self.model_, _ = load_deployable(path)
+        self.model_, spec = load_deployable(path)
+        self.bf16 = spec.precision == "bf16"
         # torch's intra-op thread count is process-wide: set it for this predictor, put the
         # previous value back on close.
         self._previous_threads = torch.get_num_threads()
@@ -37,7 +39,12 @@ class TorchEagerPredictor:
         if self.model_ is None:
             raise RuntimeError("predict called before load")
         with torch.inference_mode():
-            out: np.ndarray = self.model_(torch.from_numpy(x)).numpy()
+            if self.bf16:  # the network in bfloat16, the outputs back in float32
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    result = self.model_(torch.from_numpy(x))
+                out: np.ndarray = result.float().numpy()
+            else:
+                out = self.model_(torch.from_numpy(x)).numpy()
         return out
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from zenopt.train.early_stopping import EarlyStopping
 from zenopt.train.losses import LossKind, penalty, task_loss
 from zenopt.train.optimizers import build_optimizer, build_scheduler
 
-__all__ = ["Augmenter", "EpochRecord", "TrainResult", "fit", "validation_score"]
+__all__ = ["Augmenter", "EpochRecord", "Objective", "TrainResult", "fit", "validation_score"]
 
 
 class Augmenter(Protocol):
@@ -30,6 +30,9 @@ class Augmenter(Protocol):
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
     def mix(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]: ...
+
+
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -92,8 +95,12 @@ def fit(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     class_weights: np.ndarray | None = None,
     augmenter: Augmenter | None = None,
+    objective: Objective | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place and leave it holding the best validation epoch's weights."""
+    """Train ``model`` in place and leave it holding the best validation epoch's weights.
+
+    ``objective(outputs, inputs, targets)`` replaces the task loss when given (distillation
+    adds the teacher's softened outputs there); validation always uses the task metric."""
     # 1. Tensors are prepared once; a batch is an index slice, with no per-sample Python work.
     Xt, yt = torch.from_numpy(X_train), torch.from_numpy(y_train)
     Xv, yv = torch.from_numpy(X_val), torch.from_numpy(y_val)
@@ -124,7 +131,9 @@ def fit(
                 xb = augmenter(xb)
             loader_time += time.perf_counter() - fetch
             optimizer.zero_grad(set_to_none=True)
-            if augmenter is not None and augmenter.mixes:
+            if objective is not None:
+                data_loss = objective(model(xb), xb, yb)
+            elif augmenter is not None and augmenter.mixes:
                 xb, perm, lam = augmenter.mix(xb)
                 out = model(xb)
                 data_loss = lam * task_loss(out, yb, loss, weights) + (1.0 - lam) * task_loss(

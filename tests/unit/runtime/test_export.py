@@ -86,9 +86,10 @@ def test_torch_backend_loads_safetensors_and_matches(tmp_path: Path) -> None:
 
 
 def test_backends_by_name() -> None:
-    assert backend_names() == ["torch", "onnxruntime"]
+    assert backend_names() == ["torch", "onnxruntime", "torch_compile"]
     with pytest.raises(
-        RuntimeBackendError, match="backend 'tensorrt' is unknown; choose from: torch, onnxruntime"
+        RuntimeBackendError,
+        match="backend 'tensorrt' is unknown; choose from: torch, onnxruntime, torch_compile",
     ):
         create_predictor("tensorrt")
 

@@ -173,7 +173,7 @@ def test_joining_with_another_space_or_direction_is_refused(tmp_path: Path) -> N
         _open(tmp_path, tune, direction="minimize")
     url = f"sqlite:///{tmp_path / 'study.db'}"
     with pytest.raises(ConfigError, match="--study 'nope': no such study in sqlite:///"):
-        open_study(open_storage(url, tune), "nope", None, tune, None, None, 0, url)
+        open_study(open_storage(url, tune), "nope", None, tune, None, None, 0, url, wait_s=0.5)
 
 
 def test_choose_trial_prefers_meeting_then_value_then_earlier() -> None:

@@ -1,0 +1,144 @@
+"""The technique protocol: a state that flows through a plan, the context every handler gets,
+and the registry that maps a config type to its handler."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from zenopt.core.config import TrainConfig
+from zenopt.core.errors import ConfigError
+from zenopt.models import DeployableModel, ModelSpec
+from zenopt.train import LossKind, fit
+from zenopt.train.trainer import Augmenter, Objective, TrainResult
+
+__all__ = ["CompressContext", "CompressState", "Handler", "finetune", "handler_for", "register"]
+
+
+@dataclass
+class CompressContext:
+    """What a technique needs besides the model. ``X_*`` are raw rows (the deployable model
+    takes raw inputs); ``net_input`` applies the fitted transform the network was trained on.
+    The test split is not here: no technique may tune, calibrate or stop early on it."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    net_input: Callable[[np.ndarray], np.ndarray]
+    loss: LossKind
+    train: TrainConfig
+    seed: int
+    teacher: DeployableModel
+    workdir: Path
+    cpu_flags: dict[str, bool] = field(default_factory=dict)
+    # Called with (what, done, total) during long steps (fine-tuning epochs).
+    progress: Callable[[str, int, int], None] | None = None
+
+    @property
+    def has_vnni(self) -> bool:
+        flags = self.cpu_flags
+        return bool(flags.get("avx512_vnni") or flags.get("avx_vnni") or flags.get("amx_int8"))
+
+
+@dataclass
+class CompressState:
+    """The model as it moves through a plan.
+
+    ``model`` is the PyTorch form (FP32, maybe pruned). Once a step makes an ONNX-only form
+    (INT8, fp16), ``onnx`` holds its bytes and later steps must work on ONNX. ``notes`` keeps
+    what each step did and measured, in order."""
+
+    model: DeployableModel
+    spec: ModelSpec
+    onnx: bytes | None = None
+    runtime: str | None = None
+    threads: int | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    def copy(self) -> CompressState:
+        return CompressState(
+            copy.deepcopy(self.model),
+            self.spec,
+            self.onnx,
+            self.runtime,
+            self.threads,
+            [dict(n) for n in self.notes],
+        )
+
+
+Handler = Callable[[Any, CompressState, CompressContext], CompressState]
+_HANDLERS: dict[type[BaseModel], Handler] = {}
+C = TypeVar("C", bound=BaseModel)
+
+
+def register(config_type: type[C]) -> Callable[[Handler], Handler]:
+    """Register ``handler(config, state, context) -> state`` for ``config_type``."""
+
+    def decorate(handler: Handler) -> Handler:
+        _HANDLERS[config_type] = handler
+        return handler
+
+    return decorate
+
+
+def handler_for(config: BaseModel) -> Handler:
+    handler = _HANDLERS.get(type(config))
+    if handler is None:
+        raise ConfigError(
+            f"compress: no technique is registered for {type(config).__name__}; "
+            f"known: {', '.join(sorted(t.__name__ for t in _HANDLERS))}"
+        )
+    return handler
+
+
+def finetune(
+    state: CompressState,
+    ctx: CompressContext,
+    epochs: int,
+    lr: float,
+    what: str,
+    objective: Objective | None = None,
+    augmenter: Augmenter | None = None,
+) -> TrainResult | None:
+    """Fine-tune the network of ``state`` in place on the training split, keeping the best
+    validation epoch. The optimizer and batch size are the run's; the schedule is cosine."""
+    if epochs <= 0:
+        return None
+    config = ctx.train.model_copy(
+        update={"epochs": epochs, "lr": lr, "schedule": "cosine", "patience": None}
+    )
+    X_train, X_val = ctx.net_input(ctx.X_train), ctx.net_input(ctx.X_val)
+    y_train, y_val = ctx.y_train, ctx.y_val
+    if ctx.loss == "mse":  # the network learned a standardised target
+        mean, std = float(state.model.output_mean), float(state.model.output_std)
+        y_train = ((y_train - mean) / std).astype(np.float32)
+        y_val = ((y_val - mean) / std).astype(np.float32)
+
+    def on_epoch(record: Any) -> None:
+        if ctx.progress is not None:
+            ctx.progress(what, int(record.epoch), epochs)
+
+    torch.manual_seed(ctx.seed)
+    result = fit(
+        state.model.net,
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        config,
+        ctx.loss,
+        ctx.seed,
+        on_epoch,
+        augmenter=augmenter,
+        objective=objective,
+    )
+    state.model.eval()
+    return result

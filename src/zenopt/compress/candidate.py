@@ -1,0 +1,111 @@
+"""A plan's result as a candidate: saved in its portable form and measured in its runtime.
+
+The PyTorch form always travels as ``model.json`` (factory, params, pruned layer sizes) plus
+``model.safetensors``; a candidate deployed in ONNX Runtime also gets ``model.onnx`` (the FP32
+export, proven to reproduce PyTorch, or the INT8/fp16 model a step made).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zenopt.compress._base import CompressState
+from zenopt.compress.unstructured import sparsity
+from zenopt.core.config import BenchConfig
+from zenopt.core.rundir import atomic_write_bytes
+from zenopt.evaluate.quality import evaluate_outputs
+from zenopt.models import save_deployable
+from zenopt.profile.cost import count_flops, count_params
+from zenopt.profile.latency import profile_backend
+from zenopt.runtime.export import export_onnx, verify_export
+from zenopt.runtime.predictor import predict_with_backend
+
+__all__ = ["MEASURED_BATCHES", "deploy_path", "measure", "save_candidate"]
+
+# The batch sizes every candidate is measured at: single requests and two bulk sizes.
+MEASURED_BATCHES = (1, 64, 256)
+
+
+def save_candidate(state: CompressState, folder: Path, X_check: np.ndarray) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = save_deployable(state.model, state.spec, folder)
+    if state.runtime == "onnxruntime":
+        onnx_path = folder / "model.onnx"
+        if state.onnx is None:
+            export_onnx(state.model, state.spec.input_shape, onnx_path)
+            verify_export(state.model, onnx_path, X_check, state.spec.head)
+        else:
+            atomic_write_bytes(onnx_path, state.onnx)
+        files["onnx"] = onnx_path
+    return files
+
+
+def deploy_path(files: dict[str, Path], runtime: str) -> Path:
+    return files["onnx"] if runtime == "onnxruntime" else files["spec"]
+
+
+def _size(files: dict[str, Path], runtime: str) -> tuple[int, int]:
+    """Bytes of the deployed artifact, and after zlib (level 9): what zeros buy on disk."""
+    if runtime == "onnxruntime":
+        data = files["onnx"].read_bytes()
+    else:
+        data = files["safetensors"].read_bytes() + files["spec"].read_bytes()
+    return len(data), len(zlib.compress(data, 9))
+
+
+@dataclass(frozen=True)
+class Measured:
+    quality: dict[str, Any]
+    profile: dict[str, Any]
+    size_bytes: int
+    compressed_bytes: int
+    params: int
+    flops: int
+    sparsity: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def measure(
+    state: CompressState,
+    files: dict[str, Path],
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    task: str,
+    bench: BenchConfig,
+    threads: int,
+    extra_batches: tuple[int, ...] = (),
+) -> Measured:
+    """Test quality (with its 95% interval), latency and throughput at ``MEASURED_BATCHES``
+    (and any batch a requirement names), size and FLOPs of the candidate, in its own runtime."""
+    runtime = state.runtime or "onnxruntime"
+    path = deploy_path(files, runtime)
+    outputs = predict_with_backend(runtime, path, X_test, threads)
+    quality = evaluate_outputs(outputs, y_test, state.spec.head, task, state.spec.class_names)
+    profile = profile_backend(
+        runtime,
+        path,
+        X_test,
+        sorted({*MEASURED_BATCHES, *extra_batches}),
+        bench.warmup,
+        bench.repeats,
+        bench.throughput_repeats,
+        threads,
+        frozenset({1, *extra_batches[:1]}),
+    )
+    size, packed = _size(files, runtime)
+    return Measured(
+        quality=quality,
+        profile=profile.to_dict(),
+        size_bytes=size,
+        compressed_bytes=packed,
+        params=count_params(state.model.net),
+        flops=count_flops(state.model, state.spec.input_shape),
+        sparsity=sparsity(state.model.net)["total"],
+    )
