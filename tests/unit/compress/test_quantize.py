@@ -25,9 +25,10 @@ def _run(path: Path, X: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: X})[0]
 
 
-@pytest.fixture
-def fp32_onnx(trained: TrainedModel, tmp_path: Path) -> Path:
-    return export_onnx(trained.model, trained.spec.input_shape, tmp_path / "fp32.onnx")
+@pytest.fixture(scope="module")
+def fp32_onnx(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("fp32")
+    return export_onnx(trained.model, trained.spec.input_shape, folder / "fp32.onnx")
 
 
 def test_gemm_rewrite_keeps_the_outputs(
