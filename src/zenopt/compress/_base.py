@@ -3,7 +3,6 @@ and the registry that maps a config type to its handler."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,16 +61,6 @@ class CompressState:
     runtime: str | None = None
     threads: int | None = None
     notes: list[dict[str, Any]] = field(default_factory=list)
-
-    def copy(self) -> CompressState:
-        return CompressState(
-            copy.deepcopy(self.model),
-            self.spec,
-            self.onnx,
-            self.runtime,
-            self.threads,
-            [dict(n) for n in self.notes],
-        )
 
 
 Handler = Callable[[Any, CompressState, CompressContext], CompressState]

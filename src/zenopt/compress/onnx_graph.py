@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ from zenopt.compress._base import CompressState
 from zenopt.core.errors import ConfigError
 from zenopt.runtime.export import export_onnx
 
-__all__ = ["conv_input_channels", "export_state", "gemm_to_matmul", "prepare_for_quantization"]
+__all__ = [
+    "conv_input_channels",
+    "export_state",
+    "gemm_to_matmul",
+    "prepare_for_quantization",
+    "quiet_quantizer",
+    "select_nodes",
+]
 
 
 def export_state(state: CompressState, path: Path) -> Path:
@@ -27,12 +35,25 @@ def export_state(state: CompressState, path: Path) -> Path:
     return export_onnx(state.model, state.spec.input_shape, path)
 
 
+@contextlib.contextmanager
+def quiet_quantizer() -> Iterator[None]:
+    """ONNX Runtime's quantization tools log through the root logger and print; silence both
+    while they run, and put the root logger's level back after."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
+
+
 def prepare_for_quantization(src: Path, dst: Path) -> Path:
     """Shape inference and graph optimisation, as ONNX Runtime recommends before quantizing."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    logging.getLogger("root").setLevel(logging.ERROR)
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    with quiet_quantizer():
         quant_pre_process(str(src), str(dst))
     return dst
 

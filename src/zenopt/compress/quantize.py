@@ -7,9 +7,6 @@ the 16-bit intermediate of the U8S8 kernels can saturate, which 7-bit weights pr
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ from zenopt.compress.onnx_graph import (
     export_state,
     gemm_to_matmul,
     prepare_for_quantization,
+    quiet_quantizer,
     select_nodes,
 )
 from zenopt.core.compress_config import Quantize, _QuantSettings
@@ -104,9 +102,7 @@ def quantize_onnx(
     if mode == "dynamic":
         op_types = op_types or DYNAMIC_DEFAULT_OPS
     excluded = _float_nodes(config, model, op_types)
-    logging.getLogger("root").setLevel(logging.ERROR)
-    quiet = io.StringIO()
-    with contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
+    with quiet_quantizer():
         if mode == "dynamic":
             ops = list(op_types or DYNAMIC_DEFAULT_OPS)
             if "Gemm" in ops:  # ORT's dynamic path only has a MatMul kernel

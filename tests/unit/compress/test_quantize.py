@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,9 @@ def test_static_int8_keeps_the_image_conv_in_float_and_agrees_with_fp32(
 
 
 def test_keep_float_by_op_type(trained: TrainedModel, tmp_path: Path) -> None:
+    level = logging.getLogger().level
     model = _static(trained, tmp_path, "quantize(keep_float=[Conv])")
+    assert logging.getLogger().level == level  # the quantizer's silencing is undone
     int8 = [
         i
         for i in model.graph.initializer
