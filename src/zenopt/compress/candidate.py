@@ -31,8 +31,13 @@ __all__ = ["MEASURED_BATCHES", "deploy_path", "measure", "save_candidate"]
 MEASURED_BATCHES = (1, 64, 256)
 
 
+MANAGED_FILES = ("model.json", "model.safetensors", "model.onnx", "candidate.json")
+
+
 def save_candidate(state: CompressState, folder: Path, X_check: np.ndarray) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
+    for name in MANAGED_FILES:  # a candidate saved here before must not leave files behind
+        (folder / name).unlink(missing_ok=True)
     files = save_deployable(state.model, state.spec, folder)
     if state.runtime == "onnxruntime":
         onnx_path = folder / "model.onnx"
