@@ -51,6 +51,19 @@ def _run(tmp_path: Path, *sets: str, epochs: int = 8) -> tuple[Path, dict[str, A
     return outcome.run_dir, outcome.manifest
 
 
+def _train_and_test(*sets: str, epochs: int) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The flow's data, build and train stages only (no export, profiling or report), for
+    tests that need the test-split metrics of many trained models: metrics, training, split."""
+    from zenopt.stages import build, evaluate_split, prepare_data, train
+
+    config = load_config(None, fast_overrides(*sets, epochs=epochs))
+    stage = prepare_data(config)
+    net, spec = build(config, stage.dataset, stage.prepared)
+    model, training, _ = train(config, stage.dataset, stage.prepared, net)
+    metrics = evaluate_split(model, spec.head, stage, "test")
+    return metrics, training, stage.prepared.splits.test
+
+
 @pytest.mark.parametrize(
     ("source", "task", "head"),
     [
@@ -174,18 +187,15 @@ def test_no_leakage_with_random_labels(tmp_path: Path, select: str) -> None:
         rng = np.random.default_rng(seed)
         X, y = rng.normal(size=(300, 1000)), rng.integers(0, 2, 300)
         np.savez(tmp_path / f"noise{seed}.npz", X=X, y=y)
-        run_dir, manifest = _run(
-            tmp_path / f"s{seed}",
+        metrics, _, test = _train_and_test(
             f"data.source={tmp_path / f'noise{seed}.npz'}",
             "model.name=mlp",
             f"data.select={select}",
             "data.select_k=10",
             epochs=20,
         )
-        ours.append(manifest["quality"]["test"]["accuracy"])
-        test_rows = [
-            int(r.split(",")[0]) for r in (run_dir / "test_predictions.csv").read_text().split()[1:]
-        ]
+        ours.append(metrics["accuracy"])
+        test_rows = np.asarray(test.indices)
         train_rows = np.setdiff1d(np.arange(300), test_rows)
         selected = SelectKBest(f_classif, k=10).fit_transform(X, y)  # the leak: all rows
         model = LogisticRegression().fit(selected[train_rows], y[train_rows])
@@ -206,17 +216,16 @@ def test_class_weights_raise_minority_recall(tmp_path: Path) -> None:
     recall: dict[str, list[float]] = {"none": [], "class_weight": []}
     for method, values in recall.items():
         for seed in range(3):
-            _, manifest = _run(
-                tmp_path / f"{method}{seed}",
+            metrics, training, _ = _train_and_test(
                 f"data.source={tmp_path / 'bc.npz'}",
                 "model.name=mlp",
                 f"data.balance={method}",
                 f"seed={seed}",
                 epochs=40,
             )
-            values.append(manifest["quality"]["test"]["per_class"]["1"]["recall"])
+            values.append(metrics["per_class"]["1"]["recall"])
             if method != "none":
-                assert manifest["training"]["balance"]["class_weights"][1] > 5
+                assert training["balance"]["class_weights"][1] > 5
     assert np.mean(recall["class_weight"]) > np.mean(recall["none"]), recall
 
 

@@ -28,11 +28,6 @@ CASES = [
     TechniqueCase("unstructured(ratio=0.5, steps=2, epochs=1)", 0.05, "unstructured-agp"),
     TechniqueCase("distill(epochs=2)", 0.03, "distill"),
     TechniqueCase("quantize(mode=static)", 0.03, "static-int8"),
-    TechniqueCase(
-        "quantize(mode=static, per_channel=true, calibration=percentile, keep_float=[])",
-        0.05,
-        "static-int8-per-channel",
-    ),
     TechniqueCase("quantize(mode=dynamic)", 0.03, "dynamic-int8"),
     TechniqueCase("qat(epochs=1)", 0.03, "qat"),
     TechniqueCase("precision(dtype=fp16, keep=always)", 0.01, "fp16"),
