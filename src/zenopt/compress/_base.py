@@ -18,7 +18,15 @@ from zenopt.models import DeployableModel, ModelSpec
 from zenopt.train import LossKind, fit
 from zenopt.train.trainer import Augmenter, Objective, TrainResult
 
-__all__ = ["CompressContext", "CompressState", "Handler", "finetune", "handler_for", "register"]
+__all__ = [
+    "CompressContext",
+    "CompressState",
+    "Handler",
+    "finetune",
+    "handler_for",
+    "register",
+    "require_pytorch_form",
+]
 
 
 @dataclass
@@ -86,6 +94,16 @@ def handler_for(config: BaseModel) -> Handler:
             f"known: {', '.join(sorted(t.__name__ for t in _HANDLERS))}"
         )
     return handler
+
+
+def require_pytorch_form(
+    config: BaseModel, state: CompressState, why: str = "must come before quantize/qat/fp16"
+) -> None:
+    """Refuse a step that changes the PyTorch model once a step has made the ONNX-only form.
+    ``check_plan`` orders a plan before any work; this guards a handler called on its own."""
+    if state.onnx is not None:
+        label = config.label()  # type: ignore[attr-defined]
+        raise ConfigError(f"compress.plan: {label}: {why}")
 
 
 def finetune(

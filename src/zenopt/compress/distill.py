@@ -10,7 +10,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from zenopt.compress._base import CompressContext, CompressState, finetune, register
+from zenopt.compress._base import (
+    CompressContext,
+    CompressState,
+    finetune,
+    register,
+    require_pytorch_form,
+)
 from zenopt.core.compress_config import Distill
 from zenopt.core.errors import ConfigError
 from zenopt.data.augment import BatchAugmenter
@@ -48,8 +54,7 @@ def distillation_loss(
 
 @register(Distill)
 def distill(config: Distill, state: CompressState, ctx: CompressContext) -> CompressState:
-    if state.onnx is not None:
-        raise ConfigError(f"compress.plan: {config.label()} must come before quantize/qat/fp16")
+    require_pytorch_form(config, state)
     teacher = ctx.teacher.net.eval()
 
     def objective(out: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:

@@ -18,12 +18,17 @@ import numpy as np
 import onnx
 import torch
 
-from zenopt.compress._base import CompressContext, CompressState, register
+from zenopt.compress._base import (
+    CompressContext,
+    CompressState,
+    register,
+    require_pytorch_form,
+)
 from zenopt.compress.onnx_graph import export_state
 from zenopt.core.compress_config import Precision
-from zenopt.core.errors import ConfigError
 from zenopt.profile.latency import make_batch, measure_calls
 from zenopt.runtime.onnx_runtime import make_session
+from zenopt.runtime.torch_eager import run_torch
 
 __all__ = ["lower_precision"]
 
@@ -45,11 +50,7 @@ def _onnx_predict(path: Path, threads: int) -> Callable[[np.ndarray], object]:
 
 
 def _torch_predict(model: torch.nn.Module, bf16: bool) -> Callable[[np.ndarray], object]:
-    def predict(x: np.ndarray) -> object:
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            return model(torch.from_numpy(x))
-
-    return predict
+    return lambda x: run_torch(model, x, bf16)
 
 
 def _fp16(state: CompressState, ctx: CompressContext, threads: int) -> tuple[Any, Any]:
@@ -69,18 +70,19 @@ def _fp16(state: CompressState, ctx: CompressContext, threads: int) -> tuple[Any
 def lower_precision(config: Precision, state: CompressState, ctx: CompressContext) -> CompressState:
     threads = state.threads or torch.get_num_threads()
     if config.dtype == "fp16":
-        if state.onnx is not None:
-            raise ConfigError(
-                f"compress.plan: {config.label()}: the model is already INT8 or fp16; fp16 "
-                "replaces quantization, it does not follow it"
-            )
+        require_pytorch_form(
+            config,
+            state,
+            "the model is already INT8 or fp16; fp16 replaces quantization, it does not follow it",
+        )
         (fp32, low), payload = _fp16(state, ctx, threads)
     else:
-        if state.onnx is not None:
-            raise ConfigError(
-                f"compress.plan: {config.label()}: bf16 runs in PyTorch, so it must come before "
-                "quantize/qat/fp16 and the plan must end in runtime torch or torch_compile"
-            )
+        require_pytorch_form(
+            config,
+            state,
+            "bf16 runs in PyTorch, so it must come before quantize/qat/fp16 "
+            "and the plan must end in runtime torch or torch_compile",
+        )
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:

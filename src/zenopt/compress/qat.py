@@ -14,7 +14,13 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from zenopt.compress._base import CompressContext, CompressState, finetune, register
+from zenopt.compress._base import (
+    CompressContext,
+    CompressState,
+    finetune,
+    register,
+    require_pytorch_form,
+)
 from zenopt.compress.onnx_graph import export_state
 from zenopt.compress.quantize import RAW_INPUT_CHANNELS, quantize_onnx, resolve_types
 from zenopt.core.compress_config import QuantizationAwareTraining
@@ -80,11 +86,11 @@ def _in_channels(module: nn.Module) -> int:
 def quantization_aware_training(
     config: QuantizationAwareTraining, state: CompressState, ctx: CompressContext
 ) -> CompressState:
-    if state.onnx is not None:
-        raise ConfigError(
-            f"compress.plan: {config.label()}: the model is already quantized or in fp16; "
-            "use qat instead of quantize, not after it"
-        )
+    require_pytorch_form(
+        config,
+        state,
+        "the model is already quantized or in fp16; use qat instead of quantize, not after it",
+    )
     if config.keep_float != "auto":
         raise ConfigError(
             f"compress.plan: {config.label()}: keep_float must stay 'auto' for qat (the "

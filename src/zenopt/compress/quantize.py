@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from zenopt.compress._base import CompressContext, CompressState, register
+from zenopt.compress._base import CompressContext, CompressState, register, require_pytorch_form
 from zenopt.compress.onnx_graph import (
     conv_input_channels,
     export_state,
@@ -23,7 +23,6 @@ from zenopt.compress.onnx_graph import (
     select_nodes,
 )
 from zenopt.core.compress_config import Quantize, _QuantSettings
-from zenopt.core.errors import ConfigError
 
 __all__ = ["quantize", "quantize_onnx"]
 
@@ -141,11 +140,11 @@ def quantize_onnx(
 
 @register(Quantize)
 def quantize(config: Quantize, state: CompressState, ctx: CompressContext) -> CompressState:
-    if state.onnx is not None:
-        raise ConfigError(
-            f"compress.plan: {config.label()}: the model is already quantized or in fp16; "
-            "quantize once, as the last model-changing step"
-        )
+    require_pytorch_form(
+        config,
+        state,
+        "the model is already quantized or in fp16; quantize once, as the last model-changing step",
+    )
     src = export_state(state, ctx.workdir / "fp32.onnx")
     dst = ctx.workdir / "int8.onnx"
     chosen = quantize_onnx(config, src, dst, ctx, config.mode, config.op_types)

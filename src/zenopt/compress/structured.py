@@ -11,7 +11,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from zenopt.compress._base import CompressContext, CompressState, finetune, register
+from zenopt.compress._base import (
+    CompressContext,
+    CompressState,
+    finetune,
+    register,
+    require_pytorch_form,
+)
 from zenopt.core.compress_config import Prune
 from zenopt.core.errors import ConfigError
 from zenopt.models.registry import build_model
@@ -66,8 +72,7 @@ def _widths(net: nn.Module) -> dict[str, int]:
 def prune_channels(config: Prune, state: CompressState, ctx: CompressContext) -> CompressState:
     import torch_pruning as tp
 
-    if state.onnx is not None:
-        raise ConfigError(f"compress.plan: {config.label()} must come before quantize/qat/fp16")
+    require_pytorch_form(config, state)
     net = state.model.net
     layers = [m for m in net.modules() if isinstance(m, _ROOTS)]
     if not layers:

@@ -11,9 +11,14 @@ import numpy as np
 from torch import nn
 from torch.nn.utils import prune
 
-from zenopt.compress._base import CompressContext, CompressState, finetune, register
+from zenopt.compress._base import (
+    CompressContext,
+    CompressState,
+    finetune,
+    register,
+    require_pytorch_form,
+)
 from zenopt.core.compress_config import UnstructuredPrune
-from zenopt.core.errors import ConfigError
 
 __all__ = ["agp_targets", "sparsity", "unstructured_prune"]
 
@@ -46,8 +51,7 @@ def sparsity(net: nn.Module) -> dict[str, float]:
 def unstructured_prune(
     config: UnstructuredPrune, state: CompressState, ctx: CompressContext
 ) -> CompressState:
-    if state.onnx is not None:
-        raise ConfigError(f"compress.plan: {config.label()} must come before quantize/qat/fp16")
+    require_pytorch_form(config, state)
     params = [(m, "weight") for m in state.model.net.modules() if isinstance(m, _WEIGHTED)]
     sizes = [int(m.weight.numel()) for m, _ in params]
     done = [0] * len(params)  # weights zeroed so far, per layer

@@ -10,7 +10,15 @@ import torch
 from zenopt.core.errors import RuntimeBackendError
 from zenopt.models.deployable import DeployableModel, load_deployable
 
-__all__ = ["TorchEagerPredictor"]
+__all__ = ["TorchEagerPredictor", "run_torch"]
+
+
+def run_torch(model: torch.nn.Module, x: np.ndarray, bf16: bool = False) -> np.ndarray:
+    """One inference call; with ``bf16`` the network runs under bfloat16 autocast and the
+    outputs come back in float32."""
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out: np.ndarray = model(torch.from_numpy(x)).float().numpy()
+    return out
 
 
 class TorchEagerPredictor:
@@ -38,14 +46,7 @@ class TorchEagerPredictor:
     def predict(self, x: np.ndarray) -> np.ndarray:
         if self.model_ is None:
             raise RuntimeError("predict called before load")
-        with torch.inference_mode():
-            if self.bf16:  # the network in bfloat16, the outputs back in float32
-                with torch.autocast("cpu", dtype=torch.bfloat16):
-                    result = self.model_(torch.from_numpy(x))
-                out: np.ndarray = result.float().numpy()
-            else:
-                out = self.model_(torch.from_numpy(x)).numpy()
-        return out
+        return run_torch(self.model_, x, self.bf16)
 
     def close(self) -> None:
         self.model_ = None

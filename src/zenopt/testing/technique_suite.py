@@ -30,6 +30,7 @@ from zenopt.core.errors import ConfigError
 from zenopt.evaluate.quality import predict_torch
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.runtime.predictor import predict_with_backend
+from zenopt.runtime.torch_eager import run_torch
 from zenopt.stages import DataStage, build, prepare_data, train
 
 __all__ = [
@@ -135,13 +136,7 @@ def check_round_trip(applied: Applied, trained: TrainedModel, workdir: Path) -> 
 
 
 def _torch_outputs(state: CompressState, X: np.ndarray) -> np.ndarray:
-    with torch.inference_mode():
-        if state.spec.precision == "bf16":
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                out: np.ndarray = state.model(torch.from_numpy(X)).float().numpy()
-                return out
-        out = state.model(torch.from_numpy(X)).numpy()
-        return out
+    return run_torch(state.model, X, state.spec.precision == "bf16")
 
 
 def check_deterministic(applied: Applied, trained: TrainedModel, workdir: Path) -> None:

@@ -38,6 +38,17 @@ CASES = [
 IDS = [case.id for case in CASES]
 
 
+def test_every_technique_has_a_case_in_the_suite() -> None:
+    """A technique added without a suite case fails here, not silently later."""
+    from zenopt.compress import parse_plan
+    from zenopt.core.compress_config import STEP_TYPES
+
+    covered = {step.method for case in CASES for step in parse_plan(case.plan)}
+    assert covered == set(STEP_TYPES)
+    precisions = {s.dtype for c in CASES for s in parse_plan(c.plan) if s.method == "precision"}
+    assert precisions == {"fp16", "bf16"}
+
+
 @pytest.fixture(scope="module", params=CASES, ids=IDS)
 def applied(
     request: pytest.FixtureRequest,
