@@ -25,14 +25,18 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
+# Two workers, one torch thread each (tests/conftest.py): the suite's single-threaded half
+# (ONNX export tracing, report rendering, process start-up) then uses both cores.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python benchmarks/bench_runtimes.py
 	$(BIN)/python benchmarks/bench_balancing.py
 	$(BIN)/python benchmarks/bench_loader.py
 	$(BIN)/python benchmarks/bench_tuning.py
+	$(BIN)/python benchmarks/bench_techniques.py
+	$(BIN)/python benchmarks/bench_search.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

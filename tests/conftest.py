@@ -15,6 +15,7 @@ FAST_BENCH = [
     "bench.batch_sizes=[1, 8]",
     "requirements.throughput_batch=8",
     "tune.when=never",  # tests that exercise the quality loop switch it on themselves
+    "compress.search.when=never",  # and so do the efficiency-search tests
 ]
 
 
@@ -44,3 +45,14 @@ def iris_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     out = tmp_path_factory.mktemp("runs") / "iris"
     outcome = run_pipeline(config, out, console=Console(quiet=True), quiet=True)
     return out, outcome.manifest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker trains with one torch thread: two workers share the two
+    cores instead of four threads fighting over them."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)

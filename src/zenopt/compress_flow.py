@@ -25,8 +25,7 @@ from zenopt.core.errors import ConfigError, DataError
 from zenopt.core.records import BackendProfile, RequirementCheck
 from zenopt.core.rundir import RunDir, atomic_write_text, read_manifest
 from zenopt.evaluate.metrics import primary_metric
-from zenopt.evaluate.quality import quality_drop
-from zenopt.evaluate.requirements import check_efficiency, check_quality
+from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, measure_drop
 from zenopt.models import DeployableModel, ModelSpec, load_deployable
 from zenopt.profile.machine import default_threads, fingerprint
 from zenopt.report.progress import stage_progress
@@ -41,7 +40,9 @@ __all__ = [
     "compress_run",
     "make_context",
     "measure_baseline",
+    "measure_on_test",
     "plan_folder",
+    "ratios",
 ]
 
 
@@ -102,12 +103,23 @@ def measure_baseline(
     return out
 
 
+def measure_on_test(
+    state: CompressState, files: dict[str, Path], stage: DataStage, config: RunConfig
+) -> Measured:
+    """A candidate measured in its runtime on the test split, at the batches every candidate
+    gets and those the requirements name."""
+    test = stage.prepared.splits.test
+    threads = state.threads or config.bench.threads or default_threads()
+    task = stage.dataset.task
+    return measure(state, files, test.X, test.y, task, config.bench, threads, _batches(config))
+
+
 def _batches(config: RunConfig) -> tuple[int, int]:
     """The batches the requirements name: latency first (it gets the many timed calls)."""
     return (config.requirements.latency_batch, config.requirements.throughput_batch)
 
 
-def _ratios(candidate: Measured, reference: Measured) -> dict[str, float]:
+def ratios(candidate: Measured, reference: Measured) -> dict[str, float]:
     """How many times faster/smaller the candidate is than the reference."""
     lat_c, lat_r = candidate.profile["latency_ms"], reference.profile["latency_ms"]
     thr_c, thr_r = candidate.profile["throughput"], reference.profile["throughput"]
@@ -148,16 +160,7 @@ def compress_model(
         seconds = time.perf_counter() - tick
         state.threads = state.threads or threads or config.bench.threads or default_threads()
         files = save_candidate(state, folder, splits.val.X)
-    measured = measure(
-        state,
-        files,
-        splits.test.X,
-        splits.test.y,
-        stage.dataset.task,
-        config.bench,
-        state.threads,
-        _batches(config),
-    )
+    measured = measure_on_test(state, files, stage, config)
     metric, _ = primary_metric(stage.dataset.task)
     reference = baseline["torch"]
     record = {
@@ -170,9 +173,11 @@ def compress_model(
         "files": {k: p.name for k, p in files.items()},
         **measured.to_dict(),
         "primary_metric": metric,
-        "quality_drop": quality_drop(reference.quality, measured.quality, metric),
-        "vs_torch_fp32": _ratios(measured, reference),
-        "vs_onnxruntime_fp32": _ratios(measured, baseline["onnxruntime"]),
+        "quality_drop": measure_drop(
+            config.requirements, reference.quality, measured.quality, metric
+        ),
+        "vs_torch_fp32": ratios(measured, reference),
+        "vs_onnxruntime_fp32": ratios(measured, baseline["onnxruntime"]),
         "baseline": {k: v.to_dict() for k, v in baseline.items()},
     }
     atomic_write_text(
@@ -235,9 +240,11 @@ def candidate_checks(config: RunConfig, record: dict[str, Any]) -> list[Requirem
     """The run's requirements against a candidate: its test quality, its speed in its own
     runtime, its size, and its quality drop against the PyTorch FP32 baseline."""
     profile = BackendProfile.from_dict(record["profile"])
+    torch_fp32 = record["baseline"]["torch"]
+    reference = Reference(BackendProfile.from_dict(torch_fp32["profile"]), torch_fp32["size_bytes"])
     checks = check_quality(config.requirements, record["quality"])
     return checks + check_efficiency(
-        config.requirements, profile, record["size_bytes"], record["quality_drop"]
+        config.requirements, profile, record["size_bytes"], record["quality_drop"], reference
     )
 
 

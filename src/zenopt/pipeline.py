@@ -22,10 +22,11 @@ from zenopt.core.errors import ConfigError
 from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
+from zenopt.efficiency_stage import compress_stage, search_stage
 from zenopt.evaluate.metrics import primary_metric
-from zenopt.evaluate.quality import evaluate_outputs, quality_drop
-from zenopt.evaluate.requirements import check_efficiency, check_quality
-from zenopt.models import DeployableModel, ModelSpec, save_deployable
+from zenopt.evaluate.quality import evaluate_outputs
+from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, measure_drop
+from zenopt.models import ModelSpec, save_deployable
 from zenopt.profile import count_flops, count_params, default_threads, file_sizes, fingerprint
 from zenopt.profile.latency import profile_backend
 from zenopt.quality_loop import preflight, run_quality_loop
@@ -48,14 +49,6 @@ class RunOutcome:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _decision(loop: str, checks: list[RequirementCheck], action_missed: str) -> Decision:
-    missed = [c.name for c in checks if not c.met]
-    if missed:
-        return Decision(loop, False, missed, action_missed)
-    action = "no targets set" if not checks else "all targets met; nothing to do"
-    return Decision(loop, True, [], action)
 
 
 def _better(chosen: dict[str, Any], baseline_val: dict[str, Any], metric: str) -> bool:
@@ -234,7 +227,7 @@ def _run_stages(
         quality_checks = check_quality(config.requirements, baseline)
         quality = _tuned_decision(quality_checks, loop.summary, carry)
     else:
-        quality = _decision(
+        quality = Decision.from_checks(
             "quality",
             quality_checks,
             "missed, and tune.when=never: the trained baseline is carried on unchanged",
@@ -297,27 +290,52 @@ def _run_stages(
         "flops": count_flops(model, spec.input_shape),
         "size_bytes": sizes,
     }
-    # 7. Efficiency met? The loop behind a "no" (compression search) is not built yet.
+    # 7. Efficiency met? A "no" runs the efficiency search (or a configured compress.plan).
     deploy = config.requirements.backend
-    drop = quality_drop(baseline, by_backend[deploy], metric)
-    manifest["quality"]["drop"] = {"backend": deploy, "metric": metric, "value": drop}
+    drop = measure_drop(config.requirements, baseline, by_backend[deploy], metric)
+    manifest["quality"]["drop"] = {
+        "backend": deploy,
+        "metric": metric,
+        "value": drop,
+        "mode": config.requirements.quality_drop_mode,
+    }
     size_key = "onnx" if deploy == "onnxruntime" else "safetensors"
+    torch_size = sizes["safetensors"] + sizes["spec"]
+    reference = Reference(profiles["torch"], torch_size) if "torch" in profiles else None
+    deploy_size = sizes[size_key] + (sizes["spec"] if size_key == "safetensors" else 0)
     efficiency_checks = check_efficiency(
-        config.requirements, profiles[deploy], sizes[size_key], drop
+        config.requirements, profiles[deploy], deploy_size, drop, reference
     )
-    efficiency = _decision(
+    efficiency = Decision.from_checks(
         "efficiency",
         efficiency_checks,
-        "missed: no compress.plan is set (the automatic compression search is not built "
-        "yet), so the exported baseline is handed back as it is",
+        "missed, and compress.search.when=never: the exported baseline is handed back as it is",
     )
+    search = config.compress.search
+    missed_efficiency = any(not c.met for c in efficiency_checks)
+    wants_search = search.when == "always" or (search.when == "missed" and missed_efficiency)
     if config.compress.plan:
         # 8. The configured compression plan: its candidate is what the verdict judges.
         tick = time.perf_counter()
-        quality_checks, efficiency_checks, efficiency = _compress(
+        quality_checks, efficiency_checks, efficiency = compress_stage(
             config, stage, model, spec, artifacts, run, manifest, console, quiet, threads
         )
         timings["compress_s"] = time.perf_counter() - tick
+    elif wants_search:
+        # 8. The efficiency loop: search plans, hand back the best feasible candidate.
+        tick = time.perf_counter()
+        quality_checks, efficiency_checks, efficiency = search_stage(
+            config,
+            stage,
+            (model, spec),
+            artifacts,
+            run,
+            manifest,
+            (console, quiet),
+            threads,
+            (quality_checks, efficiency_checks),
+        )
+        timings["search_s"] = time.perf_counter() - tick
     manifest["decisions"]["efficiency"] = efficiency.to_dict()
     checks = quality_checks + efficiency_checks
     manifest["requirements"] = [c.to_dict() for c in checks]
@@ -341,31 +359,3 @@ def _run_stages(
 
     write_report(manifest, run.file("report.html"))
     return RunOutcome(run.path, manifest, exit_code)
-
-
-def _compress(
-    config: RunConfig,
-    stage: DataStage,
-    model: DeployableModel,
-    spec: ModelSpec,
-    artifacts: dict[str, Path],
-    run: RunDir,
-    manifest: dict[str, Any],
-    console: Console,
-    quiet: bool,
-    threads: int,
-) -> tuple[list[RequirementCheck], list[RequirementCheck], Decision]:
-    """Apply ``compress.plan``; the requirements are judged on its candidate, which becomes
-    the deployed model."""
-    from zenopt.compress_flow import apply_configured_plan
-
-    record, checks = apply_configured_plan(
-        config, stage, model, spec, artifacts, run.path, console, quiet, threads
-    )
-    manifest["compress"] = {"plan": record["plan"], "candidate": record}
-    efficiency = [c for c in checks if c.kind == "efficiency"]
-    done = f"compress.plan {record['plan']} applied"
-    decision = _decision("efficiency", efficiency, f"{done}; the candidate misses these")
-    if decision.met:
-        decision = Decision("efficiency", True, [], f"{done}; the candidate meets them all")
-    return [c for c in checks if c.kind == "quality"], efficiency, decision

@@ -302,6 +302,14 @@ def run_worker(
         storage = open_storage(url, RunConfig().tune, "--storage")
         study = open_study(storage, study_name, None, RunConfig().tune, None, None, 0, url, wait_s)
         config = RunConfig.model_validate(study.user_attrs[ATTR_CONFIG])
+        if study.user_attrs[ATTR_SETUP].get("loop") == "compress":  # an efficiency search
+            import optuna
+
+            from zenopt.efficiency_loop import run_search_worker
+
+            storage = open_storage(url, config.tune, "--storage")
+            study = optuna.load_study(study_name=study_name, storage=storage)
+            return run_search_worker(study, console, quiet)
         setup = dict(study.user_attrs[ATTR_SETUP])
         # Heartbeat and retry settings are the study's, whatever the defaults say.
         storage = open_storage(url, config.tune, "--storage")

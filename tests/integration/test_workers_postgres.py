@@ -201,3 +201,41 @@ def test_a_worker_without_config_joins_the_study_a_run_creates(pg_url: str, tmp_
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 4
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["tune"]["counts"]["counted"] == 4 and manifest["tune"]["storage"] == pg_url
+
+
+def test_a_worker_runs_plans_of_the_efficiency_search(pg_url: str, tmp_path: Path) -> None:
+    """A worker started before the run joins its efficiency search (NAME-compress) and runs
+    plans; the budget holds across both processes and the run's summary has them all."""
+    from rich.console import Console
+    from tests.integration.test_efficiency_search import BASE
+
+    from zenopt.core.config import load_config
+    from zenopt.pipeline import run_pipeline
+
+    args = ["worker", "--storage", pg_url, "--study", "eff-compress", "--wait", "120", "-q"]
+    joiner = subprocess.Popen(
+        [sys.executable, "-m", "zenopt", *args], stderr=subprocess.PIPE, text=True
+    )
+    overrides = [
+        *BASE,
+        f"tune.storage={pg_url}",
+        "tune.study=eff",
+        "tune.heartbeat_s=1",
+        "tune.grace_s=3",
+        "compress.search.trials=3",
+        "compress.search.space.prune_ratio=[0.5, 0.6]",
+    ]
+    outcome = run_pipeline(
+        load_config(None, overrides), tmp_path / "run", console=Console(quiet=True), quiet=True
+    )
+    (log,) = _finish([joiner])
+    finished = [
+        t
+        for t in _study(pg_url, "eff-compress").get_trials(deepcopy=False)
+        if t.state.is_finished() and not (t.user_attrs.get("skipped") or t.user_attrs.get("free"))
+    ]
+    assert len(finished) == 3  # one budget for the run and the worker together
+    assert len({t.user_attrs["worker"] for t in finished}) == 2  # both ran plans
+    search = outcome.manifest["search"]
+    assert search["counts"]["counted"] == 3 and len(search["workers"]) == 2
+    assert "study eff-compress: 3/3 plans" in log

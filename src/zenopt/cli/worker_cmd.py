@@ -36,7 +36,8 @@ def worker(
 ) -> None:
     """Join a study and run its trials until the global trial budget is spent or a trial meets
     every quality target. A worker that dies mid-trial is noticed by its missing heartbeats;
-    its trial is failed and run again once by another worker.
+    its trial is failed and run again once by another worker. Given an efficiency search's
+    study (NAME-compress, made by zenopt run), it runs compression plans instead.
     """
     with reported_errors():
         from zenopt.core.config import load_config
@@ -47,6 +48,16 @@ def worker(
         mine = summary["this_worker"]["trials"]
         counts = summary["counts"]
         chosen = summary["chosen"]
+        if summary.get("loop") == "compress":
+            found = (
+                f"chosen trial {chosen['trial']}: {chosen['plan']}" if chosen else "none feasible"
+            )
+            err_console.print(
+                f"worker {summary['this_worker']['id']}: ran {len(mine)} plans · study "
+                f"{summary['study']}: {counts['counted']}/{summary['budget_trials']} plans, "
+                f"{counts['feasible']} feasible · {found} · {summary['stopped']}"
+            )
+            return
         best = (
             f"best trial {chosen['number']} ({summary['metric']} {chosen['value']:.4f})"
             if chosen

@@ -25,7 +25,7 @@ from zenopt.profile.latency import profile_backend
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import predict_with_backend
 
-__all__ = ["MEASURED_BATCHES", "deploy_path", "measure", "save_candidate"]
+__all__ = ["MEASURED_BATCHES", "deploy_path", "deployed_size", "measure", "save_candidate"]
 
 # The batch sizes every candidate is measured at: single requests and two bulk sizes.
 MEASURED_BATCHES = (1, 64, 256)
@@ -52,6 +52,11 @@ def save_candidate(state: CompressState, folder: Path, X_check: np.ndarray) -> d
 
 def deploy_path(files: dict[str, Path], runtime: str) -> Path:
     return files["onnx"] if runtime == "onnxruntime" else files["spec"]
+
+
+def deployed_size(files: dict[str, Path], runtime: str) -> int:
+    """Bytes of what the runtime loads: the ONNX file, or model.json plus the safetensors."""
+    return _size(files, runtime)[0]
 
 
 def _size(files: dict[str, Path], runtime: str) -> tuple[int, int]:

@@ -11,6 +11,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from zenopt.core.search_config import SearchConfig, SearchSpace
+
 __all__ = [
     "STEP_TYPES",
     "CompressConfig",
@@ -20,6 +22,8 @@ __all__ = [
     "QuantizationAwareTraining",
     "Quantize",
     "Runtime",
+    "SearchConfig",
+    "SearchSpace",
     "Step",
     "UnstructuredPrune",
 ]
@@ -189,3 +193,4 @@ class CompressConfig(BaseModel):
     plan: list[Step] = Field(
         default_factory=list, description="steps applied in order after the baseline is exported"
     )
+    search: SearchConfig = Field(default_factory=SearchConfig)

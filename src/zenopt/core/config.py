@@ -135,7 +135,21 @@ class RequirementsConfig(_Section):
     min_throughput: float | None = Field(None, gt=0.0, description="samples per second")
     throughput_batch: int = Field(64, ge=1)
     max_size_mb: float | None = Field(None, gt=0.0)
-    max_quality_drop: float | None = Field(None, ge=0.0, description="absolute, primary metric")
+    max_quality_drop: float | None = Field(
+        None, ge=0.0, description="primary metric lost vs the trained model (0.005 = 0.5 points)"
+    )
+    quality_drop_mode: Literal["absolute", "relative"] = Field(
+        "absolute", description="relative: the drop as a fraction of the baseline's value"
+    )
+    min_latency_speedup: float | None = Field(
+        None, gt=0.0, description="× lower latency than PyTorch eager FP32, same batch/percentile"
+    )
+    min_throughput_speedup: float | None = Field(
+        None, gt=0.0, description="× PyTorch eager FP32 throughput at throughput_batch"
+    )
+    min_size_reduction: float | None = Field(
+        None, gt=0.0, description="× smaller than the PyTorch FP32 weights file"
+    )
     backend: str = Field("onnxruntime", description="runtime the efficiency targets apply to")
 
 

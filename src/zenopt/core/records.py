@@ -124,6 +124,15 @@ class Decision(_Record):
     missed: list[str]
     action: str
 
+    @classmethod
+    def from_checks(cls, loop: str, checks: list[RequirementCheck], action_missed: str) -> Decision:
+        """Met when every check is; ``action_missed`` says what the flow did otherwise."""
+        missed = [c.name for c in checks if not c.met]
+        if missed:
+            return cls(loop, False, missed, action_missed)
+        action = "no targets set" if not checks else "all targets met; nothing to do"
+        return cls(loop, True, [], action)
+
 
 @dataclass(frozen=True)
 class EpochRecord(_Record):

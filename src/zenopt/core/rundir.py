@@ -17,7 +17,7 @@ from zenopt.core.errors import ConfigError
 
 __all__ = ["MANIFEST_NAME", "RunDir", "atomic_write_bytes", "atomic_write_text", "read_manifest"]
 
-MANAGED_FOLDERS = frozenset({"trials"})  # folders a run writes (trial models)
+MANAGED_FOLDERS = frozenset({"trials", "search", "compressed"})  # folders a run writes
 MANIFEST_NAME = "manifest.json"
 # Top-level keys a complete run's manifest always has; the report relies on them.
 REQUIRED_KEYS = (

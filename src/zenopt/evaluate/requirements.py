@@ -2,13 +2,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from zenopt.core.config import RequirementsConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.records import BackendProfile, RequirementCheck
 
-__all__ = ["QUALITY_TARGETS", "check_efficiency", "check_quality", "validate_requirements"]
+__all__ = [
+    "QUALITY_TARGETS",
+    "Reference",
+    "check_efficiency",
+    "check_quality",
+    "measure_drop",
+    "speed_targets_set",
+    "validate_requirements",
+]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """PyTorch eager FP32, measured in the same run: what the ``min_*_speedup`` and
+    ``min_size_reduction`` targets are ratios to."""
+
+    profile: BackendProfile
+    size_bytes: int
+
+
+RELATIVE_TARGETS = ("min_latency_speedup", "min_throughput_speedup", "min_size_reduction")
+
+
+def speed_targets_set(req: RequirementsConfig) -> bool:
+    """True when any efficiency target (absolute or relative to PyTorch) is set."""
+    names = ("max_latency_ms", "min_throughput", "max_size_mb", *RELATIVE_TARGETS)
+    return any(getattr(req, name) is not None for name in names)
+
+
+def measure_drop(
+    req: RequirementsConfig, baseline: dict[str, Any], candidate: dict[str, Any], metric: str
+) -> float:
+    """The quality lost on ``metric`` (0 when none), absolute or as a fraction of the
+    baseline's value, as ``requirements.quality_drop_mode`` says."""
+    from zenopt.evaluate.quality import quality_drop
+
+    drop = quality_drop(baseline, candidate, metric)
+    if req.quality_drop_mode == "relative":
+        base = abs(float(baseline[metric]))
+        return drop / base if base > 0 else (0.0 if drop == 0 else float("inf"))
+    return drop
+
 
 # requirement field -> (metric key in the test metrics, higher is better)
 QUALITY_TARGETS: dict[str, tuple[str, bool]] = {
@@ -33,6 +75,12 @@ def validate_requirements(req: RequirementsConfig, task: str, backends: list[str
             raise ConfigError(
                 f"requirements.{name} is a {kind} target but the task is {task}; remove it"
             )
+    relative = [name for name in RELATIVE_TARGETS if getattr(req, name) is not None]
+    if relative and "torch" not in backends:
+        raise ConfigError(
+            f"requirements.{relative[0]} is a ratio to PyTorch eager FP32, which bench.backends "
+            f"({', '.join(backends)}) does not measure; add torch to bench.backends"
+        )
     if req.backend not in backends:
         raise ConfigError(
             f"requirements.backend={req.backend!r} is not among bench.backends "
@@ -70,7 +118,10 @@ def check_efficiency(
     profile: BackendProfile,
     size_bytes: int,
     quality_drop: float,
+    reference: Reference | None = None,
 ) -> list[RequirementCheck]:
+    """Absolute targets against ``profile``/``size_bytes``; the ratios to PyTorch eager FP32
+    against ``reference`` (a ratio target without one counts as not measured)."""
     checks = []
     where = f"{profile.backend}, {profile.threads}t"
     if req.max_latency_ms is not None:
@@ -112,6 +163,7 @@ def check_efficiency(
                 f"{profile.backend} file",
             )
         )
+    checks += _relative(req, profile, size_bytes, reference)
     if req.max_quality_drop is not None:
         checks.append(
             _check(
@@ -121,7 +173,64 @@ def check_efficiency(
                 quality_drop,
                 False,
                 "",
-                f"torch → {profile.backend}, test",
+                f"{req.quality_drop_mode}, test split",
+            )
+        )
+    return checks
+
+
+def _relative(
+    req: RequirementsConfig, profile: BackendProfile, size_bytes: int, ref: Reference | None
+) -> list[RequirementCheck]:
+    checks = []
+    if req.min_latency_speedup is not None:
+        measured = None
+        mine = profile.latency.get(req.latency_batch)
+        theirs = ref.profile.latency.get(req.latency_batch) if ref else None
+        if mine and theirs:
+            p = req.latency_percentile
+            measured = theirs.percentile(p) / mine.percentile(p)
+        detail = f"p{req.latency_percentile} b{req.latency_batch} vs torch eager FP32"
+        checks.append(
+            _check(
+                "min_latency_speedup",
+                "efficiency",
+                req.min_latency_speedup,
+                measured,
+                True,
+                "×",
+                detail,
+            )
+        )
+    if req.min_throughput_speedup is not None:
+        measured = None
+        tp = profile.throughput.get(req.throughput_batch)
+        ref_tp = ref.profile.throughput.get(req.throughput_batch) if ref else None
+        if tp and ref_tp:
+            measured = tp.samples_per_s / ref_tp.samples_per_s
+        detail = f"b{req.throughput_batch} vs torch eager FP32"
+        checks.append(
+            _check(
+                "min_throughput_speedup",
+                "efficiency",
+                req.min_throughput_speedup,
+                measured,
+                True,
+                "×",
+                detail,
+            )
+        )
+    if req.min_size_reduction is not None:
+        measured = ref.size_bytes / size_bytes if ref and size_bytes else None
+        checks.append(
+            _check(
+                "min_size_reduction",
+                "efficiency",
+                req.min_size_reduction,
+                measured,
+                True,
+                "×",
+                "vs the PyTorch FP32 weights",
             )
         )
     return checks

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from zenopt.report.format import format_value as _fmt
 
-__all__ = ["print_profile", "print_run_summary"]
+__all__ = ["print_profile", "print_run_summary", "print_search"]
 
 
 def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
@@ -52,9 +52,47 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
     if cost:
         sizes = ", ".join(f"{k} {v / 1e6:.3f} MB" for k, v in cost["size_bytes"].items())
         console.print(f"params {cost['params']:,} · FLOPs/sample {cost['flops']:,} · {sizes}")
+    if manifest.get("search"):
+        print_search(manifest["search"], console)
     for decision in manifest.get("decisions", {}).values():
-        if not decision["met"] or (decision["loop"] == "quality" and "tune" in manifest):
+        ran = {"quality": "tune", "efficiency": "search"}.get(decision["loop"], "")
+        if not decision["met"] or ran in manifest:
             console.print(f"[yellow]{decision['loop']} loop[/]: {decision['action']}")
+
+
+def print_search(search: dict[str, Any], console: Console) -> None:
+    """The Pareto front of the efficiency search (or, with none feasible, the closest plans),
+    with ratios to PyTorch eager FP32: × = times faster, or times smaller."""
+    feasible = search["chosen"] is not None
+    shown = [r for r in search["candidates"] if r["trial"] in set(search["front"])]
+    title = "efficiency search: Pareto front" if feasible else "efficiency search: closest"
+    if not feasible:
+        shown = search["closest"]
+    table = Table(title=title, title_justify="left")
+    for column in ("trial", "plan", search["metric"], "drop", "×b1", "×b256", "×size", "verdict"):
+        table.add_column(column, justify="left" if column in {"plan", "verdict"} else "right")
+    for r in shown:
+        ratios = r["vs_torch_fp32"] or {}
+        if r["feasible"]:
+            verdict = "[green]feasible[/]" + (
+                " [bold](chosen)[/]" if r["trial"] == search["chosen"]["trial"] else ""
+            )
+        else:
+            misses = r["missed"] + ([] if r["accepted"] else ["acceptance"])
+            verdict = "[red]misses " + ", ".join(misses) + "[/]"
+        table.add_row(
+            str(r["trial"]),
+            r["plan"],
+            _fmt(r["test"]),
+            _fmt(r["quality_drop"]),
+            _fmt(ratios.get("latency_b1_p50")),
+            _fmt(ratios.get("throughput_b256")),
+            _fmt(ratios.get("size")),
+            verdict,
+        )
+    console.print(table)
+    if search.get("reproduce"):
+        console.print(f"[dim]reproduce the chosen plan: {search['reproduce']}[/]")
 
 
 def print_profile(profiles: dict[str, Any], console: Console) -> None:

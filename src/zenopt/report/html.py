@@ -13,6 +13,7 @@ from zenopt.report.format import format_value
 from zenopt.report.plots import (
     importance_bars,
     latency_histogram,
+    pareto_plot,
     search_history,
     training_curves,
 )
@@ -41,10 +42,27 @@ def render_report(manifest: dict[str, Any]) -> str:
             tune["trials"], tune["metric"], tune["direction"] == "maximize"
         )
         plots["importances"] = importance_bars(tune.get("importances"))
+    search = manifest.get("search")
+    if search:
+        plots["pareto"] = pareto_plot(search, _baseline_points(manifest))
     command = manifest.get("command") or []
     return env.get_template("report.html.j2").render(
         m=manifest, plots=plots, command=shlex.join(command) if command else ""
     )
+
+
+def _baseline_points(manifest: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """The FP32 baselines as (latency at the requirement's batch and percentile, test quality)."""
+    req = manifest["config"]["requirements"]
+    metric = manifest["quality"]["primary_metric"]
+    key, pct = f"b{req['latency_batch']}", f"p{req['latency_percentile']}"
+    points = {}
+    for name, profile in manifest.get("profile", {}).items():
+        quality = manifest["quality"].get("by_backend", {}).get(name, {}).get(metric)
+        stats = profile["latency_ms"].get(key)
+        if quality is not None and stats:
+            points[name] = (stats[pct], quality)
+    return points
 
 
 def write_report(manifest: dict[str, Any], path: Path) -> Path:

@@ -6,7 +6,13 @@ import base64
 import io
 from typing import Any
 
-__all__ = ["importance_bars", "latency_histogram", "search_history", "training_curves"]
+__all__ = [
+    "importance_bars",
+    "latency_histogram",
+    "pareto_plot",
+    "search_history",
+    "training_curves",
+]
 
 
 def _figure() -> Any:
@@ -112,5 +118,67 @@ def importance_bars(importances: dict[str, float] | None) -> str | None:
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(names) + 1))
     ax.barh(names, [importances[n] for n in names], color="tab:blue")
     ax.set_xlabel("importance (fANOVA, sums to 1)")
+    fig.tight_layout()
+    return _encode(fig)
+
+
+def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str | None:
+    """Test quality against latency for every measured candidate, marker area by size; the
+    front joined by a line, the chosen plan starred, the FP32 baselines as crosses."""
+    rows = [
+        r
+        for r in search.get("candidates", [])
+        if r["test"] is not None and r["latency_ms"] is not None and r["same_as"] is None
+    ]
+    if not rows:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    largest = max(r["size_bytes"] for r in rows)
+    area = [30 + 400 * r["size_bytes"] / largest for r in rows]
+    colors = ["tab:green" if r["feasible"] else "tab:grey" for r in rows]
+    ax.scatter(
+        [r["latency_ms"] for r in rows],
+        [r["test"] for r in rows],
+        s=area,
+        c=colors,
+        alpha=0.6,
+        edgecolors="black",
+        linewidths=0.5,
+    )
+    front = sorted(
+        (r for r in rows if r["trial"] in set(search.get("front", []))),
+        key=lambda r: r["latency_ms"],
+    )
+    ax.plot(
+        [r["latency_ms"] for r in front],
+        [r["test"] for r in front],
+        color="tab:blue",
+        linewidth=1,
+        label="Pareto front",
+    )
+    chosen = search.get("chosen")
+    if chosen:
+        ax.scatter(
+            [chosen["latency_ms"]],
+            [chosen["test"]],
+            marker="*",
+            s=300,
+            color="gold",
+            edgecolors="black",
+            zorder=3,
+            label=f"chosen (trial {chosen['trial']})",
+        )
+    for name, (lat, quality) in (baseline or {}).items():
+        ax.scatter([lat], [quality], marker="x", s=80, color="tab:red", zorder=3)
+        ax.annotate(f"{name} FP32", (lat, quality), textcoords="offset points", xytext=(5, 5))
+    for r in rows:
+        ax.annotate(
+            str(r["trial"]), (r["latency_ms"], r["test"]), fontsize=7, ha="center", va="center"
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel(f"test {rows[0]['metric']}")
+    ax.legend(loc="lower right", title="green: feasible · area: size")
     fig.tight_layout()
     return _encode(fig)

@@ -97,3 +97,41 @@ class TuneProgress:
             f"{_clock(snap.elapsed_s)}{budget}"
         )
         self.progress.update(self.task, completed=snap.counted, total=snap.budget, status=status)
+
+
+class SearchProgress:
+    """Efficiency-search bar: plans tried against the budget, how many were rejected before
+    training, accepted and feasible, the best feasible ratio so far, and what runs now."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]search[/]"),
+            BarColumn(bar_width=16),
+            TextColumn("{task.completed}/{task.total} plans"),
+            TextColumn("{task.fields[status]}"),
+            TextColumn("[dim]{task.fields[now]}"),
+            console=console,
+            disable=quiet,
+        )
+        self.task: TaskID = self.progress.add_task("", total=None, status="starting", now="")
+
+    def __enter__(self) -> SearchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def note(self, text: str) -> None:
+        self.progress.update(self.task, now=text)
+
+    def update(self, snap: SearchSnapshot, counts: dict[str, int], best: str) -> None:
+        budget = "" if snap.timeout_s is None else f"/{_clock(snap.timeout_s)}"
+        status = (
+            f"{counts.get('rejected_before_training', 0)} rejected untrained · "
+            f"{counts.get('accepted', 0)} accepted · {counts.get('feasible', 0)} feasible · "
+            f"best {best} · {_clock(snap.elapsed_s)}{budget}"
+        )
+        self.progress.update(
+            self.task, completed=snap.counted, total=snap.budget, status=status, now=""
+        )

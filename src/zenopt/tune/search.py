@@ -22,7 +22,7 @@ from zenopt.core.errors import ModelError, TrainingError
 from zenopt.tune.space import suggest
 from zenopt.tune.study import budget_used, counts_toward_budget
 
-__all__ = ["SearchSnapshot", "TrialResult", "run_search", "worker_id"]
+__all__ = ["SearchSnapshot", "TrialRejectedError", "TrialResult", "run_search", "worker_id"]
 
 ReportFn = Callable[[int, float], None]
 
@@ -31,9 +31,11 @@ ReportFn = Callable[[int, float], None]
 class TrialResult:
     """What a trial function hands back: the objective value and JSON-able attributes."""
 
-    value: float
-    meets: bool  # every quality target met on the validation split
+    value: float | tuple[float, ...]  # one value per objective of the study
+    meets: bool  # the search may stop: every target met (quality loop: on validation)
     attrs: dict[str, Any] = field(default_factory=dict)
+    # Constraint values for a constrained sampler: the trial is feasible when all are <= 0.
+    constraints: dict[str, float] = field(default_factory=dict)
 
 
 TrialFn = Callable[[dict[str, Any], int, ReportFn], TrialResult]
@@ -57,6 +59,17 @@ class _SkippedError(Exception):
     """A trial that must not run: the budget is spent or the target is already met."""
 
 
+class TrialRejectedError(Exception):
+    """A trial function's way to end a trial early as pruned, keeping what it measured."""
+
+    def __init__(
+        self, reason: str, attrs: dict[str, Any], constraints: dict[str, float] | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.attrs = attrs
+        self.constraints = constraints or {}
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -70,12 +83,19 @@ def _met(study: Any) -> bool:
     )
 
 
+SampleFn = Callable[[Any], dict[str, Any]]
+
+
 def _objective(
-    study: Any, space: dict[str, ParamSpec], budget: int, trial_fn: TrialFn
-) -> Callable[[Any], float]:
+    study: Any,
+    space: dict[str, ParamSpec],
+    budget: int,
+    trial_fn: TrialFn,
+    sample: SampleFn | None = None,
+) -> Callable[[Any], float | tuple[float, ...]]:
     import optuna
 
-    def objective(trial: Any) -> float:
+    def objective(trial: Any) -> float | tuple[float, ...]:
         # Checked at the start, against the storage: other workers may have used the budget or
         # met the target since this process last looked.
         if _met(study) or budget_used(study, before=trial.number) >= budget:
@@ -83,7 +103,7 @@ def _objective(
             study.stop()
             raise _SkippedError
         trial.set_user_attr("worker", worker_id())
-        params = suggest(trial, space)
+        params = sample(trial) if sample is not None else suggest(trial, space)
 
         def report(epoch: int, value: float) -> None:
             trial.report(value, epoch)
@@ -96,11 +116,19 @@ def _objective(
         except (TrainingError, ModelError) as exc:
             trial.set_user_attr("error", str(exc))
             raise
+        except TrialRejectedError as exc:
+            for key, value in exc.attrs.items():
+                trial.set_user_attr(key, value)
+            for key, bound in exc.constraints.items():
+                trial.set_constraint(key, bound)
+            raise optuna.TrialPruned(str(exc)) from None
         except KeyboardInterrupt:  # re-run on --resume, like a trial whose process died
             trial.set_user_attr("interrupted", True)
             raise
         for key, value in result.attrs.items():
             trial.set_user_attr(key, value)
+        for key, bound in result.constraints.items():
+            trial.set_constraint(key, bound)
         trial.set_user_attr("meets", result.meets)
         return result.value
 
@@ -112,7 +140,8 @@ def _snapshot(study: Any, budget: int, started: float, timeout_s: float | None) 
 
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    values = [t.value for t in complete if t.value is not None]
+    single = len(study.directions) == 1  # a multi-objective study has a front, not a best
+    values = [t.value for t in complete if single and t.value is not None]
     best = None
     if values:
         best = max(values) if study.direction.name == "MAXIMIZE" else min(values)
@@ -136,6 +165,7 @@ def run_search(
     timeout_s: float | None = None,
     on_update: Callable[[SearchSnapshot], None] | None = None,
     poll_s: float = 1.0,
+    sample: SampleFn | None = None,
 ) -> str:
     """Run trials until the target is met or the budget is spent; return why it stopped."""
     import optuna
@@ -144,7 +174,7 @@ def run_search(
 
     optuna.logging.set_verbosity(logging.ERROR)
     started = time.monotonic()
-    objective = _objective(study, space, budget, trial_fn)
+    objective = _objective(study, space, budget, trial_fn, sample)
 
     def after_trial(study: Any, trial: Any) -> None:
         if on_update is not None:

@@ -162,6 +162,8 @@ def open_study(
         for key, value in attrs.items():
             study.set_user_attr(key, value)
         study.set_user_attr(ATTR_SPACE, space)  # last: joiners wait for it
+    if study.user_attrs.get(ATTR_SETUP, {}).get("loop") == "compress":
+        return study  # an efficiency search: its runner sets its own sampler
     stored = study.user_attrs[ATTR_SPACE]
     sampler_space = {k: ParamSpec.model_validate(v) for k, v in stored.items()}
     shared = not url.startswith("sqlite")
@@ -174,10 +176,11 @@ def open_study(
 
 def counts_toward_budget(trial: Any) -> bool:
     """Every trial that ran to an outcome, or is running or queued, counts; one skipped over
-    budget, or one whose worker died (it is re-queued, and its re-run counts), does not."""
+    budget, one whose worker died (it is re-queued, and its re-run counts), or one the trial
+    marked ``free`` (a plan rejected in seconds, before any training), does not."""
     from optuna.trial import TrialState
 
-    if trial.user_attrs.get("skipped"):
+    if trial.user_attrs.get("skipped") or trial.user_attrs.get("free"):
         return False
     if trial.state == TrialState.FAIL:  # an error counts; a death or an interruption does not
         return "error" in trial.user_attrs

@@ -61,3 +61,48 @@ def test_targets_of_the_wrong_task_are_rejected() -> None:
         validate_requirements(RequirementsConfig(min_accuracy=0.5), "regression", ["onnxruntime"])
     with pytest.raises(ConfigError, match="not among bench.backends"):
         validate_requirements(RequirementsConfig(), "binary", ["torch"])
+
+
+def test_ratio_targets_compare_with_pytorch_eager_fp32() -> None:
+    from zenopt.evaluate.requirements import Reference
+
+    req = RequirementsConfig(
+        min_latency_speedup=10, min_throughput_speedup=15, min_size_reduction=8
+    )
+    torch_fp32 = Reference(_profile(p95=5.0, throughput=100.0), size_bytes=4_800_000)
+    checks = {
+        c.name: c for c in check_efficiency(req, _profile(0.4, 1400.0), 500_000, 0.0, torch_fp32)
+    }
+    assert checks["min_latency_speedup"].measured == pytest.approx(12.5)
+    assert checks["min_latency_speedup"].met
+    assert checks["min_throughput_speedup"].measured == pytest.approx(14.0)
+    assert not checks["min_throughput_speedup"].met
+    assert checks["min_size_reduction"].measured == pytest.approx(9.6)
+    assert checks["min_size_reduction"].met
+    # Without the PyTorch measurement a ratio cannot be known: missed, not guessed.
+    blind = check_efficiency(req, _profile(0.4, 1400.0), 500_000, 0.0)
+    assert all(c.measured is None and not c.met for c in blind)
+
+
+def test_ratio_targets_need_torch_among_the_backends() -> None:
+    with pytest.raises(ConfigError, match="add torch to bench.backends"):
+        validate_requirements(
+            RequirementsConfig(min_size_reduction=4), "multiclass", ["onnxruntime"]
+        )
+
+
+def test_relative_quality_drop_is_a_fraction_of_the_baseline() -> None:
+    from zenopt.evaluate.requirements import measure_drop
+
+    base, cand = {"accuracy": 0.8}, {"accuracy": 0.76}
+    absolute = measure_drop(RequirementsConfig(), base, cand, "accuracy")
+    relative = measure_drop(
+        RequirementsConfig(quality_drop_mode="relative"), base, cand, "accuracy"
+    )
+    assert absolute == pytest.approx(0.04)
+    assert relative == pytest.approx(0.05)
+    assert measure_drop(RequirementsConfig(), base, {"accuracy": 0.9}, "accuracy") == 0.0
+    mse = measure_drop(
+        RequirementsConfig(quality_drop_mode="relative"), {"mse": 2.0}, {"mse": 2.5}, "mse"
+    )
+    assert mse == pytest.approx(0.25)
