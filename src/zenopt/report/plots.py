@@ -146,16 +146,16 @@ def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str 
         edgecolors="black",
         linewidths=0.5,
     )
-    front = sorted(
-        (r for r in rows if r["trial"] in set(search.get("front", []))),
-        key=lambda r: r["latency_ms"],
-    )
-    ax.plot(
+    # The front is over three objectives (size too), so it is marked, not drawn as a line.
+    front = [r for r in rows if r["trial"] in set(search.get("front", []))]
+    ax.scatter(
         [r["latency_ms"] for r in front],
         [r["test"] for r in front],
-        color="tab:blue",
-        linewidth=1,
-        label="Pareto front",
+        s=[30 + 400 * r["size_bytes"] / largest + 120 for r in front],
+        facecolors="none",
+        edgecolors="tab:blue",
+        linewidths=1.5,
+        label="Pareto front (quality, latency, size)",
     )
     chosen = search.get("chosen")
     if chosen:
