@@ -45,14 +45,17 @@ SINGLE = {"INT8 alone": "quantize(mode=static)", "prune 50% alone": "prune(ratio
 NEEDED_OVER_INT8 = 1.5  # zenopt's plan vs INT8 alone, b256 throughput
 
 
-def bench_model(model: str, console: Console) -> dict[str, Any]:
+def bench_model(model: str, console: Console, default_budget: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"bench-search-{model}-") as tmp:
         run = Path(tmp) / "run"
         base = load_config(
             CONFIG, [f"model.name={model}", "tune.when=never", "compress.search.when=never"]
         )
         run_pipeline(base, run, overwrite=True, quiet=True)
-        config = load_config(run / "config.yaml", ["compress.search.when=always"])
+        overrides = ["compress.search.when=always"]
+        if default_budget:  # the library's budget instead of the job's (30 plans, 8 minutes)
+            overrides += ["compress.search.trials=30", "compress.search.timeout_min=8"]
+        config = load_config(run / "config.yaml", overrides)
         stage = prepare_data(config)
         net, spec = load_deployable(run)
         files = {
@@ -186,6 +189,11 @@ def verdict(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["mnist_cnn", "tf_cnn"])
+    parser.add_argument(
+        "--default-budget",
+        action="store_true",
+        help="search with the library default budget (30 plans, 8 min), not the job's",
+    )
     args = parser.parse_args()
     console = Console(stderr=True)
     env = fingerprint()
@@ -204,7 +212,7 @@ def main() -> None:
     ]
     for model in args.models:
         tick = time.perf_counter()
-        result = bench_model(model, console)
+        result = bench_model(model, console, args.default_budget)
         lines += [
             "",
             f"### {model} ({time.perf_counter() - tick:.0f} s)",
