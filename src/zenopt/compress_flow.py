@@ -38,6 +38,7 @@ __all__ = [
     "candidate_checks",
     "compress_model",
     "compress_run",
+    "json_default",
     "make_context",
     "measure_baseline",
     "measure_on_test",
@@ -181,12 +182,13 @@ def compress_model(
         "baseline": {k: v.to_dict() for k, v in baseline.items()},
     }
     atomic_write_text(
-        folder / "candidate.json", json.dumps(record, indent=2, default=_plain) + "\n"
+        folder / "candidate.json", json.dumps(record, indent=2, default=json_default) + "\n"
     )
     return CompressResult(folder, record)
 
 
-def _plain(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps``' fallback for NumPy scalars in measured records."""
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

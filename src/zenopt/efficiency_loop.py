@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from zenopt.compress._base import has_vnni
 from zenopt.compress.prefix_cache import PrefixCache, model_digest
 from zenopt.compress.search_space import ladder, precisions, sample_plan
 from zenopt.compress.search_summary import write_summary
@@ -140,10 +141,6 @@ def _recover_finished(study: Any, setup: SearchSetup) -> list[int]:
     return recovered
 
 
-def _vnni(flags: dict[str, bool]) -> bool:
-    return bool(flags.get("avx512_vnni") or flags.get("avx_vnni") or flags.get("amx_int8"))
-
-
 def _best_text(summary: dict[str, Any], config: RunConfig) -> str:
     chosen = summary.get("chosen")
     if not chosen:
@@ -257,7 +254,7 @@ def run_efficiency_loop(
     directions += ["maximize" if search.objective == "throughput" else "minimize", "minimize"]
     study, url, name = _open(config, run_dir, directions, setup_attrs)
     if search.ladder and not study.trials:  # a new study: its first plans
-        for params in ladder(search, _vnni(machine["cpu_flags"])):
+        for params in ladder(search, has_vnni(machine["cpu_flags"])):
             study.enqueue_trial(params, skip_if_exists=True)
     own = resume and url.startswith("sqlite")
     recovered = _recover_finished(study, setup) if own else []
@@ -285,7 +282,7 @@ def run_efficiency_loop(
                 "physical_cores": machine["physical_cores"],
                 "threads": threads,
                 "quantization": "uint8 activations, int8 weights, full range (VNNI)"
-                if _vnni(machine["cpu_flags"])
+                if has_vnni(machine["cpu_flags"])
                 else "uint8 activations, int8 weights, reduce_range (no VNNI: 8 bits saturate)",
             },
             "seconds": time.perf_counter() - tick,

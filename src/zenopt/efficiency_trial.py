@@ -26,7 +26,13 @@ from zenopt.compress.candidate import (
 from zenopt.compress.prefix_cache import PrefixCache
 from zenopt.compress.search_space import speed_only
 from zenopt.compress.search_summary import write_summary
-from zenopt.compress_flow import candidate_checks, make_context, measure_on_test, ratios
+from zenopt.compress_flow import (
+    candidate_checks,
+    json_default,
+    make_context,
+    measure_on_test,
+    ratios,
+)
 from zenopt.core.compress_config import Step
 from zenopt.core.config import RunConfig
 from zenopt.core.records import BackendProfile
@@ -285,7 +291,7 @@ def make_search_trial(setup: SearchSetup) -> Any:
 
 def _write(folder: Path, record: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({k: v for k, v in record.items() if k != "baseline"}, default=_plain)
+    text = json.dumps({k: v for k, v in record.items() if k != "baseline"}, default=json_default)
     atomic_write_text(folder / "candidate.json", text + "\n")
 
 
@@ -305,11 +311,3 @@ def _finish(setup: SearchSetup, record: dict[str, Any], folder: Path, first: boo
     return TrialResult(
         objective_values(setup, record), first and record["feasible"], attrs, constraints
     )
-
-
-def _plain(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -24,9 +24,15 @@ __all__ = [
     "Handler",
     "finetune",
     "handler_for",
+    "has_vnni",
     "register",
     "require_pytorch_form",
 ]
+
+
+def has_vnni(flags: dict[str, bool]) -> bool:
+    """The CPU has 8-bit dot-product instructions (AVX-512 VNNI, AVX-VNNI or AMX)."""
+    return bool(flags.get("avx512_vnni") or flags.get("avx_vnni") or flags.get("amx_int8"))
 
 
 @dataclass
@@ -51,8 +57,7 @@ class CompressContext:
 
     @property
     def has_vnni(self) -> bool:
-        flags = self.cpu_flags
-        return bool(flags.get("avx512_vnni") or flags.get("avx_vnni") or flags.get("amx_int8"))
+        return has_vnni(self.cpu_flags)
 
 
 @dataclass

@@ -112,15 +112,20 @@ def apply_plan(
     spec: ModelSpec,
     ctx: CompressContext,
     on_step: Callable[[Step], None] | None = None,
+    start: tuple[int, CompressState] | None = None,
+    after_step: Callable[[int, CompressState], None] | None = None,
 ) -> CompressState:
     """Run every step on a copy of ``model`` (the original is never changed); ``on_step`` is
-    called after each."""
+    called after each. ``start``: (n, state) resumes after the first n steps from ``state``
+    (a cached prefix); ``after_step(i, state)`` sees the state after step i."""
     check_plan(steps)
-    state = CompressState(copy.deepcopy(model).eval(), spec)
-    for step in steps:
-        state = handler_for(step)(step, state, ctx)
+    first, state = start or (0, CompressState(copy.deepcopy(model).eval(), spec))
+    for i in range(first, len(steps)):
+        state = handler_for(steps[i])(steps[i], state, ctx)
+        if after_step is not None:
+            after_step(i, state)
         if on_step is not None:
-            on_step(step)
+            on_step(steps[i])
     if state.runtime is None:
         state.runtime = "torch" if state.spec.precision == "bf16" else "onnxruntime"
     return state

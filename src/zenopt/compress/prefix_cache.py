@@ -6,15 +6,14 @@ resumes from the longest saved prefix. The cache lives on disk, so it survives a
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from zenopt.compress._base import CompressContext, CompressState, handler_for
-from zenopt.compress.plan import check_plan
+from zenopt.compress._base import CompressContext, CompressState
+from zenopt.compress.plan import apply_plan
 from zenopt.core.compress_config import Runtime, Step
 from zenopt.core.rundir import atomic_write_bytes, atomic_write_text
 from zenopt.models import DeployableModel, ModelSpec, load_deployable, save_deployable
@@ -84,24 +83,18 @@ class PrefixCache:
         on_step: Callable[[Step], None] | None = None,
     ) -> CompressState:
         """``apply_plan`` with the longest cached prefix skipped and each costly step saved."""
-        check_plan(steps)
-        start, state = 0, None
+        start: tuple[int, CompressState] | None = None
         for n in range(len(steps), 0, -1):
             if isinstance(steps[n - 1], Runtime):
                 continue
             state = self._load(steps[:n])
             if state is not None:
-                start = n
+                start = (n, state)
                 break
-        self.hits.append(start)
-        if state is None:
-            state = CompressState(copy.deepcopy(model).eval(), spec)
-        for i in range(start, len(steps)):
-            state = handler_for(steps[i])(steps[i], state, ctx)
+        self.hits.append(start[0] if start else 0)
+
+        def save(i: int, state: CompressState) -> None:
             if not isinstance(steps[i], Runtime):
                 self._save(steps[: i + 1], state)
-            if on_step is not None:
-                on_step(steps[i])
-        if state.runtime is None:
-            state.runtime = "torch" if state.spec.precision == "bf16" else "onnxruntime"
-        return state
+
+        return apply_plan(steps, model, spec, ctx, on_step, start, save)
