@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zenopt-installed
 RUN_OUT ?= runs/default
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint chromium bench clean
 
 install: $(STAMP)
 
@@ -25,9 +25,20 @@ lint: install
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
+# The report tests (tests/browser) open report.html in the system Chromium; Playwright's own
+# browser downloads are never used. Instant when Chromium is there; else apt-get (as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+	  echo "Chromium is missing: installing it with apt-get for the report tests (tests/browser)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	    && command -v chromium >/dev/null 2>&1 \
+	    || { echo "error: could not install Chromium; as root run 'apt-get install chromium'," \
+	      "then make test again" >&2; exit 1; }; \
+	}
+
 # Two workers, one torch thread each (tests/conftest.py): the suite's single-threaded half
 # (ONNX export tracing, report rendering, process start-up) then uses both cores.
-test: lint
+test: lint chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install

@@ -16,6 +16,13 @@ FAST_BENCH = [
     "requirements.throughput_batch=8",
     "tune.when=never",  # tests that exercise the quality loop switch it on themselves
     "compress.search.when=never",  # and so do the efficiency-search tests
+    # The analysis parts that time things are off except where a test asks for them
+    # (tests/integration/test_analysis.py, tests/browser); explanations stay on.
+    "analysis.operators=false",
+    "analysis.scaling=false",
+    "analysis.memory=false",
+    "analysis.ceiling=false",
+    "analysis.operator_calls=5",
 ]
 
 
@@ -47,12 +54,50 @@ def iris_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     return out, outcome.manifest
 
 
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store with its tables made once: its migrations take seconds."""
+    from mlflow.tracking import MlflowClient
+
+    database = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{database}").search_experiments()
+    return database
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Path) -> str:
+    """The URI of a fresh MLflow SQLite store under tmp_path, used from an empty working
+    folder (which must stay empty: no ./mlruns, no ./mlflow.db)."""
+    import shutil
+
+    (tmp_path / "tracking").mkdir()
+    shutil.copy(mlflow_template, tmp_path / "tracking" / "mlflow.db")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    return f"sqlite:///{tmp_path / 'tracking' / 'mlflow.db'}"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker trains with one torch thread: two workers share the two
     cores instead of four threads fighting over them."""
     import os
+    import tempfile
 
+    # The machine's GEMM ceiling is cached per machine: in tests, per test process, never in
+    # the user's own cache.
+    os.environ["ZENOPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="zenopt-test-cache-")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 
         torch.set_num_threads(1)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    import os
+    import shutil
+
+    cache = os.environ.get("ZENOPT_CACHE_DIR", "")
+    if "zenopt-test-cache-" in cache:
+        shutil.rmtree(cache, ignore_errors=True)

@@ -17,6 +17,7 @@ import torch
 from rich.console import Console
 
 import zenopt
+from zenopt.analysis_stage import run_analysis
 from zenopt.core.config import RunConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.heads import prediction_texts, predictions_csv
@@ -337,6 +338,13 @@ def _run_stages(
         )
         timings["search_s"] = time.perf_counter() - tick
     manifest["decisions"]["efficiency"] = efficiency.to_dict()
+    run.write_manifest(manifest)
+    # 9. The analysis the report shows: operators, scaling, memory, ceiling, explanations.
+    tick = time.perf_counter()
+    manifest["analysis"] = run_analysis(
+        config, stage, model, spec.head, artifacts, run.path, manifest, threads, console, quiet
+    )
+    timings["analysis_s"] = time.perf_counter() - tick
     checks = quality_checks + efficiency_checks
     manifest["requirements"] = [c.to_dict() for c in checks]
     all_met = all(c.met for c in checks)

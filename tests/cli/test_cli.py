@@ -202,6 +202,25 @@ def test_profile_command_on_the_exported_model(
     latency = data["profile"]["onnxruntime"]["latency_ms"]
     assert set(latency) == {"b1", "b64"} and latency["b1"]["repeats"] == 20
     assert data["flops"] == manifest["cost"]["flops"] and "p95 ms" in result.output
+    # The extras: top operators per batch, and the fraction of this machine's GEMM peak.
+    analysis = data["analysis"]
+    assert set(analysis["operators"]) == {"b1", "b64"}
+    assert analysis["operators"]["b64"]["batch"] == 64 and "top operators" in result.output
+    model = analysis["ceiling"]["model"]
+    rate = data["profile"]["onnxruntime"]["throughput"]["b64"]
+    assert model["gflops"] == pytest.approx(data["flops"] * rate / 1e9)
+    assert model["fraction_fp32"] == pytest.approx(
+        model["gflops"] / analysis["ceiling"]["fp32"]["peak_gops"]
+    )
+    assert "threads" not in analysis  # thread scaling only with --scaling
+
+
+def test_profile_thread_scaling(iris_run: tuple[Path, dict[str, Any]]) -> None:
+    run_dir, _ = iris_run
+    args = ["profile", str(run_dir / "model.onnx"), "--batch", "4", "--repeats", "10"]
+    result = runner.invoke(app, [*args, "--scaling", "--no-operators", "--no-ceiling"])
+    assert result.exit_code == 0, result.output
+    assert "thread scaling" in result.output and "top operators" not in result.output
 
 
 def test_profile_missing_file_exits_2(tmp_path: Path) -> None:

@@ -47,6 +47,7 @@ def test_cli_commands_are_documented() -> None:
         "zenopt report",
         "zenopt predict",
         "zenopt compress",
+        "zenopt compare",
         "make run",
     )
     for command in (*commands, "make test"):

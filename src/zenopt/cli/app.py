@@ -6,6 +6,7 @@ import typer
 
 from zenopt import __version__
 from zenopt.cli import (
+    compare_cmd,
     compress_cmd,
     predict_cmd,
     profile_cmd,
@@ -48,6 +49,7 @@ app.command("worker")(worker_cmd.worker)
 app.command("compress")(compress_cmd.compress)
 app.command("profile")(profile_cmd.profile)
 app.command("report")(report_cmd.report)
+app.command("compare")(compare_cmd.compare)
 app.command("predict")(predict_cmd.predict)
 
 

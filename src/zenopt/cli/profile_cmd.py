@@ -25,6 +25,17 @@ def profile(
     json_out: Path | None = typer.Option(
         None, "--json", help="Also write the measurements to this JSON file.", show_default=False
     ),
+    operators: bool = typer.Option(
+        True, "--operators/--no-operators", help="Per-operator time (ONNX Runtime's profiler)."
+    ),
+    ceiling: bool = typer.Option(
+        True,
+        "--ceiling/--no-ceiling",
+        help="This CPU's peak GEMM rate (cached) and the fraction of it the model reaches.",
+    ),
+    scaling: bool = typer.Option(
+        False, "--scaling", help="Also measure speed at 1 … all threads (largest batch)."
+    ),
 ) -> None:
     """Measure latency percentiles and throughput of an ONNX model with random inputs."""
     with reported_errors():
@@ -33,7 +44,7 @@ def profile(
         from zenopt.core.errors import ConfigError
         from zenopt.core.rundir import atomic_write_text
         from zenopt.profile.machine import default_threads
-        from zenopt.profile.onnx_file import profile_onnx_file
+        from zenopt.profile.onnx_file import analyse_onnx_file, profile_onnx_file
         from zenopt.report.console import print_profile
 
         if not model.is_file():
@@ -54,5 +65,14 @@ def profile(
             f"{'unknown' if flops is None else format(flops, ',')} FLOPs/sample, inputs {inputs}"
         )
         print_profile(result["profile"], console)
+        result["analysis"] = analyse_onnx_file(
+            model,
+            result,
+            batches,
+            n_threads,
+            (warmup, repeats),
+            (operators, ceiling, scaling),
+            console,
+        )
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(result, indent=2) + "\n")

@@ -40,6 +40,16 @@ STUDY_OPTION = typer.Option(
 )
 OVERWRITE_OPTION = typer.Option(False, "--overwrite", help="Replace files in a used --out.")
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress bars.")
+MLFLOW_OPTION = typer.Option(
+    None,
+    "--mlflow",
+    help="Log the finished run to this MLflow tracking URI, e.g. sqlite:///mlflow.db or "
+    "http://host:5000 (needs: pip install 'zenopt\\[mlflow]').",
+    show_default=False,
+)
+MLFLOW_EXPERIMENT_OPTION = typer.Option(
+    "zenopt", "--mlflow-experiment", help="MLflow experiment to log into (created if new)."
+)
 
 
 def _default_out(source: str) -> Path:
@@ -84,7 +94,10 @@ def _execute(
     overwrite: bool,
     quiet: bool,
     resume: Path | None = None,
+    mlflow: tuple[str, str] | None = None,
 ) -> int:
+    """Run the flow; ``mlflow`` (URI, experiment) logs the finished run there, also when it
+    missed a requirement. The store is opened first, so a wrong URI fails before training."""
     from rich.console import Console
 
     from zenopt.core.config import load_config
@@ -95,6 +108,11 @@ def _execute(
     else:
         cfg = load_config(config, sets)
         target = out or _default_out(cfg.data.source)
+    tracker = None
+    if mlflow is not None:
+        from zenopt.track.mlflow_log import connect_mlflow
+
+        tracker = connect_mlflow(*mlflow)
 
     from zenopt.pipeline import run_pipeline
     from zenopt.report.console import print_run_summary
@@ -117,7 +135,24 @@ def _execute(
     else:
         verdict = "[green]all requirements met[/]"
     err_console.print(f"{verdict} · report: {outcome.run_dir / 'report.html'}")
+    if tracker is not None:
+        log_to_mlflow(tracker, outcome.manifest, outcome.run_dir)
     return outcome.exit_code
+
+
+def log_to_mlflow(tracker: Any, manifest: dict[str, Any], run_dir: Path) -> None:
+    """Log the run and say where it went (``tracker``: a connected ``MlflowTarget``)."""
+    from rich.markup import escape
+
+    from zenopt.track.mlflow_log import log_run
+    from zenopt.tune.storage import redact
+
+    run_id = log_run(tracker, manifest, run_dir)
+    err_console.print(
+        f"mlflow: run {run_id} in experiment {escape(tracker.experiment)!r} at "
+        f"{escape(redact(tracker.uri))}",
+        soft_wrap=True,
+    )
 
 
 def _shortcuts(
@@ -158,6 +193,8 @@ def run(
     ),
     overwrite: bool = OVERWRITE_OPTION,
     quiet: bool = QUIET_OPTION,
+    mlflow: str | None = MLFLOW_OPTION,
+    mlflow_experiment: str = MLFLOW_EXPERIMENT_OPTION,
 ) -> None:
     """Train, evaluate, tune if quality is missed, export and profile a model, and check it
     against the requirements.
@@ -171,7 +208,8 @@ def run(
             from zenopt.core.errors import ConfigError
 
             raise ConfigError("--resume keeps the run's files; drop --overwrite")
-        code = _execute(config, out, sets, overwrite, quiet, resume)
+        tracking = (mlflow, mlflow_experiment) if mlflow is not None else None
+        code = _execute(config, out, sets, overwrite, quiet, resume, tracking)
     raise typer.Exit(code)
 
 
@@ -189,6 +227,8 @@ def tune(
     ),
     overwrite: bool = OVERWRITE_OPTION,
     quiet: bool = QUIET_OPTION,
+    mlflow: str | None = MLFLOW_OPTION,
+    mlflow_experiment: str = MLFLOW_EXPERIMENT_OPTION,
 ) -> None:
     """Run the flow with the hyperparameter search on, even when the baseline meets the
     quality targets (``tune.when=always``). Without targets it spends the whole budget looking
@@ -199,5 +239,6 @@ def tune(
         sets.append("tune.when=always")
         if trials is not None:
             sets.append(f"tune.trials={trials}")
-        code = _execute(config, out, sets, overwrite, quiet)
+        tracking = (mlflow, mlflow_experiment) if mlflow is not None else None
+        code = _execute(config, out, sets, overwrite, quiet, mlflow=tracking)
     raise typer.Exit(code)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from zenopt.core.analysis_config import AnalysisConfig
 from zenopt.core.compress_config import STEP_TYPES, CompressConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.tune_config import ParamSpec, TuneConfig
@@ -179,6 +180,7 @@ class RunConfig(_Section):
     requirements: RequirementsConfig = Field(default_factory=RequirementsConfig)
     compress: CompressConfig = Field(default_factory=CompressConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,68 @@ def profile_onnx_file(
             }
         },
     }
+
+
+def analyse_onnx_file(
+    path: Path,
+    result: dict[str, Any],
+    batches: list[int],
+    threads: int,
+    counts: tuple[int, int],
+    parts: tuple[bool, bool, bool],
+    console: Any,
+) -> dict[str, Any]:
+    """``zenopt profile``'s extras, printed as they come: top operators per batch, the
+    machine's GEMM ceiling with the fraction the model reaches, thread scaling."""
+    from zenopt.profile.ceiling import achieved, gemm_ceiling
+    from zenopt.profile.machine import fingerprint
+    from zenopt.profile.operators import onnx_operator_profile
+    from zenopt.profile.scaling import thread_ladder, thread_scaling
+    from zenopt.report.analysis_console import print_ceiling, print_operators, print_threads
+
+    operators, ceiling, scaling = parts
+    warmup, repeats = counts
+    out: dict[str, Any] = {}
+    session = make_session(path, threads)
+    inputs = session.get_inputs()
+    rng = np.random.default_rng(0)
+    single = len(inputs) == 1 and inputs[0].type == "tensor(float)"
+    if (operators or scaling) and not single:
+        console.print("operators and scaling need a model with one float input; skipped")
+    if operators and single:
+        out["operators"] = {}
+        for batch in batches:
+            x = _random_input(inputs[0], batch, rng, path)
+            n = max(5, min(repeats, 50) if batch == 1 else min(repeats, 50) // 5)
+            table = onnx_operator_profile(path, x, threads, min(warmup, 5), n)
+            out["operators"][f"b{batch}"] = table
+            print_operators(path.name, table, console)
+    if ceiling:
+        top = max(batches)
+        rate = result["profile"]["onnxruntime"]["throughput"][f"b{top}"]
+        peak = gemm_ceiling(fingerprint(), threads)
+        fp32 = achieved(result["flops"], rate, peak["fp32"]["peak_gops"])
+        int8 = achieved(result["flops"], rate, peak["int8"]["peak_gops"])
+        row = {
+            "batch": top,
+            "gflops": fp32["gflops"],
+            "fraction_fp32": fp32["fraction"],
+            "fraction_int8": int8["fraction"],
+        }
+        out["ceiling"] = {**peak, "model": row}
+        print_ceiling(peak, row, console)
+    if scaling and single:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        pool = _random_input(inputs[0], max(batches), rng, path).astype(np.float32)
+        rows = thread_scaling(
+            "onnxruntime",
+            path,
+            pool,
+            thread_ladder(cores or 1),
+            (min(batches), max(batches)),
+            warmup,
+            (repeats, max(3, repeats // 10)),
+        )
+        out["threads"] = rows
+        print_threads(path.name, rows, console)
+    return out

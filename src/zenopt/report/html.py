@@ -9,6 +9,13 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from zenopt.core.rundir import atomic_write_text
+from zenopt.report.analysis_plots import (
+    batch_curve,
+    feature_importance,
+    operator_bars,
+    saliency_grid,
+    thread_curve,
+)
 from zenopt.report.format import format_value
 from zenopt.report.plots import (
     importance_bars,
@@ -34,7 +41,7 @@ def render_report(manifest: dict[str, Any]) -> str:
         "training": training_curves(
             training.get("history", []), training.get("monitor", ""), training.get("best_epoch", 0)
         ),
-        "latency": latency_histogram(manifest.get("profile", {})),
+        "latency": latency_histogram(_latency_profiles(manifest)),
     }
     tune = manifest.get("tune")
     if tune:
@@ -45,10 +52,37 @@ def render_report(manifest: dict[str, Any]) -> str:
     search = manifest.get("search")
     if search:
         plots["pareto"] = pareto_plot(search, _baseline_points(manifest))
+    plots.update(analysis_plots(manifest.get("analysis") or {}))
     command = manifest.get("command") or []
     return env.get_template("report.html.j2").render(
         m=manifest, plots=plots, command=shlex.join(command) if command else ""
     )
+
+
+def _latency_profiles(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The FP32 baselines' profiles, and the chosen compressed model's as "chosen"."""
+    profiles = dict(manifest.get("profile", {}))
+    candidate = (manifest.get("compress") or {}).get("candidate")
+    if candidate and candidate.get("profile"):
+        profiles["chosen"] = candidate["profile"]
+    return profiles
+
+
+def analysis_plots(analysis: dict[str, Any]) -> dict[str, str | None]:
+    plots: dict[str, str | None] = {}
+    comparison = (analysis.get("operators") or {}).get("comparison") or {}
+    for key, table in comparison.get("batches", {}).items():
+        plots[f"operators_{key}"] = operator_bars(table, key)
+    scaling = analysis.get("scaling")
+    if scaling:
+        plots["batch_curve"] = batch_curve(scaling)
+        plots["thread_curve"] = thread_curve(scaling)
+    explain = analysis.get("explain") or {}
+    if explain.get("importance"):
+        plots["feature_importance"] = feature_importance(explain["importance"])
+    if explain.get("saliency"):
+        plots["saliency"] = saliency_grid(explain["saliency"])
+    return plots
 
 
 def _baseline_points(manifest: dict[str, Any]) -> dict[str, tuple[float, float]]:

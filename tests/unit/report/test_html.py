@@ -13,7 +13,17 @@ from zenopt.core.config import load_config
 from zenopt.pipeline import run_pipeline
 from zenopt.report.html import render_report
 
-SECTIONS = ["verdict", "data", "training", "quality", "export", "profile", "cost", "environment"]
+SECTIONS = [
+    "verdict",
+    "data",
+    "training",
+    "quality",
+    "export",
+    "profile",
+    "explain",
+    "cost",
+    "environment",
+]
 
 
 def test_report_has_every_section_and_embeds_its_plots(
@@ -24,7 +34,9 @@ def test_report_has_every_section_and_embeds_its_plots(
     for section in SECTIONS:
         assert f'<section id="{section}">' in html
     images = re.findall(r'<img [^>]*src="([^"]+)"', html)
-    assert len(images) == 2 and all(src.startswith("data:image/png;base64,") for src in images)
+    # training curves, latency histogram, permutation importance (tests switch the other
+    # analysis parts off; tests/integration/test_analysis.py has them all)
+    assert len(images) == 3 and all(src.startswith("data:image/png;base64,") for src in images)
     assert "http://" not in html and "https://" not in html  # nothing to fetch
 
 

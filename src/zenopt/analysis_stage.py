@@ -1,0 +1,267 @@
+"""The analysis the report shows beyond the verdict, measured once the flow has chosen its model.
+
+- operators: per-operator time of the FP32 baselines and of the chosen model, at the latency
+  and throughput batches, and a before/after comparison in the chosen model's runtime;
+- scaling: throughput against batch size (1 … the largest measured) and speed against thread
+  count (1 … every usable core), for each deployable model;
+- memory: peak inference memory and load time per runtime, each in a fresh process;
+- ceiling: this CPU's peak FP32 and INT8 GEMM rate (cached per machine) and each model's
+  achieved GFLOP/s as a fraction of it;
+- explanations: permutation importance (tables), gradient saliency (images), per-class errors.
+
+Everything lands in ``manifest["analysis"]`` so the report is rebuilt from the manifest alone.
+A part that fails is recorded with its one-line error and the run goes on: an analysis is
+never a reason to lose a finished run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+
+from zenopt.compress.candidate import deploy_path
+from zenopt.core.config import RunConfig
+from zenopt.explain import confusions, permutation_importances, saliency_maps
+from zenopt.profile.ceiling import achieved, gemm_ceiling
+from zenopt.profile.latency import make_batch
+from zenopt.profile.memory import inference_memory
+from zenopt.profile.op_compare import compare_operators
+from zenopt.profile.operators import onnx_operator_profile, torch_operator_profile
+from zenopt.profile.scaling import batch_ladder, batch_scaling, thread_ladder, thread_scaling
+from zenopt.report.progress import stage_progress
+from zenopt.stages import DataStage
+
+__all__ = ["Deployable", "deployables", "run_analysis"]
+
+
+@dataclass(frozen=True)
+class Deployable:
+    """One model as it is deployed: its label in the report, runtime, file and facts."""
+
+    label: str
+    runtime: str
+    path: Path
+    threads: int
+    flops: int | None
+    int8: bool
+    throughput: dict[str, float]
+
+
+def deployables(
+    manifest: dict[str, Any], run_dir: Path, artifacts: dict[str, Path], threads: int
+) -> list[Deployable]:
+    """The FP32 baselines that were profiled, and the chosen compressed model if any."""
+    paths = {"torch": artifacts["spec"], "onnxruntime": artifacts["onnx"]}
+    flops = manifest.get("cost", {}).get("flops")
+    models = [
+        Deployable(f"{name} FP32", name, paths[name], threads, flops, False, p["throughput"])
+        for name, p in manifest.get("profile", {}).items()
+        if name in paths
+    ]
+    candidate = (manifest.get("compress") or {}).get("candidate")
+    if candidate:
+        folder = run_dir / candidate["folder"]
+        files = {k: folder / v for k, v in candidate["files"].items()}
+        methods = {step.get("method") for step in candidate.get("steps", [])}
+        models.append(
+            Deployable(
+                "chosen",
+                candidate["runtime"],
+                deploy_path(files, candidate["runtime"]),
+                candidate["threads"],
+                candidate.get("flops"),
+                bool(methods & {"quantize", "qat"}),
+                candidate["profile"]["throughput"],
+            )
+        )
+    return models
+
+
+def _guarded(part: str, errors: dict[str, str], work: Callable[[], Any]) -> Any:
+    try:
+        return work()
+    except Exception as exc:  # an analysis never loses a finished run: record and go on
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        errors[part] = f"{type(exc).__name__}: {first}"
+        return None
+
+
+def _operators(
+    models: list[Deployable], pool: np.ndarray, batches: list[int], calls: int, warmup: int
+) -> dict[str, Any]:
+    from zenopt.models import load_deployable
+
+    profiles: dict[str, dict[str, Any]] = {}
+    for model in models:
+        profiles[model.label] = {}
+        net = load_deployable(model.path)[0] if model.runtime != "onnxruntime" else None
+        for batch in batches:
+            x = make_batch(pool, batch)
+            n = calls if batch == 1 else max(5, calls // 10)
+            if model.runtime == "onnxruntime":
+                table = onnx_operator_profile(model.path, x, model.threads, warmup, n)
+            else:
+                table = torch_operator_profile(net, x, model.threads, warmup, n)
+            profiles[model.label][f"b{batch}"] = table
+    result: dict[str, Any] = {"profiles": profiles, "batches": batches}
+    chosen = next((m for m in models if m.label == "chosen"), None)
+    base = next((m for m in models if chosen and m.label == f"{chosen.runtime} FP32"), None)
+    if chosen and base:
+        result["comparison"] = {
+            "before": base.label,
+            "batches": {
+                f"b{b}": compare_operators(
+                    profiles[base.label][f"b{b}"], profiles["chosen"][f"b{b}"]
+                )
+                for b in batches
+            },
+        }
+    return result
+
+
+def _scaling(
+    models: list[Deployable], pool: np.ndarray, config: RunConfig, largest: int
+) -> dict[str, Any]:
+    bench, req = config.bench, config.requirements
+    # A curve has many points: fewer calls per point than the main profile (whose counts the
+    # requirements are judged on), recorded with every point.
+    warmup = min(bench.warmup, 5)
+    repeats, large = max(10, bench.repeats // 2), max(3, bench.throughput_repeats // 3)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    ladder = thread_ladder(cores or 1)
+    batches = batch_ladder(largest)
+    curves, threads = {}, {}
+    for model in models:
+        curves[model.label] = batch_scaling(
+            model.runtime,
+            model.path,
+            pool,
+            batches,
+            model.threads,
+            warmup,
+            repeats,
+            large,
+        )
+        threads[model.label] = thread_scaling(
+            model.runtime,
+            model.path,
+            pool,
+            ladder,
+            (req.latency_batch, req.throughput_batch),
+            warmup,
+            (repeats, large),
+        )
+    return {"batches": batches, "threads_tried": ladder, "batch": curves, "threads": threads}
+
+
+def _ceiling(
+    models: list[Deployable], env: dict[str, Any], threads: int, batch: int
+) -> dict[str, Any]:
+    ceiling = gemm_ceiling(env, threads)
+    rows = {}
+    for model in models:
+        rate = model.throughput.get(f"b{batch}")
+        if rate is None:
+            continue
+        fp32 = achieved(model.flops, rate, ceiling["fp32"]["peak_gops"])
+        int8 = achieved(model.flops, rate, ceiling["int8"]["peak_gops"])
+        rows[model.label] = {
+            "batch": batch,
+            "samples_per_s": rate,
+            "flops_per_sample": model.flops,
+            "gflops": fp32["gflops"],
+            "fraction_fp32": fp32["fraction"],
+            "fraction_int8": int8["fraction"],
+            "against": "int8" if model.int8 else "fp32",
+        }
+    return {**ceiling, "models": rows}
+
+
+def _explain(
+    config: RunConfig, stage: DataStage, model: torch.nn.Module, head: str, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    test = stage.prepared.splits.test
+    out: dict[str, Any] = {"model": "trained FP32 baseline (PyTorch), held-out test split"}
+    quality = manifest.get("quality", {}).get("test", {})
+    if "confusion_matrix" in quality:
+        out["confusions"] = confusions(quality["confusion_matrix"], quality["class_names"])
+    a = config.analysis
+    if stage.dataset.kind == "table":
+        names = list(stage.prepared.feature_names)
+        out["importance"] = permutation_importances(
+            model, head, test.X, test.y, names, a.explain_repeats, config.seed
+        )
+    elif head != "identity":
+        out["saliency"] = saliency_maps(
+            model, head, test.X, test.y, stage.dataset.class_names, a.saliency_images
+        )
+    return out
+
+
+def run_analysis(
+    config: RunConfig,
+    stage: DataStage,
+    model: torch.nn.Module,
+    head: str,
+    artifacts: dict[str, Path],
+    run_dir: Path,
+    manifest: dict[str, Any],
+    threads: int,
+    console: Console,
+    quiet: bool,
+) -> dict[str, Any]:
+    """Measure every enabled part; returns ``manifest["analysis"]``."""
+    a, req = config.analysis, config.requirements
+    models = deployables(manifest, run_dir, artifacts, threads)
+    pool = stage.prepared.splits.test.X
+    batches = sorted({req.latency_batch, req.throughput_batch})
+    largest = max([*config.bench.batch_sizes, req.throughput_batch])
+    errors: dict[str, str] = {}
+    result: dict[str, Any] = {"models": [m.label for m in models], "errors": errors}
+    parts: list[tuple[str, bool, Callable[[], Any]]] = [
+        (
+            "operators",
+            a.operators,
+            lambda: _operators(models, pool, batches, a.operator_calls, config.bench.warmup),
+        ),
+        ("scaling", a.scaling, lambda: _scaling(models, pool, config, largest)),
+        (
+            "memory",
+            a.memory,
+            lambda: {
+                m.label: inference_memory(
+                    m.runtime, m.path, make_batch(pool, req.throughput_batch), m.threads
+                )
+                for m in models
+            },
+        ),
+        (
+            "ceiling",
+            a.ceiling,
+            lambda: _ceiling(models, manifest["environment"], threads, req.throughput_batch),
+        ),
+        ("explain", a.explain, lambda: _explain(config, stage, model, head, manifest)),
+    ]
+    timings: dict[str, float] = {}
+    with stage_progress(console, quiet, "analysis") as progress:
+        task = progress.add_task("", total=sum(on for _, on, _ in parts))
+        for name, enabled, work in parts:
+            if not enabled:
+                continue
+            progress.update(task, description=name)
+            tick = time.perf_counter()
+            value = _guarded(name, errors, work)
+            timings[f"{name}_s"] = time.perf_counter() - tick
+            if value is not None:
+                result[name] = value
+            progress.advance(task)
+    result["timings"] = timings
+    return result
