@@ -105,11 +105,11 @@ def _operators(
         net = load_deployable(model.path)[0] if model.runtime != "onnxruntime" else None
         for batch in batches:
             x = make_batch(pool, batch)
-            n = calls if batch == 1 else max(5, calls // 10)
+            n, w = (calls, warmup) if batch == 1 else (max(5, calls // 10), min(warmup, 5))
             if model.runtime == "onnxruntime":
-                table = onnx_operator_profile(model.path, x, model.threads, warmup, n)
+                table = onnx_operator_profile(model.path, x, model.threads, w, n)
             else:
-                table = torch_operator_profile(net, x, model.threads, warmup, n)
+                table = torch_operator_profile(net, x, model.threads, w, n)
             profiles[model.label][f"b{batch}"] = table
     result: dict[str, Any] = {"profiles": profiles, "batches": batches}
     chosen = next((m for m in models if m.label == "chosen"), None)

@@ -136,9 +136,11 @@ def test_digits_8x8_with_tf_cnn(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_default_job_reaches_97_percent(tmp_path: Path) -> None:
     """The documented default (digits at 28×28, mnist_cnn, Adam) with full measurement."""
-    # The search (minutes) is tested on its own; here the training and its measurement.
+    # The search (minutes) and the analysis stage's timed parts (tests/integration/
+    # test_analysis.py) are tested on their own; here the training and its measurement.
     example = Path(__file__).parents[2] / "examples" / "digits.yaml"
-    config = load_config(example, ["compress.search.when=never"])
+    analysis = [f"analysis.{part}=false" for part in ("operators", "scaling", "memory", "ceiling")]
+    config = load_config(example, ["compress.search.when=never", *analysis])
     outcome = run_pipeline(config, tmp_path / "digits", console=Console(quiet=True), quiet=True)
     manifest = outcome.manifest
     assert manifest["model"]["input_shape"] == [1, 28, 28]

@@ -20,7 +20,6 @@ from zenopt.profile.operators import (
     summarize_ort_trace,
     torch_operator_profile,
 )
-from zenopt.runtime.export import export_onnx
 
 
 def _run(ts: int, dur: int) -> dict[str, object]:
@@ -71,8 +70,31 @@ def test_trace_summary_drops_warmup_calls_and_averages_per_call() -> None:
 
 
 def _conv_net(path: Path) -> Path:
-    net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5))
-    return export_onnx(net, (1, 8, 8), path)
+    """Conv 3×3 (1→8) → Relu → Flatten → Gemm (→5), input (n, 1, 8, 8)."""
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal((8, 1, 3, 3)).astype(np.float32), "cw"),
+        numpy_helper.from_array(rng.standard_normal(8).astype(np.float32), "cb"),
+        numpy_helper.from_array(rng.standard_normal((5, 288)).astype(np.float32), "fw"),
+        numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "fb"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["x", "cw", "cb"], ["c"], name="conv"),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("Flatten", ["r"], ["f"], name="flatten"),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], name="fc", transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "conv_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 5])],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path
 
 
 def _executed_op_types(path: Path, tmp: Path) -> set[str]:
