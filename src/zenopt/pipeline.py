@@ -145,9 +145,10 @@ def run_pipeline(
     try:
         return _run_stages(config, stage, (net, spec), run, manifest, timings, console, quiet)
     except BaseException:
-        manifest["status"] = "failed"
-        manifest["finished_at"] = _now()
-        run.write_manifest(manifest)
+        if manifest["status"] != "complete":  # the analysis after the verdict loses only itself
+            manifest["status"] = "failed"
+            manifest["finished_at"] = _now()
+            run.write_manifest(manifest)
         raise
 
 
@@ -338,13 +339,6 @@ def _run_stages(
         )
         timings["search_s"] = time.perf_counter() - tick
     manifest["decisions"]["efficiency"] = efficiency.to_dict()
-    run.write_manifest(manifest)
-    # 9. The analysis the report shows: operators, scaling, memory, ceiling, explanations.
-    tick = time.perf_counter()
-    manifest["analysis"] = run_analysis(
-        config, stage, model, spec.head, artifacts, run.path, manifest, threads, console, quiet
-    )
-    timings["analysis_s"] = time.perf_counter() - tick
     checks = quality_checks + efficiency_checks
     manifest["requirements"] = [c.to_dict() for c in checks]
     all_met = all(c.met for c in checks)
@@ -366,4 +360,19 @@ def _run_stages(
     from zenopt.report.html import write_report
 
     write_report(manifest, run.file("report.html"))
+    # 9. The analysis the report shows beyond the verdict (operators, scaling, memory, ceiling,
+    # explanations), after the verdict and its report are on disk: an interruption here
+    # loses only the analysis.
+    tick = time.perf_counter()
+    manifest["analysis"] = run_analysis(
+        config, stage, model, spec.head, artifacts, run.path, manifest, threads, console, quiet
+    )
+    timings["analysis_s"] = time.perf_counter() - tick
+    run.write_manifest(manifest)
+    try:
+        write_report(manifest, run.file("report.html"))
+    except Exception as exc:  # the verdict's report stays; the analysis is recorded as failed
+        manifest["analysis"] = {"errors": {"report": f"{type(exc).__name__}: {exc}"}}
+        run.write_manifest(manifest)
+        write_report(manifest, run.file("report.html"))
     return RunOutcome(run.path, manifest, exit_code)

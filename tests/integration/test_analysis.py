@@ -171,7 +171,9 @@ def test_a_failing_analysis_part_is_recorded_and_the_run_completes(
     )
     outcome = run_pipeline(config, tmp_path / "run", console=Console(quiet=True), quiet=True)
     analysis = outcome.manifest["analysis"]
-    assert analysis["errors"] == {"memory": "RuntimeError: no memory probe here"}
+    expected = "RuntimeError: no memory probe here"
+    assert analysis["errors"] == {f"memory of {m}": expected for m in analysis["models"]}
+    assert analysis["memory"] == {}
     assert outcome.manifest["status"] == "complete" and "explain" in analysis
     assert "Analysis parts that failed" in (outcome.run_dir / "report.html").read_text()
 
@@ -191,3 +193,24 @@ def test_analysis_numbers_are_tracked_under_their_manifest_path(
     assert metrics["analysis.memory.chosen.inference_mb"] == memory
     speedup = analysis["operators"]["comparison"]["batches"]["b8"]["kernel_speedup"]
     assert metrics["analysis.operators.comparison.batches.b8.kernel_speedup"] == speedup
+
+
+def test_an_interrupted_analysis_leaves_the_verdict_and_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import zenopt.pipeline as pipeline
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run_analysis", interrupted)
+    config = load_config(
+        None, [*FAST_BENCH, "data.source=iris", "model.name=mlp", "train.epochs=2"]
+    )
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(config, tmp_path / "run", console=Console(quiet=True), quiet=True)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and "verdict" in manifest
+    assert "analysis" not in manifest and (tmp_path / "run" / "report.html").is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,56 +118,97 @@ def analyse_onnx_file(
     console: Any,
 ) -> dict[str, Any]:
     """``zenopt profile``'s extras, printed as they come: top operators per batch, the
-    machine's GEMM ceiling with the fraction the model reaches, thread scaling."""
-    from zenopt.profile.ceiling import achieved, gemm_ceiling
-    from zenopt.profile.machine import fingerprint
-    from zenopt.profile.operators import onnx_operator_profile
-    from zenopt.profile.scaling import thread_ladder, thread_scaling
-    from zenopt.report.analysis_console import print_ceiling, print_operators, print_threads
+    machine's GEMM ceiling with the fraction the model reaches, thread scaling. An extra that
+    fails is reported in one line (and under ``errors``); the measurements before it stay."""
+    from rich.markup import escape
 
     operators, ceiling, scaling = parts
-    warmup, repeats = counts
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"errors": {}}
     session = make_session(path, threads)
     inputs = session.get_inputs()
-    rng = np.random.default_rng(0)
     single = len(inputs) == 1 and inputs[0].type == "tensor(float)"
     if (operators or scaling) and not single:
         console.print("operators and scaling need a model with one float input; skipped")
-    if operators and single:
-        out["operators"] = {}
-        for batch in batches:
-            x = _random_input(inputs[0], batch, rng, path)
-            n = max(5, min(repeats, 50) if batch == 1 else min(repeats, 50) // 5)
-            table = onnx_operator_profile(path, x, threads, min(warmup, 5), n)
-            out["operators"][f"b{batch}"] = table
-            print_operators(path.name, table, console)
-    if ceiling:
-        top = max(batches)
-        rate = result["profile"]["onnxruntime"]["throughput"][f"b{top}"]
-        peak = gemm_ceiling(fingerprint(), threads)
-        fp32 = achieved(result["flops"], rate, peak["fp32"]["peak_gops"])
-        int8 = achieved(result["flops"], rate, peak["int8"]["peak_gops"])
-        row = {
-            "batch": top,
-            "gflops": fp32["gflops"],
-            "fraction_fp32": fp32["fraction"],
-            "fraction_int8": int8["fraction"],
-        }
-        out["ceiling"] = {**peak, "model": row}
-        print_ceiling(peak, row, console)
-    if scaling and single:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        pool = _random_input(inputs[0], max(batches), rng, path).astype(np.float32)
-        rows = thread_scaling(
-            "onnxruntime",
-            path,
-            pool,
-            thread_ladder(cores or 1),
-            (min(batches), max(batches)),
-            warmup,
-            (repeats, max(3, repeats // 10)),
-        )
-        out["threads"] = rows
-        print_threads(path.name, rows, console)
+    work: dict[str, tuple[bool, Callable[[], Any]]] = {
+        "operators": (
+            operators and single,
+            lambda: _operators(path, inputs[0], batches, threads, counts, console),
+        ),
+        "ceiling": (ceiling, lambda: _ceiling(result, batches, threads, console)),
+        "threads": (
+            scaling and single,
+            lambda: _threads(path, inputs[0], batches, threads, counts, console),
+        ),
+    }
+    for name, (enabled, run) in work.items():
+        if not enabled:
+            continue
+        try:
+            out[name] = run()
+        except Exception as exc:  # the latency already measured is kept and written
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            out["errors"][name] = f"{type(exc).__name__}: {first}"
+            console.print(f"[yellow]{name} skipped: {escape(out['errors'][name])}[/]")
     return out
+
+
+def _operators(
+    path: Path, meta: Any, batches: list[int], threads: int, counts: tuple[int, int], console: Any
+) -> dict[str, Any]:
+    from zenopt.profile.operators import onnx_operator_profile
+    from zenopt.report.analysis_console import print_operators
+
+    warmup, repeats = counts
+    rng = np.random.default_rng(0)
+    tables = {}
+    for batch in batches:
+        x = _random_input(meta, batch, rng, path)
+        n = max(5, min(repeats, 50) if batch == 1 else min(repeats, 50) // 5)
+        tables[f"b{batch}"] = onnx_operator_profile(path, x, threads, min(warmup, 5), n)
+        print_operators(path.name, tables[f"b{batch}"], console)
+    return tables
+
+
+def _ceiling(
+    result: dict[str, Any], batches: list[int], threads: int, console: Any
+) -> dict[str, Any]:
+    from zenopt.profile.ceiling import achieved, gemm_ceiling
+    from zenopt.profile.machine import fingerprint
+    from zenopt.report.analysis_console import print_ceiling
+
+    top = max(batches)
+    rate = result["profile"]["onnxruntime"]["throughput"][f"b{top}"]
+    peak = gemm_ceiling(fingerprint(), threads)
+    fp32 = achieved(result["flops"], rate, peak["fp32"]["peak_gops"])
+    int8 = achieved(result["flops"], rate, peak["int8"]["peak_gops"])
+    row = {
+        "batch": top,
+        "gflops": fp32["gflops"],
+        "fraction_fp32": fp32["fraction"],
+        "fraction_int8": int8["fraction"],
+    }
+    print_ceiling(peak, row, console)
+    return {**peak, "model": row}
+
+
+def _threads(
+    path: Path, meta: Any, batches: list[int], threads: int, counts: tuple[int, int], console: Any
+) -> list[dict[str, Any]]:
+    from zenopt.profile.scaling import thread_ladder, thread_scaling
+    from zenopt.report.analysis_console import print_threads
+
+    warmup, repeats = counts
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rng = np.random.default_rng(0)
+    pool = _random_input(meta, max(batches), rng, path).astype(np.float32)
+    rows = thread_scaling(
+        "onnxruntime",
+        path,
+        pool,
+        thread_ladder(cores or 1),
+        (min(batches), max(batches)),
+        warmup,
+        (repeats, max(3, repeats // 10)),
+    )
+    print_threads(path.name, rows, console)
+    return rows

@@ -43,6 +43,9 @@ def compare_operators(before: dict[str, Any], after: dict[str, Any]) -> dict[str
     return {
         "batch": after["batch"],
         "runtime": after["runtime"],
+        "threads": {"before": before.get("threads"), "after": after.get("threads")},
+        # "stayed in float" means something only when the model was quantized
+        "quantized": "int8 compute" in after["by_category"],
         "ops": rows,
         "by_category": by_category,
         "kernel_speedup": before["kernel_us_per_call"] / kernel_after,

@@ -173,9 +173,10 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def torch_operator_profile(
-    model: Any, x: np.ndarray, threads: int, warmup: int, repeats: int
+    model: Any, x: np.ndarray, threads: int, warmup: int, repeats: int, bf16: bool = False
 ) -> dict[str, Any]:
-    """Self CPU time per aten operator over ``repeats`` calls, after ``warmup`` calls."""
+    """Self CPU time per aten operator over ``repeats`` calls, after ``warmup`` calls; with
+    ``bf16`` under bfloat16 autocast, as the torch runtime deploys a bf16 plan."""
     import time
 
     import torch
@@ -185,7 +186,7 @@ def torch_operator_profile(
     torch.set_num_threads(threads)
     try:
         batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             for _ in range(warmup):
                 model(batch)
             with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -200,7 +201,8 @@ def torch_operator_profile(
     for item in prof.key_averages():
         if item.self_cpu_time_total > 0:
             per_op[item.key] = float(item.self_cpu_time_total)
-            nodes[item.key].add(item.key)
+            # "nodes" for torch: calls of the operator per forward pass
+            nodes[item.key] = {str(i) for i in range(max(1, item.count // repeats))}
     result = _table(per_op, nodes, repeats, wall_us)
     # The profiler's own bookkeeping inflates wall time; the shares between operators stand.
     return {"runtime": "torch", "batch": int(x.shape[0]), "threads": threads, **result}

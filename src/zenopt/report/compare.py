@@ -191,8 +191,8 @@ def _quality_rows(ms: Sequence[Manifest]) -> list[Row]:
         cell = _with_ci(value, dig(m, f"quality.test.{name}_ci95") if name else None)
         cells.append(cell if metric or value is None else f"{name} {cell}")
     return [
-        make_row(f"test {metric or 'primary metric'}", values, kind, cells),
-        _field(ms, "quality drop", "quality.drop.value", kind),
+        make_row(f"test {metric or 'primary metric'} (trained model)", values, kind, cells),
+        _field(ms, "quality drop (FP32 export)", "quality.drop.value", kind),
         make_row("verdict", [_verdict(m) for m in ms]),
         _field(ms, "deployed runtime", "verdict.deploy_backend"),
     ]

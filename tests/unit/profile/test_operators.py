@@ -144,6 +144,8 @@ def test_dynamic_int8_model_shows_int8_and_quantize_operators(tmp_path: Path) ->
     assert after["float_compute_nodes"] == []
     cmp = compare_operators(before, after)
     assert cmp["stayed_float"] == [] and cmp["float_share"] == 0
+    assert cmp["quantized"] and cmp["threads"] == {"before": 1, "after": 1}
+    assert not compare_operators(before, before)["quantized"]  # "stayed in float" says nothing
     changes = {r["op"]: r["change"] for r in cmp["ops"]}
     assert changes["MatMul"] == "removed"
     assert all(changes[op] == "added" for op in {r["op"] for r in after["ops"]})

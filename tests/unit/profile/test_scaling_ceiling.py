@@ -3,6 +3,7 @@ achieved-rate arithmetic and the fresh-process memory probe."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -121,5 +122,23 @@ def test_memory_probe_sees_the_model_load_in_a_fresh_process(tmp_path: Path) -> 
     assert result["runtime_mb"] > 0 and result["load_ms"] > 0
     assert result["inference_mb"] >= 0 and result["peak_rss_mb"] >= result["runtime_mb"]
     assert result["batch"] == 8 and result["calls"] == 3
+    assert result["torch_loaded"] is False  # the ONNX Runtime child holds ONNX Runtime alone
     with pytest.raises(RuntimeError, match="memory probe of onnxruntime"):
         inference_memory("onnxruntime", tmp_path / "missing.onnx", x, threads=1)
+
+
+def test_a_refresh_keeps_the_best_rate_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZENOPT_CACHE_DIR", str(tmp_path))
+    env = fingerprint()
+    first = gemm_ceiling(env, 1, n=64)
+    path = tmp_path / f"gemm-ceiling-{first['key']}.json"
+    low = json.loads(path.read_text())
+    low["fp32"]["peak_gops"] = 1e-6  # as if measured on a very busy machine
+    low["int8"]["peak_gops"] = 1e9  # higher than this machine can do: kept
+    path.write_text(json.dumps(low))
+    again = gemm_ceiling(env, 1, n=64, refresh=True)
+    assert not again["cached"] and again["fp32"]["peak_gops"] > 1e-6
+    assert again["int8"]["peak_gops"] == 1e9
+    assert json.loads(path.read_text())["fp32"] == again["fp32"]

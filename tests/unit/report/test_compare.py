@@ -44,14 +44,18 @@ def test_exactly_the_changed_rows_differ_with_their_deltas(base: dict[str, Any])
     assert set(comparison.differing()) == {
         "run folder",
         "seed",
-        "test accuracy",
+        "test accuracy (trained model)",
         "onnxruntime b1 p50 ms",
     }
     seed = base["config"]["seed"]
     assert rows["seed"].cells == (str(seed), str(seed + 1))
     assert rows["seed"].deltas == ("", "+1")
-    assert rows["test accuracy"].deltas == ("", "-2.0 pts")
-    assert rows["test accuracy"].cells[1].startswith(f"{format_value(accuracy)} (95% CI ")
+    assert rows["test accuracy (trained model)"].deltas == ("", "-2.0 pts")
+    assert (
+        rows["test accuracy (trained model)"]
+        .cells[1]
+        .startswith(f"{format_value(accuracy)} (95% CI ")
+    )
     assert rows["onnxruntime b1 p50 ms"].deltas == ("", "1.12×")
     # unchanged rows carry no delta, and both runs show the same value
     torch_p50 = rows["torch b1 p50 ms"]
