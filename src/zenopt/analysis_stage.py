@@ -16,7 +16,6 @@ never a reason to lose a finished run.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,9 +28,11 @@ from rich.console import Console
 
 from zenopt.compress.candidate import deploy_path
 from zenopt.core.config import RunConfig
+from zenopt.core.errors import first_line
 from zenopt.explain import confusions, permutation_importances, saliency_maps
 from zenopt.profile.ceiling import achieved, gemm_ceiling
 from zenopt.profile.latency import make_batch
+from zenopt.profile.machine import usable_cores
 from zenopt.profile.memory import inference_memory
 from zenopt.profile.op_compare import compare_operators
 from zenopt.profile.operators import onnx_operator_profile, torch_operator_profile
@@ -94,8 +95,7 @@ def _guarded(part: str, errors: dict[str, str], work: Callable[[], Any]) -> Any:
     try:
         return work()
     except Exception as exc:  # an analysis never loses a finished run: record and go on
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        errors[part] = f"{type(exc).__name__}: {first}"
+        errors[part] = f"{type(exc).__name__}: {first_line(exc)}"
         return None
 
 
@@ -141,8 +141,7 @@ def _scaling(
     # requirements are judged on), recorded with every point.
     warmup = min(bench.warmup, 5)
     repeats, large = max(10, bench.repeats // 2), max(3, bench.throughput_repeats // 3)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    ladder = thread_ladder(cores or 1)
+    ladder = thread_ladder(usable_cores())
     batches = batch_ladder(largest)
     curves, threads = {}, {}
     for model in models:

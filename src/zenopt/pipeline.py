@@ -19,7 +19,7 @@ from rich.console import Console
 import zenopt
 from zenopt.analysis_stage import run_analysis
 from zenopt.core.config import RunConfig
-from zenopt.core.errors import ConfigError
+from zenopt.core.errors import ConfigError, first_line
 from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile, Decision, RequirementCheck
 from zenopt.core.rundir import RunDir
@@ -372,7 +372,7 @@ def _run_stages(
     try:
         write_report(manifest, run.file("report.html"))
     except Exception as exc:  # the verdict's report stays; the analysis is recorded as failed
-        manifest["analysis"] = {"errors": {"report": f"{type(exc).__name__}: {exc}"}}
+        manifest["analysis"] = {"errors": {"report": f"{type(exc).__name__}: {first_line(exc)}"}}
         run.write_manifest(manifest)
         write_report(manifest, run.file("report.html"))
     return RunOutcome(run.path, manifest, exit_code)

@@ -14,7 +14,7 @@ from tests.conftest import FAST_BENCH
 from typer.testing import CliRunner
 
 from zenopt.cli.app import app
-from zenopt.track.record import flatten_config, tracking_record
+from zenopt.track.record import config_params, tracking_record
 
 runner = CliRunner()
 
@@ -31,7 +31,7 @@ def _only_run(uri: str, experiment: str) -> Any:
 def _assert_logged_as(client: MlflowClient, run: Any, run_dir: Path) -> dict[str, Any]:
     manifest = json.loads((run_dir / "manifest.json").read_text())
     record = tracking_record(manifest, run_dir)
-    assert run.data.params == flatten_config(manifest["config"])
+    assert run.data.params == config_params(manifest["config"])
     assert run.data.params["model.name"] == manifest["config"]["model"]["name"]
     for name, value in record.metrics.items():
         assert run.data.metrics[name] == pytest.approx(value), name

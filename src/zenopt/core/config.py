@@ -30,6 +30,7 @@ __all__ = [
     "TrainConfig",
     "TuneConfig",
     "apply_overrides",
+    "flatten_config",
     "load_config",
     "parse_override",
 ]
@@ -184,6 +185,17 @@ class RunConfig(_Section):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 0.1}}`` → ``{"train.lr": 0.1}``: the keys ``--set`` takes; lists and
+    empty sections are leaves."""
+    if isinstance(config, dict) and config:
+        flat: dict[str, Any] = {}
+        for key, value in config.items():
+            flat.update(flatten_config(value, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: config} if prefix else {}
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ __all__ = [
     "RuntimeBackendError",
     "TrainingError",
     "ZenoptError",
+    "first_line",
 ]
 
 
@@ -47,3 +48,10 @@ class ExportError(ZenoptError, RuntimeError):
 
 class RuntimeBackendError(ZenoptError, ValueError):
     """An inference backend is unknown or cannot load the model."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (third-party errors span pages), or its
+    type's name when it has none: what a one-line error quotes."""
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

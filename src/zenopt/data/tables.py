@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zenopt.core.config import DataConfig
-from zenopt.core.errors import DataError
+from zenopt.core.errors import DataError, first_line
 from zenopt.data.dataset import Dataset
 from zenopt.data.targets import canonical_label, dataset_with_target
 
@@ -117,7 +117,7 @@ def read_parquet_columns(path: Path) -> RawTable:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         first = re.sub(r"^Could not open Parquet input source '[^']*': ", "", first)
         raise DataError(f"{path}: not a readable Parquet file ({first})") from None
     if frame.shape[0] == 0:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from zenopt.core.errors import ModelError
+from zenopt.core.errors import ModelError, first_line
 
 __all__ = ["ModelFactory", "build_model", "model_names", "register_model", "resolve_model_name"]
 
@@ -121,7 +121,7 @@ def build_model(
         with torch.no_grad():
             out = model(torch.zeros((2, *input_shape)))
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise ModelError(f"model {name!r} fails on input shape {input_shape}: {first}") from exc
     if tuple(out.shape) != (2, num_outputs):
         raise ModelError(

@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["default_threads", "fingerprint", "peak_rss_mb"]
+__all__ = ["default_threads", "fingerprint", "peak_rss_mb", "usable_cores"]
 
 # CPU flags that change which kernels the runtimes can use (SIMD width, INT8 dot products, BF16).
 INTERESTING_FLAGS = (
@@ -50,9 +50,15 @@ def _cpuinfo() -> tuple[str, set[str]]:
     return model, flags
 
 
+def usable_cores() -> int:
+    """Logical cores this process may run on (its CPU affinity), at least 1."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, usable or 1)
+
+
 def default_threads() -> int:
     """Physical cores (hyper-threads rarely help dense kernels), at least 1."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    usable = usable_cores()
     physical = psutil.cpu_count(logical=False) or usable or 1
     return max(1, min(physical, usable or 1))
 

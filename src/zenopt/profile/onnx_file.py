@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from zenopt.core.errors import ConfigError
+from zenopt.core.errors import ConfigError, first_line
 from zenopt.profile.latency import measure_calls, summarize_latency, summarize_throughput
 from zenopt.profile.machine import peak_rss_mb
 from zenopt.profile.onnx_cost import onnx_flops, onnx_initializer_values
@@ -146,8 +145,7 @@ def analyse_onnx_file(
         try:
             out[name] = run()
         except Exception as exc:  # the latency already measured is kept and written
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            out["errors"][name] = f"{type(exc).__name__}: {first}"
+            out["errors"][name] = f"{type(exc).__name__}: {first_line(exc)}"
             console.print(f"[yellow]{name} skipped: {escape(out['errors'][name])}[/]")
     return out
 
@@ -194,18 +192,18 @@ def _ceiling(
 def _threads(
     path: Path, meta: Any, batches: list[int], threads: int, counts: tuple[int, int], console: Any
 ) -> list[dict[str, Any]]:
+    from zenopt.profile.machine import usable_cores
     from zenopt.profile.scaling import thread_ladder, thread_scaling
     from zenopt.report.analysis_console import print_threads
 
     warmup, repeats = counts
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     rng = np.random.default_rng(0)
     pool = _random_input(meta, max(batches), rng, path).astype(np.float32)
     rows = thread_scaling(
         "onnxruntime",
         path,
         pool,
-        thread_ladder(cores or 1),
+        thread_ladder(usable_cores()),
         (min(batches), max(batches)),
         warmup,
         (repeats, max(3, repeats // 10)),

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from zenopt.core.config import flatten_config
 from zenopt.report.format import format_value
 
-__all__ = ["Comparison", "Row", "Section", "compare_manifests", "delta", "flatten_config"]
+__all__ = ["Comparison", "Row", "Section", "compare_manifests", "delta"]
 
 Kind = Literal["pts", "ratio", "diff", "text"]
 Manifest = dict[str, Any]
@@ -341,16 +342,6 @@ def _environment_rows(ms: Sequence[Manifest]) -> list[Row]:
     for lib in _union(dig(m, "environment.libraries") or {} for m in ms):
         rows.append(make_row(lib, [(dig(m, "environment.libraries") or {}).get(lib) for m in ms]))
     return rows
-
-
-def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 0.1}}`` → ``{"train.lr": 0.1}``; lists and empty dicts are leaves."""
-    if isinstance(config, dict) and config:
-        flat: dict[str, Any] = {}
-        for key, value in config.items():
-            flat.update(flatten_config(value, f"{prefix}.{key}" if prefix else str(key)))
-        return flat
-    return {prefix: config} if prefix else {}
 
 
 def _config_text(value: Any) -> str:

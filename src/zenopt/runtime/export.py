@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zenopt.core.errors import ExportError
+from zenopt.core.errors import ExportError, first_line
 from zenopt.core.heads import decode_outputs
 from zenopt.core.rundir import atomic_write_bytes
 from zenopt.runtime.onnx_runtime import make_session
@@ -60,7 +60,7 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> P
                 verbose=False,
             )
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise ExportError(f"ONNX export of the model failed: {first}") from exc
     finally:
         onnx_logger.setLevel(level)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from zenopt.core.errors import RuntimeBackendError
+from zenopt.core.errors import RuntimeBackendError, first_line
 
 __all__ = ["OnnxRuntimePredictor", "make_session"]
 
@@ -27,7 +27,7 @@ def make_session(path: Path, threads: int) -> Any:
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # ORT raises its own untyped errors for bad files
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise RuntimeBackendError(f"{path}: ONNX Runtime cannot load it: {first}") from None
 
 

@@ -5,13 +5,13 @@ worth keeping, with no tracker imported; ``mlflow_log`` writes them with the MLf
 """
 
 from zenopt.track.mlflow_log import MlflowTarget, connect_mlflow, log_run
-from zenopt.track.record import TrackingRecord, flatten_config, run_files, tracking_record
+from zenopt.track.record import TrackingRecord, config_params, run_files, tracking_record
 
 __all__ = [
     "MlflowTarget",
     "TrackingRecord",
+    "config_params",
     "connect_mlflow",
-    "flatten_config",
     "log_run",
     "run_files",
     "tracking_record",

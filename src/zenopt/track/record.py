@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zenopt.core.config import flatten_config
+
 __all__ = [
     "MAX_KEY_LENGTH",
     "MAX_PARAM_LENGTH",
     "MAX_TAG_LENGTH",
     "METRIC_PATHS",
     "TrackingRecord",
-    "flatten_config",
+    "config_params",
     "run_files",
     "tracking_record",
 ]
@@ -112,7 +114,7 @@ class TrackingRecord:
 def tracking_record(manifest: dict[str, Any], run_dir: Path | None = None) -> TrackingRecord:
     """The params, metrics, step metrics and tags of a run; ``run_dir`` fills the folder tag."""
     return TrackingRecord(
-        params=flatten_config(manifest.get("config", {})),
+        params=config_params(manifest.get("config", {})),
         metrics=dict(_metrics(manifest)),
         steps=_steps(manifest),
         tags=_tags(manifest, run_dir),
@@ -134,16 +136,10 @@ def param_text(value: Any) -> str:
     return _cut(text, MAX_PARAM_LENGTH)
 
 
-def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """``{"train": {"lr": 0.01}}`` → ``{"train.lr": "0.01"}``; an empty section stays, as {}."""
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten_config(value, f"{name}."))
-        else:
-            flat[safe_key(name)] = param_text(value)
-    return flat
+def config_params(config: dict[str, Any]) -> dict[str, str]:
+    """The config as params: ``{"train": {"lr": 0.01}}`` → ``{"train.lr": "0.01"}`` (the keys
+    ``--set`` takes, values as it reads them back); an empty section stays, as {}."""
+    return {safe_key(k): param_text(v) for k, v in flatten_config(config).items()}
 
 
 def _number(value: Any) -> float | None:

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from zenopt.report.compare import Comparison, Row, compare_manifests, delta, flatten_config
+from zenopt.core.config import flatten_config
+from zenopt.report.compare import Comparison, Row, compare_manifests, delta
 from zenopt.report.compare_render import print_comparison, render_comparison_html
 from zenopt.report.format import format_value
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from zenopt.track.record import (
     MAX_KEY_LENGTH,
     MAX_PARAM_LENGTH,
-    flatten_config,
+    config_params,
     run_files,
     tracking_record,
 )
@@ -63,11 +63,11 @@ configs = st.recursive(
 
 @given(configs)
 def test_flattened_config_reads_back_to_the_config(config: dict[str, Any]) -> None:
-    assert unflatten(flatten_config(config)) == config
+    assert unflatten(config_params(config)) == config
 
 
 def test_long_values_and_odd_keys_are_cut_to_mlflow_limits() -> None:
-    flat = flatten_config({"model": {"params": {"note": "x" * 9000, "a,b(c)": 1, "k" * 300: 2}}})
+    flat = config_params({"model": {"params": {"note": "x" * 9000, "a,b(c)": 1, "k" * 300: 2}}})
     assert len(flat["model.params.note"]) == MAX_PARAM_LENGTH
     assert flat["model.params.note"].endswith("…")
     assert flat["model.params.a_b_c_"] == "1"
