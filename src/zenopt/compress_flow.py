@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 
 from zenopt.compress import CompressContext, CompressState, apply_plan, plan_label
@@ -22,7 +21,7 @@ from zenopt.compress.candidate import Measured, measure, save_candidate
 from zenopt.core.compress_config import Step
 from zenopt.core.config import RunConfig, load_config
 from zenopt.core.errors import ConfigError, DataError
-from zenopt.core.records import BackendProfile, RequirementCheck
+from zenopt.core.records import BackendProfile, RequirementCheck, json_default
 from zenopt.core.rundir import RunDir, atomic_write_text, read_manifest
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, measure_drop
@@ -38,7 +37,6 @@ __all__ = [
     "candidate_checks",
     "compress_model",
     "compress_run",
-    "json_default",
     "make_context",
     "measure_baseline",
     "measure_on_test",
@@ -185,13 +183,6 @@ def compress_model(
         folder / "candidate.json", json.dumps(record, indent=2, default=json_default) + "\n"
     )
     return CompressResult(folder, record)
-
-
-def json_default(value: Any) -> Any:
-    """``json.dumps``' fallback for NumPy scalars in measured records."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def compress_run(

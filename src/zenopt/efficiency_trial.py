@@ -28,14 +28,13 @@ from zenopt.compress.search_space import speed_only
 from zenopt.compress.search_summary import write_summary
 from zenopt.compress_flow import (
     candidate_checks,
-    json_default,
     make_context,
     measure_on_test,
     ratios,
 )
 from zenopt.core.compress_config import Step
 from zenopt.core.config import RunConfig
-from zenopt.core.records import BackendProfile
+from zenopt.core.records import BackendProfile, json_default
 from zenopt.core.rundir import atomic_write_text
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.quality import evaluate_outputs

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
+import numpy as np
+
 __all__ = [
     "BackendProfile",
     "Decision",
@@ -16,7 +18,18 @@ __all__ = [
     "LatencyStats",
     "RequirementCheck",
     "ThroughputStats",
+    "json_default",
 ]
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps``' fallback for NumPy scalars and arrays in measured records (exact:
+    ``item()`` and ``tolist()``, never a printed, abbreviated form)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 class _Record:

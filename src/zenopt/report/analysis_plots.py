@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zenopt.report.plots import _encode, _figure
+from zenopt.report.plots import _encode, _figure, memoized
 
 __all__ = [
     "batch_curve",
@@ -20,6 +20,7 @@ def _plain(text: object) -> str:
     return str(text).replace("$", r"\$")
 
 
+@memoized
 def batch_curve(scaling: dict[str, Any]) -> str | None:
     curves = scaling.get("batch") or {}
     if not curves:
@@ -42,6 +43,7 @@ def batch_curve(scaling: dict[str, Any]) -> str | None:
     return _encode(fig)
 
 
+@memoized
 def thread_curve(scaling: dict[str, Any]) -> str | None:
     threads = scaling.get("threads") or {}
     if not threads or len(scaling.get("threads_tried", [])) < 2:
@@ -66,6 +68,7 @@ def thread_curve(scaling: dict[str, Any]) -> str | None:
     return _encode(fig)
 
 
+@memoized
 def operator_bars(table: dict[str, Any], key: str, top: int = 10) -> str | None:
     """Time per call of the heaviest operator types, baseline against the chosen model."""
     if not table["ops"]:
@@ -83,6 +86,7 @@ def operator_bars(table: dict[str, Any], key: str, top: int = 10) -> str | None:
     return _encode(fig)
 
 
+@memoized
 def feature_importance(importance: dict[str, Any], top: int = 20) -> str | None:
     rows = importance.get("features", [])[:top][::-1]
     if not rows:
@@ -99,6 +103,7 @@ def feature_importance(importance: dict[str, Any], top: int = 20) -> str | None:
     return _encode(fig)
 
 
+@memoized
 def saliency_grid(saliency: dict[str, Any]) -> str | None:
     items = saliency.get("items", [])
     if not items:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
+import json
+from collections.abc import Callable
 from typing import Any
+
+from zenopt.core.records import json_default
 
 __all__ = [
     "importance_bars",
@@ -13,6 +18,32 @@ __all__ = [
     "search_history",
     "training_curves",
 ]
+
+
+Plot = Callable[..., str | None]
+# Encoded images by plot and arguments: a run renders its report twice (at the verdict, and
+# again with the analysis), and matplotlib's drawing and PNG encoding is most of a render.
+_DRAWN: dict[str, str | None] = {}
+_DRAWN_MAX = 32
+
+
+def memoized(plot: Plot) -> Plot:
+    """Draw each plot once per process for the same (JSON-like) arguments; a plot is a pure
+    function of them. Arguments that are not JSON are drawn every time."""
+
+    @functools.wraps(plot)
+    def draw(*args: Any, **kwargs: Any) -> str | None:
+        try:
+            key = plot.__qualname__ + json.dumps([args, kwargs], default=json_default)
+        except (TypeError, ValueError):
+            return plot(*args, **kwargs)
+        if key not in _DRAWN:
+            if len(_DRAWN) >= _DRAWN_MAX:
+                del _DRAWN[next(iter(_DRAWN))]
+            _DRAWN[key] = plot(*args, **kwargs)
+        return _DRAWN[key]
+
+    return draw
 
 
 def _figure() -> Any:
@@ -32,6 +63,7 @@ def _encode(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@memoized
 def training_curves(history: list[dict[str, Any]], monitor: str, best_epoch: int) -> str | None:
     if not history:
         return None
@@ -52,6 +84,7 @@ def training_curves(history: list[dict[str, Any]], monitor: str, best_epoch: int
     return _encode(fig)
 
 
+@memoized
 def latency_histogram(profiles: dict[str, Any], batch_key: str = "b1") -> str | None:
     series = {
         name: p["latency_ms"][batch_key]["samples_ms"]
@@ -71,6 +104,7 @@ def latency_histogram(profiles: dict[str, Any], batch_key: str = "b1") -> str | 
     return _encode(fig)
 
 
+@memoized
 def search_history(trials: list[dict[str, Any]], metric: str, maximize: bool) -> str | None:
     """Each trial's validation value (pruned ones at their last report) and the best so far."""
     finished = [t for t in trials if t["state"] in {"complete", "pruned"}]
@@ -110,6 +144,7 @@ def search_history(trials: list[dict[str, Any]], metric: str, maximize: bool) ->
     return _encode(fig)
 
 
+@memoized
 def importance_bars(importances: dict[str, float] | None) -> str | None:
     if not importances:
         return None
@@ -122,6 +157,7 @@ def importance_bars(importances: dict[str, float] | None) -> str | None:
     return _encode(fig)
 
 
+@memoized
 def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str | None:
     """Test quality against latency for every measured candidate, marker area by size; the
     front joined by a line, the chosen plan starred, the FP32 baselines as crosses."""
