@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from zenopt.report.plots import (
 __all__ = ["render_report", "write_report"]
 
 
-def render_report(manifest: dict[str, Any]) -> str:
+@functools.cache
+def _environment() -> Environment:
+    """One Jinja2 environment per process, so its compiled templates are reused."""
     env = Environment(
         loader=PackageLoader("zenopt.report", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
@@ -36,6 +39,11 @@ def render_report(manifest: dict[str, Any]) -> str:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = format_value
+    return env
+
+
+def render_report(manifest: dict[str, Any]) -> str:
+    env = _environment()
     training = manifest.get("training") or {}
     plots = {
         "training": training_curves(
