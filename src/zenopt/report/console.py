@@ -69,8 +69,9 @@ def print_search(search: dict[str, Any], console: Console) -> None:
     if not feasible:
         shown = search["closest"]
     table = Table(title=title, title_justify="left")
-    for column in ("trial", "plan", search["metric"], "drop", "×b1", "×b256", "×size", "verdict"):
-        table.add_column(column, justify="left" if column in {"plan", "verdict"} else "right")
+    # Plans are long: they follow the table, one line each, so no terminal width cuts them.
+    for column in ("trial", search["metric"], "drop", "×b1", "×b256", "×size", "verdict"):
+        table.add_column(column, justify="left" if column == "verdict" else "right")
     for r in shown:
         ratios = r["vs_torch_fp32"] or {}
         if r["feasible"]:
@@ -82,7 +83,6 @@ def print_search(search: dict[str, Any], console: Console) -> None:
             verdict = "[red]misses " + ", ".join(misses) + "[/]"
         table.add_row(
             str(r["trial"]),
-            r["plan"],
             _fmt(r["test"]),
             _fmt(r["quality_drop"]),
             _fmt(ratios.get("latency_b1_p50")),
@@ -91,6 +91,8 @@ def print_search(search: dict[str, Any], console: Console) -> None:
             verdict,
         )
     console.print(table)
+    for r in shown:
+        console.print(f"  trial {r['trial']}: {r['plan']}", highlight=False, markup=False)
     if search.get("reproduce"):
         console.print(f"[dim]reproduce the chosen plan: {search['reproduce']}[/]")
 

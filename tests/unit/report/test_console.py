@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rich.console import Console
+
+from zenopt.report.console import print_search
+
+PLAN = (
+    "prune(ratio=0.5, importance=taylor) -> distill(temperature=2.0, epochs=20) -> "
+    "quantize(mode=dynamic) -> runtime(name=onnxruntime)"
+)
+
+
+def _row(trial: int, plan: str, missed: list[str]) -> dict[str, Any]:
+    return {
+        "trial": trial,
+        "plan": plan,
+        "test": 0.98,
+        "quality_drop": 0.0028,
+        "vs_torch_fp32": {"latency_b1_p50": 10.4, "throughput_b256": 12.98, "size": 14.6},
+        "feasible": False,
+        "accepted": True,
+        "missed": missed,
+    }
+
+
+def test_closest_plans_are_printed_whole_on_a_narrow_terminal() -> None:
+    rows = [_row(2, PLAN, ["min_throughput_speedup"]), _row(3, "prune(ratio=0.4)", [])]
+    search = {
+        "chosen": None,
+        "candidates": rows,
+        "front": [],
+        "closest": rows,
+        "metric": "accuracy",
+    }
+    console = Console(width=80, record=True, color_system=None)
+    print_search(search, console)
+    text = re.sub(r"\s+", " ", console.export_text())
+    assert f"trial 2: {PLAN}" in text and "trial 3: prune(ratio=0.4)" in text
+    assert "min_throughput_speedup" in text and "…" not in text  # nor is the verdict cut
