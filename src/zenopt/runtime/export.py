@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -33,6 +34,7 @@ SINGLE_ROWS = 8
 
 # One ATen→ONNX operator registry per opset, built once per process (see below).
 _REGISTRIES: dict[int | None, Any] = {}
+_PATCHING = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -44,24 +46,27 @@ def _reused_operator_registry() -> Iterator[None]:
     ``torch.onnx.export`` in the same process gets torch's own behaviour."""
     try:
         from torch.onnx._internal.exporter._registration import ONNXRegistry
-
-        original = ONNXRegistry.__dict__["from_torchlib"]
-        build = original.__func__
-    except (ImportError, AttributeError, KeyError):  # another torch: export as it comes
+    except ImportError:  # another torch: export as it comes
         yield
         return
+    with _PATCHING:  # one export at a time, so that each restores torch's own method
+        original = ONNXRegistry.__dict__.get("from_torchlib")
+        build = getattr(original, "__func__", None)
+        if build is None:  # another torch: export as it comes
+            yield
+            return
 
-    def reuse(cls: Any, opset_version: int | None = None) -> Any:
-        if opset_version not in _REGISTRIES:
-            args = () if opset_version is None else (opset_version,)
-            _REGISTRIES[opset_version] = build(cls, *args)
-        return _REGISTRIES[opset_version]
+        def reuse(cls: Any, opset_version: int | None = None) -> Any:
+            if opset_version not in _REGISTRIES:
+                args = () if opset_version is None else (opset_version,)
+                _REGISTRIES[opset_version] = build(cls, *args)
+            return _REGISTRIES[opset_version]
 
-    ONNXRegistry.from_torchlib = classmethod(reuse)  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        ONNXRegistry.from_torchlib = original  # type: ignore[method-assign]
+        ONNXRegistry.from_torchlib = classmethod(reuse)  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            ONNXRegistry.from_torchlib = original  # type: ignore[method-assign,assignment]
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:
