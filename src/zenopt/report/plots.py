@@ -34,7 +34,9 @@ def memoized(plot: Plot) -> Plot:
     @functools.wraps(plot)
     def draw(*args: Any, **kwargs: Any) -> str | None:
         try:
-            key = plot.__qualname__ + json.dumps([args, kwargs], default=json_default)
+            key = f"{plot.__module__}.{plot.__qualname__}" + json.dumps(
+                [args, kwargs], default=json_default
+            )
         except (TypeError, ValueError):
             return plot(*args, **kwargs)
         if key not in _DRAWN:
