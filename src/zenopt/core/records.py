@@ -23,12 +23,10 @@ __all__ = [
 
 
 def json_default(value: Any) -> Any:
-    """``json.dumps``' fallback for NumPy scalars and arrays in measured records (exact:
-    ``item()`` and ``tolist()``, never a printed, abbreviated form)."""
+    """``json.dumps``' fallback for NumPy scalars in measured records (an array in a record is
+    a mistake, and raises)."""
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

@@ -91,8 +91,10 @@ def print_search(search: dict[str, Any], console: Console) -> None:
             verdict,
         )
     console.print(table)
-    for r in shown:
-        console.print(f"  trial {r['trial']}: {r['plan']}", highlight=False, markup=False)
+    for r in shown:  # unwrapped, so that a plan copies whole from any terminal
+        console.print(
+            f"  trial {r['trial']}: {r['plan']}", highlight=False, markup=False, soft_wrap=True
+        )
     if search.get("reproduce"):
         console.print(f"[dim]reproduce the chosen plan: {search['reproduce']}[/]")
 

@@ -9,6 +9,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from zenopt.core.records import json_default
 
 __all__ = [
@@ -27,6 +29,11 @@ _DRAWN: dict[str, str | None] = {}
 _DRAWN_MAX = 32
 
 
+def _exact(value: Any) -> Any:
+    """NumPy values by their full contents (``tolist``, never an abbreviated repr)."""
+    return value.tolist() if isinstance(value, np.ndarray) else json_default(value)
+
+
 def memoized(plot: Plot) -> Plot:
     """Draw each plot once per process for the same (JSON-like) arguments; a plot is a pure
     function of them. Arguments that are not JSON are drawn every time."""
@@ -35,7 +42,7 @@ def memoized(plot: Plot) -> Plot:
     def draw(*args: Any, **kwargs: Any) -> str | None:
         try:
             key = f"{plot.__module__}.{plot.__qualname__}" + json.dumps(
-                [args, kwargs], default=json_default
+                [args, kwargs], default=_exact
             )
         except (TypeError, ValueError):
             return plot(*args, **kwargs)

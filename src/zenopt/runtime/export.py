@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import threading
@@ -37,22 +38,34 @@ _REGISTRIES: dict[int | None, Any] = {}
 _PATCHING = threading.Lock()
 
 
+def _registry_class() -> Any:
+    try:
+        from torch.onnx._internal.exporter._registration import ONNXRegistry
+    except ImportError:
+        return None
+    return ONNXRegistry
+
+
+def _registry_copy(registry: Any) -> Any:
+    """A registry of its own for each export: the cached one's entries, in new lists (an export
+    only reads them; should anything register an operator, the cache stays as built)."""
+    fresh = copy.copy(registry)
+    fresh.functions = {op: list(metas) for op, metas in registry.functions.items()}
+    return fresh
+
+
 @contextlib.contextmanager
 def _reused_operator_registry() -> Iterator[None]:
     """``torch.onnx.export`` builds its ATen→ONNX operator registry from torchlib anew on every
-    call: 0.9 s of the 1.7 s a small net's export takes here, paid by every candidate the
-    search exports. An export only reads the registry (we pass no custom translation table),
-    so it is built once per opset and reused, inside our own export calls only: a user's
+    call: 0.9 s of the 1.7 s a small net's export took here (0.65–0.85 s with this). An export only
+    reads the registry (we pass no custom translation table), so it is built once per opset
+    and each export gets a copy, inside our own export calls only: a user's
     ``torch.onnx.export`` in the same process gets torch's own behaviour."""
-    try:
-        from torch.onnx._internal.exporter._registration import ONNXRegistry
-    except ImportError:  # another torch: export as it comes
-        yield
-        return
-    with _PATCHING:  # one export at a time, so that each restores torch's own method
-        original = ONNXRegistry.__dict__.get("from_torchlib")
+    registry_class = _registry_class()
+    with _PATCHING:  # one export at a time: each reads, then restores, torch's own method
+        original = vars(registry_class).get("from_torchlib") if registry_class else None
         build = getattr(original, "__func__", None)
-        if build is None:  # another torch: export as it comes
+        if registry_class is None or build is None:  # another torch: export as it comes
             yield
             return
 
@@ -60,13 +73,13 @@ def _reused_operator_registry() -> Iterator[None]:
             if opset_version not in _REGISTRIES:
                 args = () if opset_version is None else (opset_version,)
                 _REGISTRIES[opset_version] = build(cls, *args)
-            return _REGISTRIES[opset_version]
+            return _registry_copy(_REGISTRIES[opset_version])
 
-        ONNXRegistry.from_torchlib = classmethod(reuse)  # type: ignore[method-assign,assignment]
+        registry_class.from_torchlib = classmethod(reuse)
         try:
             yield
         finally:
-            ONNXRegistry.from_torchlib = original  # type: ignore[method-assign,assignment]
+            registry_class.from_torchlib = original
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:

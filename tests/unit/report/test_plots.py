@@ -40,4 +40,4 @@ def test_the_real_plots_give_the_same_image_from_the_memo() -> None:
     again = plots.training_curves([dict(h) for h in history], "val_accuracy", 2)
     other = plots.training_curves(history, "val_accuracy", 3)
     assert first is not None and first.startswith("data:image/png;base64,")
-    assert again == first and other != first
+    assert again is first and other != first  # the same string object: drawn once

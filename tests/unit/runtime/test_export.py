@@ -131,3 +131,10 @@ def test_the_operator_registry_is_reused_and_torch_left_as_it_was(tmp_path: Path
             external_data=False,
         )
     assert ours[0] == ours[1] == reference.read_bytes()
+    # Each export gets its own copy: what one adds to its registry, the next never sees.
+    with export._reused_operator_registry():
+        first = ONNXRegistry.from_torchlib(opset_version=export.OPSET)
+        first.functions.clear()
+        second = ONNXRegistry.from_torchlib(opset_version=export.OPSET)
+    assert second.functions and second is not first
+    assert ONNXRegistry.__dict__["from_torchlib"] is original
