@@ -23,6 +23,7 @@ from zenopt.compress.candidate import (
     deployed_size,
     save_candidate,
 )
+from zenopt.compress.dominance import dominating_record, layer_widths
 from zenopt.compress.prefix_cache import PrefixCache
 from zenopt.compress.search_space import speed_only
 from zenopt.compress.search_summary import write_summary
@@ -112,6 +113,16 @@ def _precheck(setup: SearchSetup, steps: list[Step], work: Path) -> dict[str, An
         return None  # nothing a plan's untrained form could miss
     ctx = make_context(setup.config, setup.stage, setup.model, work / "ctx")
     state = setup.cache.apply(speed_only(steps), setup.model, setup.spec, ctx)
+    dumped = [step.model_dump(mode="json") for step in steps]
+    dominated = dominating_record(dumped, layer_widths(state.notes), _measured(setup.folder))
+    if dominated is not None:
+        record, missed = dominated
+        why = f"as trial {record['trial']}, the same plan but for its weights and no wider"
+        return {
+            "rejected_before_training": [f"{name}: missed {why}" for name in missed],
+            "dominated_by": record["trial"],
+            "constraints": {**record.get("constraints", {}), "dominated": 1.0},
+        }
     state.threads = state.threads or setup.threads
     files = save_candidate(state, work / "speed", setup.stage.prepared.splits.val.X)
     runtime = state.runtime or "onnxruntime"
@@ -180,12 +191,18 @@ def _free(setup: SearchSetup) -> bool:
     return setup.free_left >= 0
 
 
-def _duplicate(folder: Path, label: str) -> dict[str, Any] | None:
+def _measured(folder: Path) -> list[dict[str, Any]]:
+    """The records of the plans trained and measured so far (by any worker), oldest first."""
+    records = []
     for path in sorted(folder.glob("trial-*/candidate.json")):
         record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        if record.get("plan") == label and "acceptance" in record:
-            return record
-    return None
+        if "acceptance" in record:
+            records.append(record)
+    return records
+
+
+def _duplicate(folder: Path, label: str) -> dict[str, Any] | None:
+    return next((r for r in _measured(folder) if r.get("plan") == label), None)
 
 
 def objective_values(setup: SearchSetup, record: dict[str, Any]) -> tuple[float, float, float]:

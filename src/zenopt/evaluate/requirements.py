@@ -10,6 +10,7 @@ from zenopt.core.errors import ConfigError
 from zenopt.core.records import BackendProfile, RequirementCheck
 
 __all__ = [
+    "EFFICIENCY_TARGETS",
     "QUALITY_TARGETS",
     "Reference",
     "check_efficiency",
@@ -30,12 +31,13 @@ class Reference:
 
 
 RELATIVE_TARGETS = ("min_latency_speedup", "min_throughput_speedup", "min_size_reduction")
+# Speed and size: what a model's form decides, whatever its weights.
+EFFICIENCY_TARGETS = ("max_latency_ms", "min_throughput", "max_size_mb", *RELATIVE_TARGETS)
 
 
 def speed_targets_set(req: RequirementsConfig) -> bool:
     """True when any efficiency target (absolute or relative to PyTorch) is set."""
-    names = ("max_latency_ms", "min_throughput", "max_size_mb", *RELATIVE_TARGETS)
-    return any(getattr(req, name) is not None for name in names)
+    return any(getattr(req, name) is not None for name in EFFICIENCY_TARGETS)
 
 
 def measure_drop(
