@@ -117,7 +117,7 @@ def _precheck(setup: SearchSetup, steps: list[Step], work: Path) -> dict[str, An
     dominated = dominating_record(dumped, layer_widths(state.notes), _measured(setup.folder))
     if dominated is not None:
         record, missed = dominated
-        why = f"as trial {record['trial']}, the same plan but for its weights and no wider"
+        why = f"as trial {record['trial']} did (the same plan but for weights, no layer narrower)"
         return {
             "rejected_before_training": [f"{name}: missed {why}" for name in missed],
             "dominated_by": record["trial"],
