@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from rich.console import Console
 
-from tests.conftest import FAST_BENCH
+from tests.integration.test_efficiency_search import BASE
 from zenopt.core.config import load_config
 from zenopt.pipeline import run_pipeline
 
@@ -40,20 +40,13 @@ SECTIONS = [
     "environment",
 ]
 
-# The cheapest run with both searches (see tests/integration/test_efficiency_search.py):
+# The cheapest run with both searches (tests/integration/test_efficiency_search.py's BASE):
 # digits at 16×16, one epoch, up to two hyperparameter trials over the learning rate alone (the
 # model's default space would draw trials of up to 40 epochs), then plans until the first
 # feasible. A table model is cheaper but too fast for any plan to beat the timing noise.
 EVERY_STAGE = [
-    *(item for item in FAST_BENCH if not item.startswith(("tune.", "compress."))),
-    "data.source=digits",
-    "data.resize=16",
-    "data.test_fraction=0.15",
-    "model.name=mnist_cnn",
-    "train.epochs=1",
-    "train.patience=null",
+    *BASE,
     "requirements.min_accuracy=0.3",
-    "requirements.min_size_reduction=2",  # the FP32 baseline is 1×: the search runs
     "requirements.max_quality_drop=0.2",
     "tune.when=always",
     "tune.trials=2",
@@ -63,13 +56,7 @@ EVERY_STAGE = [
     "compress.search.trials=2",
     "compress.search.stop=first_feasible",
     "compress.search.rounds=3",
-    "compress.search.prune_epochs=1",
     "compress.search.space.prune_ratio=[0.5, 0.6]",
-    "compress.search.space.distill=[false]",
-    "compress.search.space.quantize=[none]",
-    "compress.search.space.precision=[none]",
-    "compress.search.space.runtime=[onnxruntime]",
-    "compress.search.space.threads=[null]",
     "analysis.operators=true",
     "analysis.scaling=true",
     "analysis.ceiling=true",  # memory (a fresh process per runtime) stays off here: its

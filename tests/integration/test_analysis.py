@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
 import yaml
 from rich.console import Console
 from tests.conftest import FAST_BENCH
+from tests.onnx_graphs import optimized_graph
 from typer.testing import CliRunner
 
 from zenopt.cli.app import app
@@ -50,11 +49,7 @@ def digits_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 
 
 def _float_nodes(path: Path, tmp: Path) -> list[str]:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.optimized_model_filepath = str(tmp / "optimized.onnx")
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    graph = onnx.load(str(tmp / "optimized.onnx")).graph
+    graph = optimized_graph(path, tmp)
     return sorted(f"{n.name} ({n.op_type})" for n in graph.node if n.op_type in FLOAT_COMPUTE)
 
 

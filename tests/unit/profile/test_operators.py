@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
+from tests.onnx_graphs import optimized_graph
 from torch import nn
 
 from zenopt.profile.op_compare import compare_operators
@@ -99,12 +99,7 @@ def _conv_net(path: Path) -> Path:
 
 def _executed_op_types(path: Path, tmp: Path) -> set[str]:
     """The reference: op types of the graph ONNX Runtime runs after its optimisations."""
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.optimized_model_filepath = str(tmp / "optimized.onnx")
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    graph = onnx.load(str(tmp / "optimized.onnx")).graph
-    return {n.op_type for n in graph.node}
+    return {n.op_type for n in optimized_graph(path, tmp).node}
 
 
 def test_onnx_profile_sees_the_operators_the_runtime_executes(tmp_path: Path) -> None:
