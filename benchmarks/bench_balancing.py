@@ -21,7 +21,7 @@ from sklearn.datasets import load_breast_cancer
 
 from results_file import write_section  # type: ignore[import-not-found]
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 
 METHODS = ("none", "class_weight", "oversample", "undersample", "smote")
 

@@ -20,6 +20,7 @@ median (min–max) over the rounds. Writes a section of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -31,14 +32,13 @@ from rich.console import Console
 from results_file import write_section  # type: ignore[import-not-found]
 from zenopt.compress import parse_plan
 from zenopt.compress.candidate import deploy_path
-from zenopt.compress_flow import compress_model, measure_baseline
 from zenopt.core.config import load_config
-from zenopt.efficiency_loop import run_efficiency_loop
-from zenopt.models import load_deployable
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import RunOptions, run_pipeline
+from zenopt.flow.candidate import measure_baseline
+from zenopt.flow.compress import CompressOptions, compress_model, load_finished_run
+from zenopt.flow.efficiency.search import run_efficiency_loop
 from zenopt.profile.machine import default_threads, fingerprint
 from zenopt.profile.rounds import time_in_rounds
-from zenopt.stages import prepare_data
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "digits.yaml"
 ROUNDS = 7
@@ -52,20 +52,14 @@ def bench_model(model: str, console: Console, default_budget: bool = True) -> di
         base = load_config(
             CONFIG, [f"model.name={model}", "tune.when=never", "compress.search.when=never"]
         )
-        run_pipeline(base, run, overwrite=True, quiet=True)
+        run_pipeline(base, run, quiet=True, options=RunOptions(overwrite=True))
         overrides = ["compress.search.when=always"]
         if default_budget:  # the library's budget instead of the job's (30 plans, 8 minutes)
             overrides += ["compress.search.trials=30", "compress.search.timeout_min=8"]
         config = load_config(run / "config.yaml", overrides)
-        stage = prepare_data(config)
-        net, spec = load_deployable(run)
-        files = {
-            "spec": run / "model.json",
-            "safetensors": run / "model.safetensors",
-            "onnx": run / "model.onnx",
-        }
-        threads = default_threads()
-        baseline = measure_baseline(net, spec, files, stage, config, threads)
+        ctx, trained = load_finished_run(run, config, console, CompressOptions(quiet=True))
+        files, threads = trained.files, ctx.threads
+        baseline = measure_baseline(ctx, trained)
         rows: dict[str, dict[str, Any]] = {}
         paths: dict[str, tuple[str, Path, int]] = {
             "PyTorch eager FP32": ("torch", files["spec"], threads),
@@ -73,9 +67,7 @@ def bench_model(model: str, console: Console, default_budget: bool = True) -> di
         }
         for name, plan in SINGLE.items():
             folder = Path(tmp) / name.replace(" ", "-").replace("%", "")
-            result = compress_model(
-                config, stage, net, spec, parse_plan(plan), folder, baseline, console, True, threads
-            )
+            result = compress_model(ctx, trained, parse_plan(plan), folder, baseline)
             rows[name] = result.record
             record_files = {k: folder / v for k, v in result.record["files"].items()}
             paths[name] = (
@@ -88,7 +80,8 @@ def bench_model(model: str, console: Console, default_budget: bool = True) -> di
         budget = min(rows["INT8 alone"]["quality_drop"], config.requirements.max_quality_drop or 1)
         config.requirements.max_quality_drop = budget
         tick = time.perf_counter()
-        search = run_efficiency_loop(config, stage, net, spec, files, run, console, False, threads)
+        search_ctx = dataclasses.replace(ctx, quiet=False)  # the search shows its progress
+        search = run_efficiency_loop(search_ctx, trained)
         seconds = time.perf_counter() - tick
         chosen = search.chosen
         if chosen is not None:
@@ -101,7 +94,7 @@ def bench_model(model: str, console: Console, default_budget: bool = True) -> di
             )
             rows["zenopt search"] = chosen
         times = time_in_rounds(
-            paths, stage.prepared.splits.test.X, 1, 256, ROUNDS, repeats=100, throughput_repeats=10
+            paths, ctx.splits.test.X, 1, 256, ROUNDS, repeats=100, throughput_repeats=10
         )
     return {
         "budget": budget,

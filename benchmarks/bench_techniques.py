@@ -2,7 +2,7 @@
 side with PyTorch eager FP32 on the default run (digits at 28×28), for mnist_cnn and tf_cnn.
 
 For each model the baseline is trained once (examples/digits.yaml); each technique is then
-applied to it with `zenopt.compress_flow.compress_model`, saved, reloaded in its runtime and
+applied to it with `zenopt.flow.compress.compress_model`, saved, reloaded in its runtime and
 measured there: test accuracy with its 95% interval, batch-1 latency (median of the run's 200
 timed calls) and batch-256 throughput (median of 30), size on disk and after zlib. Ratios are
 against PyTorch eager FP32 measured in the same process, minutes apart at most. Writes a section
@@ -14,6 +14,7 @@ of benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -25,12 +26,12 @@ from rich.console import Console
 
 from results_file import write_section  # type: ignore[import-not-found]
 from zenopt.compress import parse_plan
-from zenopt.compress_flow import compress_model, measure_baseline, plan_folder
 from zenopt.core.config import load_config
-from zenopt.models import load_deployable
-from zenopt.pipeline import run_pipeline
+from zenopt.core.rundir import plan_folder
+from zenopt.flow import RunOptions, run_pipeline
+from zenopt.flow.candidate import measure_baseline
+from zenopt.flow.compress import CompressOptions, compress_model, load_finished_run
 from zenopt.profile.machine import default_threads, fingerprint
-from zenopt.stages import prepare_data
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "digits.yaml"
 PLAN = "prune(ratio=0.5) -> distill -> quantize(mode=static)"
@@ -88,7 +89,7 @@ def interleaved_ratios(
 
 def baseline_run(model: str, out: Path) -> Path:
     config = load_config(CONFIG, [f"model.name={model}", "tune.when=never"])
-    run_pipeline(config, out, overwrite=True, quiet=True)
+    run_pipeline(config, out, quiet=True, options=RunOptions(overwrite=True))
     return out
 
 
@@ -97,27 +98,15 @@ def bench_model(model: str, names: list[str], console: Console) -> list[dict[str
     with tempfile.TemporaryDirectory(prefix=f"bench-techniques-{model}-") as tmp:
         run = baseline_run(model, Path(tmp) / "run")
         config = load_config(run / "config.yaml")
-        stage = prepare_data(config)
-        net, spec = load_deployable(run)
-        files = {
-            n: run / f
-            for n, f in [
-                ("spec", "model.json"),
-                ("safetensors", "model.safetensors"),
-                ("onnx", "model.onnx"),
-            ]
-        }
-        threads = default_threads()
-        baseline = measure_baseline(net, spec, files, stage, config, threads)
+        ctx, trained = load_finished_run(run, config, console, CompressOptions(quiet=True))
+        baseline = measure_baseline(ctx, trained)
         for name, plan in TECHNIQUES:
             if names and name.strip("*") not in names:
                 continue
             tick = time.perf_counter()
             steps = parse_plan(plan)
             folder = Path(tmp) / "compressed" / plan_folder(plan)
-            result = compress_model(
-                config, stage, net, spec, steps, folder, baseline, console, True, threads
-            )
+            result = compress_model(ctx, trained, steps, folder, baseline)
             record = result.record
             console.print(
                 f"{model} · {name}: acc {record['quality']['accuracy']:.4f}, "
@@ -131,26 +120,20 @@ def bench_model(model: str, names: list[str], console: Console) -> list[dict[str
                 # The plan again, with its fine-tuning and calibration seeded differently.
                 drops = [record["quality_drop"]]
                 for seed in range(1, SEEDS):
+                    reseeded = dataclasses.replace(
+                        ctx, config=config.model_copy(update={"seed": seed})
+                    )
                     again = compress_model(
-                        config.model_copy(update={"seed": seed}),
-                        stage,
-                        net,
-                        spec,
-                        steps,
-                        Path(tmp) / f"seed{seed}",
-                        baseline,
-                        console,
-                        True,
-                        threads,
+                        reseeded, trained, steps, Path(tmp) / f"seed{seed}", baseline
                     )
                     drops.append(again.record["quality_drop"])
                 row["drops"] = drops
                 row["interleaved"] = interleaved_ratios(
-                    files["spec"],
+                    trained.files["spec"],
                     folder / record["files"]["onnx"],
                     record["runtime"],
-                    stage.prepared.splits.test.X,
-                    threads,
+                    ctx.splits.test.X,
+                    ctx.threads,
                     ROUNDS,
                 )
             rows.append(row)

@@ -26,8 +26,9 @@ from rich.console import Console
 
 from results_file import write_section  # type: ignore[import-not-found]
 from zenopt.core.config import load_config
-from zenopt.quality_loop import run_quality_loop
-from zenopt.stages import prepare_data
+from zenopt.flow import RunContext
+from zenopt.flow.data import prepare_data
+from zenopt.flow.tune import run_quality_loop
 
 # The first and last rows are the comparison asked for; the middle two separate the sampler's
 # effect from the pruner's.
@@ -56,7 +57,8 @@ def search(seed: int, target: float, budget: int, extra: list[str]) -> dict[str,
     stage = prepare_data(config)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        result = run_quality_loop(config, stage, Path(folder), Console(quiet=True), True)
+        ctx = RunContext(config, stage, Path(folder), Console(quiet=True), quiet=True)
+        result = run_quality_loop(ctx)
     seconds = time.perf_counter() - started
     summary = result.summary
     met = summary["stopped"] == "target met on validation"

@@ -36,7 +36,7 @@ def iris_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     from rich.console import Console
 
     from zenopt.core.config import load_config
-    from zenopt.pipeline import run_pipeline
+    from zenopt.flow import run_pipeline
 
     config = load_config(
         None,

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from tests.conftest import fast_overrides
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import RunOptions, run_pipeline
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -52,7 +52,8 @@ def test_script_laden_names_are_shown_as_text_and_never_run(
     out = tmp_path / "run"
     command = ["zenopt", "run", "--out", str(out), *(f"--set={item}" for item in overrides)]
     config = load_config(None, overrides)
-    run_pipeline(config, out, command=command, console=Console(quiet=True), quiet=True)
+    options = RunOptions(command=command)
+    run_pipeline(config, out, console=Console(quiet=True), quiet=True, options=options)
     page, log = report_page
     url = (out / "report.html").resolve().as_uri()
     page.goto(url, wait_until="load")

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from tests.integration.test_efficiency_search import BASE
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

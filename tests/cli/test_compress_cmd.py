@@ -24,7 +24,7 @@ def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from rich.console import Console
 
     from zenopt.core.config import load_config
-    from zenopt.pipeline import run_pipeline
+    from zenopt.flow import run_pipeline
 
     config = load_config(None, fast_overrides(*CNN_RUN, "requirements.max_quality_drop=0.3"))
     out = tmp_path_factory.mktemp("runs") / "cnn"
@@ -53,8 +53,8 @@ def test_compress_writes_a_measured_candidate(cnn_run: Path, tmp_path: Path) -> 
     assert record["size_bytes"] == (folder / "model.onnx").stat().st_size
     # The reported quality is the candidate's own, on the test split, in its runtime.
     from zenopt.core.config import load_config
+    from zenopt.flow.data import prepare_data
     from zenopt.runtime.predictor import predict_with_backend
-    from zenopt.stages import prepare_data
 
     test = prepare_data(load_config(run / "config.yaml")).prepared.splits.test
     outputs = predict_with_backend("onnxruntime", folder / "model.onnx", test.X, 1)
@@ -127,7 +127,7 @@ def test_run_applies_the_configured_plan(tmp_path: Path) -> None:
     from rich.console import Console
 
     from zenopt.core.config import load_config
-    from zenopt.pipeline import run_pipeline
+    from zenopt.flow import run_pipeline
 
     plan = "[{method: prune, ratio: 0.5, epochs: 1}, {method: quantize}]"
     config = load_config(

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from zenopt.cli.app import app
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 from zenopt.profile.operators import FLOAT_COMPUTE
 from zenopt.profile.scaling import batch_ladder
 
@@ -147,7 +147,7 @@ def test_tabular_runs_get_permutation_importance(iris_run: tuple[Path, dict[str,
 def test_a_failing_analysis_part_is_recorded_and_the_run_completes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import zenopt.analysis_stage as stage
+    import zenopt.flow.analysis as stage
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no memory probe here\nsecond line")
@@ -195,7 +195,7 @@ def test_an_interrupted_analysis_leaves_the_verdict_and_its_report(
 ) -> None:
     import json
 
-    import zenopt.pipeline as pipeline
+    import zenopt.flow.run as pipeline
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

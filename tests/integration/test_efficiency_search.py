@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 from zenopt.cli.app import app
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 
 BASE = [
     *(item for item in FAST_BENCH if not item.startswith("compress.")),

@@ -13,7 +13,7 @@ from tests.conftest import fast_overrides
 
 from zenopt.core.config import load_config
 from zenopt.data import load_dataset, split_dataset
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 from zenopt.runtime import create_predictor
 
 REQUIRED_KEYS = [
@@ -54,7 +54,8 @@ def _run(tmp_path: Path, *sets: str, epochs: int = 8) -> tuple[Path, dict[str, A
 def _train_and_test(*sets: str, epochs: int) -> tuple[dict[str, Any], dict[str, Any], Any]:
     """The flow's data, build and train stages only (no export, profiling or report), for
     tests that need the test-split metrics of many trained models: metrics, training, split."""
-    from zenopt.stages import build, evaluate_split, prepare_data, train
+    from zenopt.flow.data import prepare_data
+    from zenopt.flow.train import build, evaluate_split, train
 
     config = load_config(None, fast_overrides(*sets, epochs=epochs))
     stage = prepare_data(config)

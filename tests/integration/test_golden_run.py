@@ -25,7 +25,7 @@ import pytest
 from rich.console import Console
 
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 
 ROOT = Path(__file__).parents[2]
 GOLDEN = Path(__file__).parent / "golden" / "reduced_default_job.json"

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from zenopt.cli.app import app
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "tune_breast_cancer.yaml"
 QUICK = [item for item in FAST_BENCH if not item.startswith("tune.")]
@@ -148,22 +148,24 @@ def test_a_chosen_trial_whose_model_folder_is_gone_is_retrained_identically(
     import numpy as np
 
     from zenopt.evaluate.quality import predict_torch
+    from zenopt.flow import RunContext
+    from zenopt.flow.data import prepare_data
+    from zenopt.flow.tune import run_quality_loop
     from zenopt.models import load_deployable
-    from zenopt.quality_loop import run_quality_loop
-    from zenopt.stages import prepare_data
 
     out, m = tuned
     copy = tmp_path / "run"
     shutil.copytree(out, copy)
     config = load_config(copy / "config.yaml")
     stage = prepare_data(config)
-    restored = run_quality_loop(config, stage, copy, Console(quiet=True), True)
+    ctx = RunContext(config, stage, copy, Console(quiet=True), quiet=True)
+    restored = run_quality_loop(ctx)
     assert restored.summary["restored_from"].endswith(f"trial-{m['tune']['chosen']['number']:05d}")
     folder = Path(restored.summary["restored_from"])  # the study's folder: the fixture's run
     hidden = folder.with_name(folder.name + ".away")
     folder.rename(hidden)  # as if the trial had run on another machine
     try:
-        retrained = run_quality_loop(config, stage, copy, Console(quiet=True), True)
+        retrained = run_quality_loop(ctx)
     finally:
         hidden.rename(folder)
     assert retrained.summary["restored_from"].startswith("retrained here")

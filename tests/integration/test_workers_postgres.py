@@ -210,7 +210,7 @@ def test_a_worker_runs_plans_of_the_efficiency_search(pg_url: str, tmp_path: Pat
     from tests.integration.test_efficiency_search import BASE
 
     from zenopt.core.config import load_config
-    from zenopt.pipeline import run_pipeline
+    from zenopt.flow import run_pipeline
 
     args = ["worker", "--storage", pg_url, "--study", "eff-compress", "--wait", "120", "-q"]
     joiner = subprocess.Popen(

@@ -36,10 +36,10 @@ def compress(
         from rich.console import Console
 
         from zenopt.compress import parse_plan
-        from zenopt.compress_flow import compress_run
         from zenopt.core.config import load_config
         from zenopt.core.errors import ConfigError
-        from zenopt.quality_loop import safe_name
+        from zenopt.core.rundir import safe_name
+        from zenopt.flow.compress import CompressOptions, compress_run
         from zenopt.report.console import print_candidate
 
         if not (run_dir / "config.yaml").is_file():
@@ -54,9 +54,8 @@ def compress(
                     "--plan 'prune(ratio=0.5) -> distill -> quantize'"
                 )
         err = Console(stderr=True)
-        result, checks = compress_run(
-            run_dir, steps, safe_name(name) if name else None, threads, err, quiet
-        )
+        options = CompressOptions(safe_name(name) if name else None, threads, quiet)
+        result, checks = compress_run(run_dir, steps, err, options)
         print_candidate(result.record, checks, Console())
         err.print(f"candidate: {result.folder}")
         if not all(c.met for c in checks):

@@ -30,7 +30,7 @@ def predict(
         from zenopt.core.heads import prediction_texts, predictions_csv
         from zenopt.core.rundir import atomic_write_text, read_manifest
         from zenopt.data.inference import read_for_prediction
-        from zenopt.profile.machine import default_threads
+        from zenopt.profile.machine import inference_threads
         from zenopt.runtime.predictor import backend_names, predict_with_backend
 
         manifest = read_manifest(run_dir)
@@ -40,7 +40,7 @@ def predict(
         model = manifest["model"]
         found = read_for_prediction(data, config.data, model["inputs"], model["task"])
         artifact = run_dir / ("model.onnx" if backend == "onnxruntime" else "model.json")
-        threads = config.bench.threads or default_threads()  # as the run measured it
+        threads = inference_threads(config.bench.threads)  # as the run measured it
         outputs = predict_with_backend(backend, artifact, found.X, threads)
         texts = prediction_texts(outputs, model["head"], model["class_names"])
         text = predictions_csv(np.arange(len(texts)), texts, found.labels)

@@ -43,7 +43,7 @@ def profile(
 
         from zenopt.core.errors import ConfigError
         from zenopt.core.rundir import atomic_write_text
-        from zenopt.profile.machine import default_threads
+        from zenopt.profile.machine import inference_threads
         from zenopt.profile.onnx_file import analyse_onnx_file, profile_onnx_file
         from zenopt.report.console import print_profile
 
@@ -54,7 +54,7 @@ def profile(
         batches = sorted(set(batch or [1, 64]))
         if any(b < 1 for b in batches):
             raise ConfigError(f"--batch {batches}: every batch size must be >= 1")
-        n_threads = threads or default_threads()
+        n_threads = inference_threads(None, threads)
         result = profile_onnx_file(model, batches, n_threads, warmup, repeats)
         console = Console()
         inputs = ", ".join(f"{i['name']}[{','.join(i['shape'])}]" for i in result["inputs"])

@@ -114,18 +114,11 @@ def _execute(
 
         tracker = connect_mlflow(*mlflow)
 
-    from zenopt.pipeline import run_pipeline
+    from zenopt.flow import RunOptions, run_pipeline
     from zenopt.report.console import print_run_summary
 
-    outcome = run_pipeline(
-        cfg,
-        target,
-        overwrite=overwrite,
-        command=["zenopt", *sys.argv[1:]],
-        console=err_console,
-        quiet=quiet,
-        resume=resume is not None,
-    )
+    options = RunOptions(overwrite, resume is not None, ["zenopt", *sys.argv[1:]])
+    outcome = run_pipeline(cfg, target, console=err_console, quiet=quiet, options=options)
     print_run_summary(outcome.manifest, Console())
     missed = outcome.manifest["verdict"]["missed"]
     if not outcome.manifest["requirements"]:

@@ -41,10 +41,11 @@ def worker(
     """
     with reported_errors():
         from zenopt.core.config import load_config
-        from zenopt.quality_loop import run_worker
+        from zenopt.flow.worker import WorkerOptions, run_worker
 
         cfg = load_config(config) if config is not None else None
-        summary = run_worker(storage, study, cfg, artifacts, wait, err_console, quiet)
+        options = WorkerOptions(storage, study, artifacts, wait, quiet)
+        summary = run_worker(options, cfg, err_console)
         mine = summary["this_worker"]["trials"]
         counts = summary["counts"]
         chosen = summary["chosen"]

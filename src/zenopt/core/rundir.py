@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +16,15 @@ from typing import Any
 
 from zenopt.core.errors import ConfigError
 
-__all__ = ["MANIFEST_NAME", "RunDir", "atomic_write_bytes", "atomic_write_text", "read_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "RunDir",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "plan_folder",
+    "read_manifest",
+    "safe_name",
+]
 
 MANAGED_FOLDERS = frozenset({"trials", "search", "compressed"})  # folders a run writes
 MANIFEST_NAME = "manifest.json"
@@ -61,6 +70,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def safe_name(name: str) -> str:
+    """A name (a study's, a user's ``--name``) as one harmless folder name: ``../x`` cannot
+    leave the folder it is made in."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")
+    return cleaned or "study"
+
+
+def plan_folder(label: str) -> str:
+    """A folder name for a plan: its label with everything but letters, digits and dots as -."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-")[:96] or "plan"
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:

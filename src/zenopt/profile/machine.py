@@ -11,7 +11,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["default_threads", "fingerprint", "peak_rss_mb", "usable_cores"]
+__all__ = ["default_threads", "fingerprint", "inference_threads", "peak_rss_mb", "usable_cores"]
 
 # CPU flags that change which kernels the runtimes can use (SIMD width, INT8 dot products, BF16).
 INTERESTING_FLAGS = (
@@ -61,6 +61,13 @@ def default_threads() -> int:
     usable = usable_cores()
     physical = psutil.cpu_count(logical=False) or usable or 1
     return max(1, min(physical, usable or 1))
+
+
+def inference_threads(configured: int | None, given: int | None = None) -> int:
+    """The inference thread count: the one ``given`` (a command's ``--threads``, a plan's
+    ``runtime(threads=N)``), else the ``configured`` one (``bench.threads``), else
+    :func:`default_threads`."""
+    return given or configured or default_threads()
 
 
 def peak_rss_mb() -> float:

@@ -24,14 +24,15 @@ import torch
 
 from zenopt.compress import CompressState, apply_plan, parse_plan
 from zenopt.compress.candidate import deploy_path, save_candidate
-from zenopt.compress_flow import make_context
 from zenopt.core.config import RunConfig, load_config
 from zenopt.core.errors import ConfigError
 from zenopt.evaluate.quality import predict_torch
+from zenopt.flow.compress import make_context
+from zenopt.flow.data import DataStage, prepare_data
+from zenopt.flow.train import build, train
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.runtime.predictor import predict_with_backend
 from zenopt.runtime.torch_eager import run_torch
-from zenopt.stages import DataStage, build, prepare_data, train
 
 __all__ = [
     "SMALL_RUN",

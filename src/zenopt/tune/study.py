@@ -70,8 +70,15 @@ def make_pruner(tune: TuneConfig) -> Any:
     )
 
 
-def check_compatible(study: Any, space: dict[str, Any], direction: str | None, url: str) -> None:
-    """Refuse to join a study whose search space or direction differs from this config's."""
+def check_compatible(
+    study: Any,
+    space: dict[str, Any],
+    direction: str | list[str] | None,
+    url: str,
+    section: str = "tune",
+) -> None:
+    """Refuse to join a study whose search space or direction(s) differ from this config's;
+    ``section`` names the config section the study belongs to (``tune``, ``compress.search``)."""
     name = study.study_name
     stored = study.user_attrs.get(ATTR_SPACE)
     if stored is not None and stored != space:
@@ -79,16 +86,26 @@ def check_compatible(study: Any, space: dict[str, Any], direction: str | None, u
             k for k in space if stored.get(k) != space[k]
         )
         raise ConfigError(
-            f"tune.study {name!r} in {redact(url)} already exists with a different search "
-            f"space (differs at {', '.join(differing)}); use a new tune.study name, or the "
-            "same tune.space as that study"
+            f"{section}.study {name!r} in {redact(url)} already exists with a different search "
+            f"space (differs at {', '.join(differing)}); use a new {section}.study name, or the "
+            f"same {section}.space as that study"
         )
-    if direction is not None and study.direction.name.lower() != direction:
+    if direction is None:
+        return
+    wanted = [direction] if isinstance(direction, str) else list(direction)
+    have = [d.name.lower() for d in study.directions]
+    if have == wanted:
+        return
+    if len(have) == len(wanted) == 1:
         raise ConfigError(
-            f"tune.study {name!r} in {redact(url)} already exists and "
-            f"{study.direction.name.lower()}s its metric; this config {direction}s it; use "
-            "a new tune.study name"
+            f"{section}.study {name!r} in {redact(url)} already exists and {have[0]}s its "
+            f"metric; this config {wanted[0]}s it; use a new {section}.study name"
         )
+    raise ConfigError(
+        f"{section}.study {name!r} in {redact(url)} already exists with the objectives "
+        f"{', '.join(have)}; this config's are {', '.join(wanted)}; use a new {section}.study "
+        "name"
+    )
 
 
 def _wait_for_space(study: Any, wait_s: float, url: str) -> dict[str, Any]:
@@ -114,17 +131,20 @@ def _wait_for_space(study: Any, wait_s: float, url: str) -> dict[str, Any]:
 def open_study(
     storage: Any,
     name: str,
-    direction: str | None,
+    direction: str | list[str] | None,
     tune: TuneConfig,
     space: dict[str, Any] | None,
     attrs: dict[str, Any] | None,
     seed: int,
     url: str,
     wait_s: float = 60.0,
+    section: str = "tune",
 ) -> Any:
     """Create the study (with the attributes workers read) or join it after checking that its
     search space is the one asked for. ``space``/``attrs`` None: join only (a worker), waiting
-    up to ``wait_s`` for the study and its setup to appear."""
+    up to ``wait_s`` for the study and its setup to appear. ``direction``: one, or a list for
+    a multi-objective study (the efficiency search's, ``section="compress.search"``), which
+    gets no sampler or pruner here: its runner sets its own."""
     import optuna
 
     deadline = time.monotonic() + wait_s
@@ -144,12 +164,11 @@ def open_study(
             )
         time.sleep(0.5)
     if not existed:
+        objectives = (
+            {"directions": direction} if isinstance(direction, list) else {"direction": direction}
+        )
         try:
-            study = optuna.create_study(
-                study_name=name,
-                storage=storage,
-                direction=direction,  # type: ignore[arg-type]
-            )
+            study = optuna.create_study(study_name=name, storage=storage, **objectives)  # type: ignore[arg-type]
         except optuna.exceptions.DuplicatedStudyError:  # another worker created it just now
             study = optuna.load_study(study_name=name, storage=storage)
             existed = True
@@ -157,7 +176,7 @@ def open_study(
         _wait_for_space(study, max(0.0, deadline - time.monotonic()), url)
         study = optuna.load_study(study_name=name, storage=storage)
         if space is not None:
-            check_compatible(study, space, direction, url)
+            check_compatible(study, space, direction, url, section)
     elif attrs is not None:
         for key, value in attrs.items():
             study.set_user_attr(key, value)

@@ -57,9 +57,10 @@ def test_identical_student_and_teacher_have_no_soft_loss() -> None:
 
 
 def _iris(tmp_path: Path) -> tuple[Any, ...]:
-    from zenopt.compress_flow import make_context
     from zenopt.core.config import load_config
-    from zenopt.stages import build, prepare_data, train
+    from zenopt.flow.compress import make_context
+    from zenopt.flow.data import prepare_data
+    from zenopt.flow.train import build, train
 
     config = load_config(None, ["data.source=iris", "model.name=mlp", "train.epochs=3"])
     stage = prepare_data(config)
@@ -79,7 +80,7 @@ def test_tables_are_not_shifted_or_rotated(tmp_path: Path) -> None:
 
 
 def test_images_get_shift_and_rotate_by_default(trained: TrainedModel, tmp_path: Path) -> None:
-    from zenopt.compress_flow import make_context
+    from zenopt.flow.compress import make_context
 
     ctx = make_context(trained.config, trained.stage, trained.model, tmp_path)
     state = apply_plan(parse_plan("distill(epochs=1)"), trained.model, trained.spec, ctx)

@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from zenopt.compress import apply_plan, parse_plan, precision
-from zenopt.compress_flow import make_context
+from zenopt.flow.compress import make_context
 from zenopt.testing import TrainedModel
 
 

@@ -9,7 +9,7 @@ import torch
 
 from zenopt.compress import apply_plan, parse_plan
 from zenopt.compress.prefix_cache import PrefixCache, model_digest
-from zenopt.compress_flow import make_context
+from zenopt.flow.compress import make_context
 from zenopt.testing import TrainedModel
 
 

@@ -13,7 +13,7 @@ from onnx import numpy_helper
 
 from zenopt.compress import apply_plan, parse_plan
 from zenopt.compress.qat import FakeQuantInput, FakeQuantWeight
-from zenopt.compress_flow import make_context
+from zenopt.flow.compress import make_context
 from zenopt.testing import TrainedModel
 
 

@@ -13,9 +13,9 @@ from onnx import numpy_helper
 from zenopt.compress import apply_plan, parse_plan
 from zenopt.compress.onnx_graph import conv_input_channels, gemm_to_matmul
 from zenopt.compress.quantize import resolve_types
-from zenopt.compress_flow import make_context
 from zenopt.core.compress_config import Quantize
 from zenopt.core.errors import ConfigError
+from zenopt.flow.compress import make_context
 from zenopt.runtime.export import export_onnx
 from zenopt.runtime.onnx_runtime import make_session
 from zenopt.testing import TrainedModel

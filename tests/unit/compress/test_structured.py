@@ -13,7 +13,7 @@ from torch import nn
 
 from zenopt.compress import apply_plan, parse_plan
 from zenopt.compress.structured import simd_channels
-from zenopt.compress_flow import make_context
+from zenopt.flow.compress import make_context
 from zenopt.models import load_deployable, save_deployable
 from zenopt.testing import TrainedModel
 
@@ -81,7 +81,8 @@ def test_pruned_model_travels_as_json_and_safetensors(
 
 def test_mlp_prunes_too(tmp_path: Path) -> None:
     from zenopt.core.config import load_config
-    from zenopt.stages import build, prepare_data, train
+    from zenopt.flow.data import prepare_data
+    from zenopt.flow.train import build, train
 
     config = load_config(None, ["data.source=iris", "model.name=mlp", "train.epochs=3"])
     stage = prepare_data(config)

@@ -13,7 +13,7 @@ from torch import nn
 
 from zenopt.compress import apply_plan, parse_plan
 from zenopt.compress.unstructured import agp_targets, sparsity
-from zenopt.compress_flow import make_context
+from zenopt.flow.compress import make_context
 from zenopt.testing import TrainedModel
 
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from tests.conftest import fast_overrides
 
 from zenopt.core.config import load_config
-from zenopt.pipeline import run_pipeline
+from zenopt.flow import run_pipeline
 from zenopt.report.html import render_report
 
 SECTIONS = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from zenopt.core.config import load_config
 from zenopt.core.records import BackendProfile, LatencyStats, ThroughputStats
-from zenopt.efficiency_trial import precheck_misses
 from zenopt.evaluate.requirements import Reference
+from zenopt.flow.efficiency.precheck import precheck_misses
 
 
 def _profile(p95: float, throughput: float) -> BackendProfile:

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from rich.console import Console
 
 from zenopt.compress.candidate import deploy_path
 from zenopt.core.config import RunConfig
 from zenopt.core.errors import first_line
 from zenopt.explain import confusions, permutation_importances, saliency_maps
+from zenopt.flow.context import Baseline, RunContext
 from zenopt.profile.ceiling import achieved, gemm_ceiling
 from zenopt.profile.latency import make_batch
 from zenopt.profile.machine import usable_cores
@@ -38,7 +37,6 @@ from zenopt.profile.op_compare import compare_operators
 from zenopt.profile.operators import onnx_operator_profile, torch_operator_profile
 from zenopt.profile.scaling import batch_ladder, batch_scaling, thread_ladder, thread_scaling
 from zenopt.report.progress import stage_progress
-from zenopt.stages import DataStage
 
 __all__ = ["Deployable", "deployables", "run_analysis"]
 
@@ -219,9 +217,9 @@ def _ceiling(
     return {**ceiling, "models": rows}
 
 
-def _explain(
-    config: RunConfig, stage: DataStage, model: torch.nn.Module, head: str, manifest: dict[str, Any]
-) -> dict[str, Any]:
+def _explain(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) -> dict[str, Any]:
+    config, stage = ctx.config, ctx.data
+    model, head = baseline.model, baseline.spec.head
     test = stage.prepared.splits.test
     out: dict[str, Any] = {"model": "trained FP32 baseline (PyTorch), held-out test split"}
     quality = manifest.get("quality", {}).get("test", {})
@@ -240,28 +238,20 @@ def _explain(
     return out
 
 
-def run_analysis(
-    config: RunConfig,
-    stage: DataStage,
-    model: torch.nn.Module,
-    head: str,
-    artifacts: dict[str, Path],
-    run_dir: Path,
-    manifest: dict[str, Any],
-    threads: int,
-    console: Console,
-    quiet: bool,
-) -> dict[str, Any]:
-    """Measure every enabled part; returns ``manifest["analysis"]``."""
+def _parts(
+    ctx: RunContext, baseline: Baseline, manifest: dict[str, Any], errors: dict[str, str]
+) -> tuple[list[Deployable], list[tuple[str, bool, Callable[[], Any]]]]:
+    """The models analysed, and each part: its name, whether it is on, its work."""
+    config, threads = ctx.config, ctx.threads
     a, req = config.analysis, config.requirements
-    errors: dict[str, str] = {}
-    models = _guarded("models", errors, lambda: deployables(manifest, run_dir, artifacts, threads))
+    models = _guarded(
+        "models", errors, lambda: deployables(manifest, ctx.run_dir, baseline.files, threads)
+    )
     models = models or []
-    pool = stage.prepared.splits.test.X
+    pool = ctx.splits.test.X
     batches = sorted({req.latency_batch, req.throughput_batch})
     largest = max([*config.bench.batch_sizes, req.throughput_batch])
-    result: dict[str, Any] = {"models": [m.label for m in models], "errors": errors}
-    parts: list[tuple[str, bool, Callable[[], Any]]] = [
+    return models, [
         (
             "operators",
             a.operators,
@@ -278,10 +268,17 @@ def run_analysis(
             a.ceiling,
             lambda: _ceiling(models, manifest["environment"], threads, req.throughput_batch),
         ),
-        ("explain", a.explain, lambda: _explain(config, stage, model, head, manifest)),
+        ("explain", a.explain, lambda: _explain(ctx, baseline, manifest)),
     ]
+
+
+def run_analysis(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Measure every enabled part; returns ``manifest["analysis"]``."""
+    errors: dict[str, str] = {}
+    models, parts = _parts(ctx, baseline, manifest, errors)
+    result: dict[str, Any] = {"models": [m.label for m in models], "errors": errors}
     timings: dict[str, float] = {}
-    with stage_progress(console, quiet, "analysis") as progress:
+    with stage_progress(ctx.console, ctx.quiet, "analysis") as progress:
         runs = [(n, w) for n, on, w in parts if on and (n == "explain" or models)]
         task = progress.add_task("", total=len(runs))
         for name, work in runs:

@@ -1,31 +1,30 @@
-"""The quality loop: "requirements met? no → tune hyperparameters → train again".
+"""The quality loop's tune box: "quality met? no → tune hyperparameters → train again".
 
 It turns a config into an Optuna study over the search space, trains one configuration per trial
 (reporting the validation metric each epoch so hopeless trials are pruned), saves each finished
 trial's model to the artifacts folder, and restores the chosen trial for the rest of the flow.
-``zenopt worker`` runs the same trials against a shared storage.
+``zenopt worker`` runs the same trials against a shared storage (``zenopt.flow.worker``).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from zenopt.core.config import ParamSpec, RunConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.records import EpochRecord
-from zenopt.core.rundir import atomic_write_text
+from zenopt.core.rundir import atomic_write_text, safe_name
 from zenopt.evaluate.requirements import QUALITY_TARGETS, check_quality
+from zenopt.flow.context import RunContext
+from zenopt.flow.data import DataStage
+from zenopt.flow.train import build, evaluate_split, train
 from zenopt.models import DeployableModel, ModelSpec, load_deployable, save_deployable
 from zenopt.models.registry import resolve_model_name
 from zenopt.report.progress import TuneProgress
-from zenopt.stages import DataStage, build, evaluate_split, prepare_data, train
-from zenopt.tune.search import ReportFn, TrialFn, TrialResult, run_search, worker_id
+from zenopt.tune.search import ReportFn, TrialFn, TrialResult, run_search
 from zenopt.tune.space import apply_params, check_space, search_space, space_to_dict
 from zenopt.tune.storage import (
     default_study_name,
@@ -46,9 +45,10 @@ from zenopt.tune.summary import study_summary
 __all__ = [
     "QualityLoopResult",
     "objective_metric",
+    "open_quality_study",
     "preflight",
     "run_quality_loop",
-    "run_worker",
+    "run_trials",
     "scalar_metrics",
 ]
 
@@ -139,12 +139,6 @@ def make_trial_fn(config: RunConfig, stage: DataStage, artifacts: Path, metric: 
     return run_trial
 
 
-def safe_name(study_name: str) -> str:
-    """The study name as one harmless folder name (``../x`` cannot leave the folder)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", study_name).lstrip(".")
-    return cleaned or "study"
-
-
 def _artifacts_dir(config: RunConfig, run_dir: Path, study_name: str) -> Path:
     base = Path(config.tune.artifacts) if config.tune.artifacts else run_dir / "trials"
     folder = (base / safe_name(study_name)).resolve()
@@ -189,8 +183,10 @@ def preflight(config: RunConfig, stage: DataStage) -> None:
         check_compatible(study, space_to_dict(space), "maximize" if maximize else "minimize", url)
 
 
-def _open(config: RunConfig, stage: DataStage, run_dir: Path) -> tuple[Any, dict[str, Any], str]:
-    """Check the space, then create the study (storing what workers need) or join it."""
+def open_quality_study(ctx: RunContext) -> tuple[Any, dict[str, Any], str]:
+    """Check the space, then create the study (storing what workers need) or join it; returns
+    the study, its setup (the one it was created with) and the storage URL."""
+    config, stage, run_dir = ctx.config, ctx.data, ctx.run_dir
     name = resolve_model_name(config.model.name, stage.dataset.kind)
     space = search_space(config, name)
     check_space(config, space)
@@ -218,42 +214,29 @@ def _open(config: RunConfig, stage: DataStage, run_dir: Path) -> tuple[Any, dict
     return study, dict(study.user_attrs[ATTR_SETUP]), url
 
 
-def _search(
-    config: RunConfig,
-    stage: DataStage,
-    study: Any,
-    setup: dict[str, Any],
-    artifacts: Path,
-    console: Console,
-    quiet: bool,
-) -> str:
+def run_trials(ctx: RunContext, study: Any, setup: dict[str, Any], artifacts: Path) -> str:
     """Run trials; the budget is the study's (global), the time limit this process's own."""
+    config = ctx.config
     space = {k: ParamSpec.model_validate(v) for k, v in setup["space"].items()}
-    trial_fn = make_trial_fn(config, stage, artifacts, setup["metric"])
+    trial_fn = make_trial_fn(config, ctx.data, artifacts, setup["metric"])
     timeout = None if config.tune.timeout_min is None else config.tune.timeout_min * 60
     budget = int(setup["budget_trials"])
-    with TuneProgress(console, quiet, setup["metric"]) as progress:
+    with TuneProgress(ctx.console, ctx.quiet, setup["metric"]) as progress:
         return run_search(study, space, budget, trial_fn, timeout, progress.update)
 
 
-def run_quality_loop(
-    config: RunConfig,
-    stage: DataStage,
-    run_dir: Path,
-    console: Console,
-    quiet: bool,
-    resume: bool = False,
-) -> QualityLoopResult:
+def run_quality_loop(ctx: RunContext) -> QualityLoopResult:
     """Search, then restore the chosen trial's model (no retraining: each trial saved it).
 
-    ``resume``: the run's own (SQLite) study was left by a killed or interrupted process, so
-    a trial it left running (or interrupted) is failed and queued to run again."""
-    study, setup, url = _open(config, stage, run_dir)
+    ``ctx.resumed``: the run's own (SQLite) study was left by a killed or interrupted process,
+    so a trial it left running (or interrupted) is failed and queued to run again."""
+    config, stage = ctx.config, ctx.data
+    study, setup, url = open_quality_study(ctx)
     # Only a SQLite study has one owner; on shared storage, live workers' trials are running
     # and heartbeats deal with dead ones.
-    own = resume and url.startswith("sqlite")
+    own = ctx.resumed and url.startswith("sqlite")
     interrupted = fail_interrupted(study, config.tune.retries) if own else []
-    stopped = _search(config, stage, study, setup, Path(setup["artifacts"]), console, quiet)
+    stopped = run_trials(ctx, study, setup, Path(setup["artifacts"]))
     summary = study_summary(study, redact(url), setup, stopped, interrupted)
     chosen = summary["chosen"]
     if chosen is None:
@@ -273,63 +256,3 @@ def run_quality_loop(
     summary["restored_from"] = "retrained here (the trial's model folder is not reachable)"
     summary["retrained_value"] = float(val[setup["metric"]])
     return QualityLoopResult(summary, model, spec, {"training": training, **extra})
-
-
-def run_worker(
-    url: str,
-    study_name: str,
-    config: RunConfig | None,
-    artifacts: Path | None,
-    wait_s: float,
-    console: Console,
-    quiet: bool,
-) -> dict[str, Any]:
-    """Join a study on shared storage and run its trials until the budget is spent or a trial
-    meets the targets. With ``config``, create the study when it does not exist yet."""
-    if url.startswith("sqlite"):
-        raise ConfigError(
-            f"--storage {redact(url)}: SQLite cannot be shared safely between worker processes "
-            "(no heartbeats, file locking); use postgresql://user:password@host/db"
-        )
-    if config is not None:
-        config = config.model_copy(deep=True)
-        config.tune.storage, config.tune.study = url, study_name
-        if artifacts is not None:
-            config.tune.artifacts = str(artifacts)
-        stage = prepare_data(config)
-        study, setup, url = _open(config, stage, Path.cwd())
-    else:
-        storage = open_storage(url, RunConfig().tune, "--storage")
-        study = open_study(storage, study_name, None, RunConfig().tune, None, None, 0, url, wait_s)
-        config = RunConfig.model_validate(study.user_attrs[ATTR_CONFIG])
-        if study.user_attrs[ATTR_SETUP].get("loop") == "compress":  # an efficiency search
-            import optuna
-
-            from zenopt.efficiency_loop import run_search_worker
-
-            storage = open_storage(url, config.tune, "--storage")
-            study = optuna.load_study(study_name=study_name, storage=storage)
-            return run_search_worker(study, console, quiet)
-        setup = dict(study.user_attrs[ATTR_SETUP])
-        # Heartbeat and retry settings are the study's, whatever the defaults say.
-        storage = open_storage(url, config.tune, "--storage")
-        study = open_study(storage, study_name, None, config.tune, None, None, config.seed, url)
-        stage = prepare_data(config)
-    folder = Path(setup["artifacts"])
-    if artifacts is not None:
-        folder = artifacts.resolve() / safe_name(study_name)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"--artifacts: cannot create {folder} ({exc.strerror}); pass a writable shared "
-            "folder with --artifacts"
-        ) from None
-    stopped = _search(config, stage, study, setup, folder, console, quiet)
-    summary = study_summary(study, redact(url), setup, stopped, [])
-    me = worker_id()
-    summary["this_worker"] = {
-        "id": me,
-        "trials": [t["number"] for t in summary["trials"] if t["worker"] == me],
-    }
-    return summary

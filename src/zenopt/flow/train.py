@@ -1,12 +1,11 @@
-"""The flow's first stages as functions of a config: prepare the data, build the network, train
-it. The pipeline runs them once for the baseline; the quality loop runs build and train once per
-trial, in this process or in a ``zenopt worker``.
+"""The flow's train and evaluate boxes as functions of a config: build the network, train it,
+evaluate it on a split. The run trains once for the baseline (:func:`train_baseline`); the
+quality loop builds and trains once per trial, in this process or in a ``zenopt worker``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,45 +13,25 @@ import torch
 
 from zenopt.core.config import RunConfig
 from zenopt.core.records import EpochRecord
-from zenopt.data import Dataset, TargetScaler, load_dataset, split_dataset
+from zenopt.data import Dataset, TargetScaler
 from zenopt.data.augment import BatchAugmenter
 from zenopt.data.balance import balance_training_rows
-from zenopt.data.checks import check_data_options
-from zenopt.data.prepare import Prepared, prepare
+from zenopt.data.prepare import Prepared
 from zenopt.evaluate.quality import evaluate_outputs, predict_torch
-from zenopt.evaluate.requirements import validate_requirements
+from zenopt.flow.context import Baseline, RunContext, RunRecord
+from zenopt.flow.data import DataStage
 from zenopt.models import DeployableModel, ModelSpec, build_model
 from zenopt.models.input_transform import InputTransform
 from zenopt.models.registry import resolve_model_name
+from zenopt.report.progress import EpochProgress
 from zenopt.train import fit, resolve_loss
 from zenopt.train.losses import num_outputs_for
 
-__all__ = ["HEADS", "DataStage", "build", "evaluate_split", "prepare_data", "train"]
+__all__ = ["HEADS", "build", "evaluate_split", "train", "train_baseline"]
 
 HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
 EpochCallback = Callable[[EpochRecord, DeployableModel], None]
-
-
-@dataclass(frozen=True)
-class DataStage:
-    dataset: Dataset
-    prepared: Prepared
-    duplicates: int
-
-
-def prepare_data(config: RunConfig) -> DataStage:
-    """Load, check, de-duplicate (before the split), split and fit preprocessing on train."""
-    dataset = load_dataset(config.data)
-    duplicates = dataset.duplicate_rows()
-    if config.data.drop_duplicates:  # before the split, so no row sits in train and test
-        dataset, _ = dataset.without_duplicates()
-    validate_requirements(config.requirements, dataset.task, config.bench.backends)
-    splits = split_dataset(
-        dataset, config.data.val_fraction, config.data.test_fraction, config.seed
-    )
-    check_data_options(config.data, dataset, splits.train.y)
-    return DataStage(dataset, prepare(dataset, splits, config.data, config.seed), duplicates)
 
 
 def _seed_everything(seed: int) -> None:
@@ -144,3 +123,27 @@ def evaluate_split(
     part = getattr(stage.prepared.splits, split)
     outputs = predict_torch(model, part.X)
     return evaluate_outputs(outputs, part.y, head, stage.dataset.task, stage.dataset.class_names)
+
+
+def train_baseline(
+    ctx: RunContext, record: RunRecord, net: torch.nn.Module, spec: ModelSpec
+) -> Baseline:
+    """Train the run's baseline with a progress bar; its training and preprocessing go into
+    the manifest."""
+    monitor = "val_mse(std)" if spec.head == "identity" else "val_acc"
+    with (
+        record.timed("train_s"),
+        EpochProgress(ctx.console, ctx.quiet, spec.name, ctx.config.train.epochs) as progress,
+    ):
+        model, training, extra = train(
+            ctx.config,
+            ctx.data.dataset,
+            ctx.data.prepared,
+            net,
+            lambda epoch, _: progress(epoch, monitor),
+        )
+        progress.finish(training["epochs_run"])
+    record.manifest["data"]["preprocess"] = extra["preprocess"]
+    record.manifest["model"] = {**spec.to_dict(), "loss": extra["loss"]}
+    record.manifest["training"] = training
+    return Baseline(model, spec)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-import zenopt.analysis_stage as stage
-from zenopt.analysis_stage import Deployable
+import zenopt.flow.analysis as stage
+from zenopt.flow.analysis import Deployable
 
 
 def _fake_ceiling(calls: list[bool]) -> Any:

@@ -1,0 +1,196 @@
+"""One trial of the efficiency search: a plan, checked for speed before any training, then
+applied (resuming from cached prefixes), saved, measured in its runtime next to the FP32
+baseline, and judged by the acceptance rule. Every trial leaves ``candidate.json`` in its
+folder, and the search's front and best-so-far are rewritten after it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from zenopt.compress import CompressState, plan_label
+from zenopt.compress.acceptance import SpeedComparison, interval, judge, search_constraints
+from zenopt.compress.candidate import deploy_path, save_candidate
+from zenopt.core.compress_config import Step
+from zenopt.evaluate.quality import evaluate_outputs
+from zenopt.evaluate.requirements import check_quality, measure_drop
+from zenopt.flow.candidate import candidate_checks, candidate_record
+from zenopt.flow.compress import make_context
+from zenopt.flow.efficiency.precheck import precheck
+from zenopt.flow.efficiency.setup import SearchSetup, measured_records, plan_of, write_record
+from zenopt.profile.rounds import time_in_rounds
+from zenopt.runtime.predictor import predict_with_backend
+from zenopt.tune.search import ReportFn, TrialRejectedError, TrialResult
+
+__all__ = ["make_search_trial", "objective_values"]
+
+
+def _speeds(setup: SearchSetup, runtime: str, path: Path, threads: int) -> list[SpeedComparison]:
+    ctx = setup.ctx
+    req, search = ctx.config.requirements, ctx.config.compress.search
+    times = time_in_rounds(
+        {
+            "candidate": (runtime, path, threads),
+            "baseline": ("onnxruntime", setup.baseline.files["onnx"], ctx.threads),
+        },
+        ctx.splits.test.X,
+        req.latency_batch,
+        req.throughput_batch,
+        search.rounds,
+    )
+    cand, base = times["candidate"], times["baseline"]
+    conf = search.confidence
+    return [
+        SpeedComparison(
+            f"b{req.latency_batch} latency, ms",
+            interval(cand.latency_ms, conf),
+            interval(base.latency_ms, conf),
+            higher_is_better=False,
+        ),
+        SpeedComparison(
+            f"b{req.throughput_batch} throughput, samples/s",
+            interval(cand.throughput, conf),
+            interval(base.throughput, conf),
+            higher_is_better=True,
+        ),
+    ]
+
+
+def _free(setup: SearchSetup) -> bool:
+    """A trial that took seconds (a repeat, or a plan rejected before training) is free while
+    the allowance lasts; past it, it counts, so a search that only repeats still ends."""
+    setup.free_left -= 1
+    return setup.free_left >= 0
+
+
+def objective_values(setup: SearchSetup, record: dict[str, Any]) -> tuple[float, float, float]:
+    """What the study optimises: validation quality, speed (latency or throughput, as
+    ``objective`` says) and size in MB. The test split only judges, it never steers."""
+    req, search = setup.config.requirements, setup.config.compress.search
+    metric = record["primary_metric"]
+    if search.objective == "throughput":
+        speed = record["profile"]["throughput"][f"b{req.throughput_batch}"]
+    else:
+        lat = record["profile"]["latency_ms"][f"b{req.latency_batch}"]
+        speed = lat[f"p{req.latency_percentile}"]
+    return float(record["validation"][metric]), float(speed), record["size_bytes"] / 1e6
+
+
+def _repeat(setup: SearchSetup, number: int, label: str) -> None:
+    """A plan measured before is answered from its first measurement, and ended as a rejection
+    that marks the plan as seen (+1 on its constraints), so that the sampler moves on."""
+    same = next((r for r in measured_records(setup.folder) if r.get("plan") == label), None)
+    if same is None:
+        return
+    record = {**same, "trial": number, "same_as": same["trial"], "free": _free(setup)}
+    write_record(setup.folder / f"trial-{number:05d}", record)
+    setup.summarise()
+    seen = {**same.get("constraints", {}), "repeat": 1.0}
+    attrs = {"plan": label, "same_as": same["trial"], "free": record["free"]}
+    raise TrialRejectedError(f"same plan as trial {same['trial']}", attrs, seen)
+
+
+def _reject_early(setup: SearchSetup, steps: list[Step], number: int, work: Path) -> None:
+    """End the trial in seconds when the plan's untrained form misses a speed or size target."""
+    tick = time.perf_counter()
+    rejected = precheck(setup, steps, work)
+    if rejected is None:
+        return
+    label = plan_label(steps)
+    rejected["free"] = _free(setup)
+    record = {"trial": number, "plan": label, **rejected, "seconds": time.perf_counter() - tick}
+    write_record(setup.folder / f"trial-{number:05d}", record)
+    setup.summarise()
+    reason = "; ".join(rejected["rejected_before_training"])
+    bounds = rejected.pop("constraints")
+    raise TrialRejectedError(reason, {"plan": label, **rejected}, bounds)
+
+
+def _apply(
+    setup: SearchSetup, steps: list[Step], number: int, work: Path
+) -> tuple[CompressState, dict[str, Path]]:
+    """Apply the plan (from the longest cached prefix) and save the candidate in its folder."""
+    ctx = setup.ctx
+    context = make_context(ctx.config, ctx.data, setup.baseline.model, work / "ctx")
+    if setup.progress is not None:
+        context.progress = lambda what, done, total: setup.progress(
+            f"trial {number}: {what} epoch {done}/{total}"
+        )
+    state = setup.cache.apply(steps, setup.baseline.model, setup.baseline.spec, context)
+    state.threads = state.threads or ctx.threads
+    files = save_candidate(state, setup.folder / f"trial-{number:05d}", ctx.splits.val.X)
+    return state, files
+
+
+def _judge(
+    setup: SearchSetup, state: CompressState, files: dict[str, Path], steps: list[Step]
+) -> dict[str, Any]:
+    """Measure the candidate on the test split and, side by side with the FP32 baseline, its
+    speed; accept it or not; and record what the sampler steers by (validation only)."""
+    ctx, config = setup.ctx, setup.config
+    record = candidate_record(ctx, state, files, steps, setup.measured)
+    runtime, metric = record["runtime"], record["primary_metric"]
+    path, threads = deploy_path(files, runtime), state.threads or ctx.threads
+    val_out = predict_with_backend(runtime, path, ctx.splits.val.X, threads)
+    val = evaluate_outputs(
+        val_out, ctx.splits.val.y, state.spec.head, ctx.task, state.spec.class_names
+    )
+    speeds = _speeds(setup, runtime, path, threads)
+    acceptance = judge(record["quality_drop"], setup.budget, speeds)
+    record.update(
+        {
+            "cached_steps": setup.cache.hits[-1] if setup.cache.hits else 0,
+            "validation": {k: v for k, v in val.items() if isinstance(v, int | float)},
+            "quality_budget": setup.budget,
+            "speed_vs_baseline": [s.to_dict() for s in speeds],
+            "acceptance": acceptance.to_dict(),
+        }
+    )
+    checks = candidate_checks(config, record)
+    record["requirements"] = [c.to_dict() for c in checks]
+    record["missed"] = [c.name for c in checks if not c.met]
+    record["feasible"] = acceptance.accepted and not record["missed"]
+    # What the sampler steers by: validation quality, never the test split.
+    val_drop = measure_drop(config.requirements, setup.baseline_val, val, metric)
+    steer = [c for c in checks if c.kind == "efficiency" and c.name != "max_quality_drop"]
+    steer += check_quality(config.requirements, val, "validation split")
+    record["constraints"] = search_constraints(steer, speeds, val_drop, setup.budget)
+    return record
+
+
+def make_search_trial(setup: SearchSetup) -> Any:
+    first = setup.config.compress.search.stop == "first_feasible"
+
+    def run_trial(params: dict[str, Any], number: int, report: ReportFn) -> TrialResult:
+        del report  # a plan has no intermediate values to prune on
+        steps = plan_of(params)
+        tick = time.perf_counter()
+        _repeat(setup, number, plan_label(steps))
+        with tempfile.TemporaryDirectory(prefix="zenopt-search-") as tmp:
+            _reject_early(setup, steps, number, Path(tmp))
+            state, files = _apply(setup, steps, number, Path(tmp))
+        record = {"trial": number, **_judge(setup, state, files, steps)}
+        record["seconds"] = time.perf_counter() - tick
+        return _finish(setup, record, first)
+
+    return run_trial
+
+
+def _finish(setup: SearchSetup, record: dict[str, Any], first: bool) -> TrialResult:
+    write_record(setup.folder / f"trial-{record['trial']:05d}", record)
+    setup.last = setup.summarise()
+    attrs = {
+        "free": bool(record.get("free")),
+        "plan": record["plan"],
+        "feasible": record["feasible"],
+        "accepted": record["acceptance"]["accepted"],
+        "missed": record["missed"],
+        "folder": f"trial-{record['trial']:05d}",
+    }
+    constraints = record.get("constraints", {})
+    return TrialResult(
+        objective_values(setup, record), first and record["feasible"], attrs, constraints
+    )

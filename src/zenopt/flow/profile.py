@@ -1,0 +1,88 @@
+"""The profile box: every configured backend timed on real test rows (latency at batch 1 and
+the latency batch, throughput at every batch), and its test quality measured; the FP32 model's
+parameters, FLOPs and file sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zenopt.core.heads import prediction_texts, predictions_csv
+from zenopt.core.records import BackendProfile
+from zenopt.evaluate.quality import evaluate_outputs
+from zenopt.flow.context import Baseline, RunContext, RunRecord
+from zenopt.profile import count_flops, count_params, file_sizes
+from zenopt.profile.latency import profile_backend
+from zenopt.report.progress import stage_progress
+from zenopt.runtime.predictor import predict_with_backend
+
+__all__ = ["Profiled", "profile_stage"]
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """Each backend's profile and test quality, and the exported files' sizes in bytes."""
+
+    profiles: dict[str, BackendProfile]
+    quality: dict[str, Any]
+    sizes: dict[str, int]
+
+
+def _backend_files(baseline: Baseline) -> dict[str, Path]:
+    files = baseline.files
+    return {"torch": files["spec"], "torch_compile": files["spec"], "onnxruntime": files["onnx"]}
+
+
+def _profile(ctx: RunContext, backend: str, path: Path) -> BackendProfile:
+    bench, req = ctx.config.bench, ctx.config.requirements
+    batches = sorted(set(bench.batch_sizes) | {req.latency_batch, req.throughput_batch})
+    return profile_backend(
+        backend,
+        path,
+        ctx.splits.test.X,
+        batches,
+        bench.warmup,
+        bench.repeats,
+        bench.throughput_repeats,
+        ctx.threads,
+        frozenset({1, req.latency_batch}),
+    )
+
+
+def _test_quality(
+    ctx: RunContext, baseline: Baseline, backend: str, record: RunRecord
+) -> dict[str, Any]:
+    """The backend's test quality; the deployed backend's predictions are written as
+    ``test_predictions.csv``."""
+    test, spec = ctx.splits.test, baseline.spec
+    outputs = predict_with_backend(backend, _backend_files(baseline)[backend], test.X, ctx.threads)
+    quality = evaluate_outputs(outputs, test.y, spec.head, ctx.task, ctx.data.dataset.class_names)
+    if backend == ctx.config.requirements.backend:
+        texts = prediction_texts(outputs, spec.head, ctx.data.dataset.class_names)
+        record.run.write_text("test_predictions.csv", predictions_csv(test.indices, texts))
+        record.manifest["artifacts"]["test_predictions"] = "test_predictions.csv"
+    return quality
+
+
+def profile_stage(ctx: RunContext, baseline: Baseline, record: RunRecord) -> Profiled:
+    """Profile and evaluate every backend of ``bench.backends``, with a progress bar."""
+    profiles: dict[str, BackendProfile] = {}
+    quality: dict[str, Any] = {}
+    backends = ctx.config.bench.backends
+    with record.timed("profile_s"), stage_progress(ctx.console, ctx.quiet, "profile") as progress:
+        task_id = progress.add_task("", total=len(backends))
+        for backend in backends:
+            progress.update(task_id, description=backend)
+            profiles[backend] = _profile(ctx, backend, _backend_files(baseline)[backend])
+            quality[backend] = _test_quality(ctx, baseline, backend, record)
+            progress.advance(task_id)
+    sizes = file_sizes(baseline.files)
+    record.manifest["profile"] = {name: p.to_dict() for name, p in profiles.items()}
+    record.manifest["quality"]["by_backend"] = quality
+    record.manifest["cost"] = {
+        "params": count_params(baseline.model.net),
+        "flops": count_flops(baseline.model, baseline.spec.input_shape),
+        "size_bytes": sizes,
+    }
+    return Profiled(profiles, quality, sizes)

@@ -1,0 +1,159 @@
+"""The flow, and nothing else: data → train → evaluate → quality met? → export → profile →
+efficiency met? → artifacts + report → analysis.
+
+Each box lives in its own module of this package; this one runs them in order with one
+:class:`RunContext`, and writes what each measured into the run's manifest as it goes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from zenopt.core.config import RunConfig
+from zenopt.core.errors import ConfigError, first_line
+from zenopt.core.rundir import RunDir
+from zenopt.flow.analysis import run_analysis
+from zenopt.flow.context import Baseline, RunContext, RunRecord
+from zenopt.flow.data import prepare_data
+from zenopt.flow.efficiency.stage import Judged, efficiency_stage, judge_baseline
+from zenopt.flow.export import export_stage
+from zenopt.flow.manifest import now, start_manifest, to_yaml
+from zenopt.flow.profile import profile_stage
+from zenopt.flow.quality import quality_stage
+from zenopt.flow.train import build, train_baseline
+from zenopt.flow.tune import preflight
+from zenopt.models import ModelSpec
+from zenopt.profile.machine import inference_threads
+from zenopt.runtime.predictor import backend_names
+
+__all__ = ["RunOptions", "RunOutcome", "run_pipeline"]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    manifest: dict[str, Any]
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run treats its folder: ``overwrite`` a used one; ``resume`` an interrupted run of
+    this config in it (its study is continued: the trials it finished are kept, everything
+    else is redone, deterministically); the ``command`` line recorded in the manifest."""
+
+    overwrite: bool = False
+    resume: bool = False
+    command: list[str] = field(default_factory=list)
+
+
+def run_pipeline(
+    config: RunConfig,
+    out: Path,
+    *,
+    console: Console | None = None,
+    quiet: bool = False,
+    options: RunOptions | None = None,
+) -> RunOutcome:
+    """Run the whole flow into ``out`` and return the manifest and the exit code (0 or 1)."""
+    options = options or RunOptions()
+    unknown = [b for b in config.bench.backends if b not in backend_names()]
+    if unknown:
+        raise ConfigError(
+            f"bench.backends: {unknown[0]!r} is unknown; choose from {', '.join(backend_names())}"
+        )
+    # 1. Data: load, check, split, summarise. All of it fails before anything is written.
+    tick = time.perf_counter()
+    stage = prepare_data(config)
+    timings = {"data_s": time.perf_counter() - tick}
+    net, spec = build(config, stage.dataset, stage.prepared)
+    preflight(config, stage)
+    run = RunDir(out) if options.resume else RunDir(out).create(overwrite=options.overwrite)
+    threads = inference_threads(config.bench.threads)
+    console = console or Console(stderr=True)
+    ctx = RunContext(config, stage, run.path, console, quiet, threads, options.resume)
+    record = RunRecord(run, start_manifest(ctx, options.command), timings)
+    run.write_text("config.yaml", to_yaml(config.to_dict()))
+    record.save()
+    try:
+        return _run_stages(ctx, record, net, spec)
+    except BaseException:
+        if record.manifest["status"] != "complete":  # the analysis loses only itself
+            record.manifest["status"] = "failed"
+            record.manifest["finished_at"] = now()
+            record.save()
+        raise
+
+
+def _run_stages(
+    ctx: RunContext, record: RunRecord, net: torch.nn.Module, spec: ModelSpec
+) -> RunOutcome:
+    # 2. Train, with preprocessing fitted on the training split only.
+    trained = train_baseline(ctx, record, net, spec)
+    # 3–4. Evaluate: validation decides, the test split confirms. Quality met? If not, tune.
+    quality = quality_stage(ctx, trained, record)
+    record.manifest["decisions"] = {"quality": quality.decision.to_dict()}
+    record.save()
+    # 5. Export: safetensors + model.json, ONNX, and proof that ONNX reproduces PyTorch.
+    baseline = export_stage(ctx, quality.baseline, record)
+    # 6. Profile every backend on real test samples, and measure its test quality.
+    profiled = profile_stage(ctx, baseline, record)
+    # 7–8. Efficiency met? If not, the efficiency search (or the configured compress.plan).
+    judged = judge_baseline(ctx, quality, profiled, record.manifest)
+    judged = efficiency_stage(ctx, baseline, judged, record)
+    exit_code = _verdict(ctx, judged, record)
+    # 9. The analysis the report shows beyond the verdict, after the verdict and its report
+    # are on disk: an interruption here loses only the analysis.
+    _analyse(ctx, baseline, record)
+    return RunOutcome(ctx.run_dir, record.manifest, exit_code)
+
+
+def _verdict(ctx: RunContext, judged: Judged, record: RunRecord) -> int:
+    """Every requirement on the model handed back; the manifest completed and its report."""
+    from zenopt.report.html import write_report
+
+    manifest = record.manifest
+    manifest["decisions"]["efficiency"] = judged.decision.to_dict()
+    checks = judged.quality + judged.efficiency
+    manifest["requirements"] = [c.to_dict() for c in checks]
+    all_met = all(c.met for c in checks)
+    exit_code = 0 if all_met else 1
+    manifest["verdict"] = {
+        "all_met": all_met,
+        "exit_code": exit_code,
+        "missed": [c.name for c in checks if not c.met],
+        "deploy_backend": ctx.config.requirements.backend,
+    }
+    if "compress" in manifest:
+        candidate = manifest["compress"]["candidate"]
+        manifest["verdict"]["deploy_backend"] = candidate["runtime"]
+        manifest["verdict"]["deployed_model"] = candidate["folder"]
+    manifest["timings"] = record.timings
+    manifest["status"] = "complete"
+    manifest["finished_at"] = now()
+    record.save()
+    write_report(manifest, record.run.file("report.html"))
+    return exit_code
+
+
+def _analyse(ctx: RunContext, baseline: Baseline, record: RunRecord) -> None:
+    """Measure the analysis into the manifest and render the report again with it; a report
+    that fails to render with it keeps the verdict's, and says the analysis failed."""
+    from zenopt.report.html import write_report
+
+    manifest = record.manifest
+    with record.timed("analysis_s"):
+        manifest["analysis"] = run_analysis(ctx, baseline, manifest)
+    record.save()
+    try:
+        write_report(manifest, record.run.file("report.html"))
+    except Exception as exc:  # the verdict's report stays; the analysis is recorded as failed
+        manifest["analysis"] = {"errors": {"report": f"{type(exc).__name__}: {first_line(exc)}"}}
+        record.save()
+        write_report(manifest, record.run.file("report.html"))
