@@ -123,7 +123,7 @@ def table(result: dict[str, Any]) -> list[str]:
     torch_fp32 = baseline["torch"]
     base_acc = torch_fp32.quality["accuracy"]
     lines = [
-        "| model | runtime | test accuracy | drop (pts) | b1 latency | b256 throughput | size |",
+        "| model | runtime | val. accuracy | drop (pts) | b1 latency | b256 throughput | size |",
         "|---|---|---|---|---|---|---|",
     ]
     entries: list[tuple[str, str, float, int]] = [
@@ -138,7 +138,7 @@ def table(result: dict[str, Any]) -> list[str]:
     for name, record in rows.items():
         label = name if name != "zenopt search" else f"**zenopt search**: `{record['plan']}`"
         entries.append(
-            (label, record["runtime"], record["quality"]["accuracy"], record["size_bytes"])
+            (label, record["runtime"], record["validation"]["accuracy"], record["size_bytes"])
         )
     for label, runtime, acc, size in entries:
         name = label.split(":")[0].strip("*") if label.startswith("**") else label
@@ -204,7 +204,7 @@ def main() -> None:
         "with the quality budget set to what INT8 alone lost, so that zenopt's plan "
         f"is compared at an equal or smaller drop. Ratios to PyTorch eager FP32, timed in "
         f"{ROUNDS} alternating rounds "
-        "in one process, median (min–max); drop = test-accuracy points lost against it "
+        "in one process, median (min–max); drop = validation-accuracy points lost against it "
         "(n = 359: one sample is 0.28 points).",
     ]
     for model in args.models:

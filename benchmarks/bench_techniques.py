@@ -3,7 +3,7 @@ side with PyTorch eager FP32 on the default run (digits at 28×28), for mnist_cn
 
 For each model the baseline is trained once (examples/digits.yaml); each technique is then
 applied to it with `zenopt.flow.compress.compress_model`, saved, reloaded in its runtime and
-measured there: test accuracy with its 95% interval, batch-1 latency (median of the run's 200
+measured there: validation accuracy with its 95% interval, batch-1 latency (median of the run's 200
 timed calls) and batch-256 throughput (median of 30), size on disk and after zlib. Ratios are
 against PyTorch eager FP32 measured in the same process, minutes apart at most. Writes a section
 of benchmarks/RESULTS.md.
@@ -109,7 +109,7 @@ def bench_model(model: str, names: list[str], console: Console) -> list[dict[str
             result = compress_model(ctx, trained, steps, folder, baseline)
             record = result.record
             console.print(
-                f"{model} · {name}: acc {record['quality']['accuracy']:.4f}, "
+                f"{model} · {name}: acc {record['validation']['accuracy']:.4f}, "
                 f"×b1 {record['vs_torch_fp32']['latency_b1_p50']:.1f}, "
                 f"×b256 {record['vs_torch_fp32']['throughput_b256']:.1f}, "
                 f"×size {record['vs_torch_fp32']['size']:.1f} "
@@ -151,7 +151,7 @@ def _row(row: dict[str, Any]) -> str:
             f"| 1.0× ({thr:,.0f}/s) | 1.0× ({b.size_bytes / 1e6:.2f} MB) | 1.0× | — |"
         )
     r = row["record"]
-    q, ratio = r["quality"], r["vs_torch_fp32"]
+    q, ratio = r["validation"], r["vs_torch_fp32"]
     base_size = r["baseline"]["torch"]["compressed_bytes"]
     notes = []
     for note in r["notes"]:
@@ -230,7 +230,7 @@ def main() -> None:
         "in the same run: latency = median of 200 timed batch-1 calls, throughput = 256 / "
         "median of 30 timed batch-256 calls; size is the deployed file (ONNX, or safetensors "
         "for torch runtimes), zlib = the same after zlib -9. Drop = baseline minus candidate "
-        "test accuracy in points (n = 359: one sample is 0.28 points).",
+        "validation accuracy in points (n = 270: one sample is 0.37 points).",
     ]
     for model in args.models:
         tick = time.perf_counter()
@@ -239,7 +239,7 @@ def main() -> None:
             "",
             f"### {model} ({time.perf_counter() - tick:.0f} s)",
             "",
-            "| technique | runtime | test accuracy (95% CI) | drop (pts) | b1 latency | "
+            "| technique | runtime | validation accuracy (95% CI) | drop (pts) | b1 latency | "
             "b256 throughput | size | zlib size | notes |",
             "|---|---|---|---|---|---|---|---|---|",
             *[_row(r) for r in rows],

@@ -1,8 +1,10 @@
-"""``zenopt predict RUN_DIR FILE``: the run's model on new data, preprocessed as in training."""
+"""``zenopt predict RUN_DIR FILE``: the model the run deployed (or a candidate folder of it) on
+new data, preprocessed as in training."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -11,36 +13,65 @@ from zenopt.cli.errors import err_console, reported_errors
 __all__ = ["predict"]
 
 
+def _target(path: Path) -> tuple[dict[str, Any], Any]:
+    """The run's manifest and the model to predict with: what the run deployed, or the
+    candidate in a folder of it (``RUN/compressed/NAME``, ``RUN/search/trial-NNNNN``)."""
+    from zenopt.core.errors import ConfigError
+    from zenopt.core.rundir import read_manifest
+    from zenopt.models.deployed import candidate_model, deployed_model, read_candidate
+
+    if not (path / "candidate.json").is_file():
+        manifest = read_manifest(path)
+        return manifest, deployed_model(path, manifest)
+    run = path.resolve().parent.parent
+    if not (run / "manifest.json").is_file():
+        raise ConfigError(
+            f"{path}: a candidate folder outside a run folder; pass RUN/compressed/NAME or "
+            "RUN/search/trial-NNNNN as the run wrote it (its manifest gives the data format)"
+        )
+    label = str(path.resolve().relative_to(run))
+    return read_manifest(run), candidate_model(path, read_candidate(path), label)
+
+
 def predict(
-    run_dir: Path = typer.Argument(..., help="A run folder (the --out of zenopt run)."),
+    run_dir: Path = typer.Argument(
+        ...,
+        help="A run folder (the --out of zenopt run): its deployed model. Or a candidate folder "
+        "in it: RUN/compressed/NAME (zenopt compress) or RUN/search/trial-NNNNN.",
+    ),
     data: Path = typer.Argument(..., help="A file or folder in the run's input format."),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Write the predictions CSV here (default: standard output)."
     ),
-    backend: str = typer.Option(
-        "onnxruntime", "--backend", help="Runtime: onnxruntime (the deployed model) or torch."
+    backend: str | None = typer.Option(
+        None,
+        "--backend",
+        help="Runtime: onnxruntime or torch. Default: the one the model is deployed in.",
+        show_default=False,
     ),
 ) -> None:
-    """Predict with a run's model; prints accuracy (or MSE) when the data has labels."""
+    """Predict with the model a run deployed (the one its verdict names); prints accuracy (or
+    MSE) when the data has labels."""
     with reported_errors():
         import numpy as np
 
         from zenopt.core.config import RunConfig
         from zenopt.core.errors import ConfigError
         from zenopt.core.heads import prediction_texts, predictions_csv
-        from zenopt.core.rundir import atomic_write_text, read_manifest
+        from zenopt.core.rundir import atomic_write_text
         from zenopt.data.inference import read_for_prediction
         from zenopt.profile.machine import inference_threads
         from zenopt.runtime.predictor import backend_names, predict_with_backend
 
-        manifest = read_manifest(run_dir)
+        manifest, deployed = _target(run_dir)
+        backend = backend or deployed.runtime
         if backend not in backend_names():
             raise ConfigError(f"--backend {backend!r}: choose from {', '.join(backend_names())}")
+        artifact = deployed.file(backend)
         config = RunConfig.model_validate(manifest["config"])
         model = manifest["model"]
         found = read_for_prediction(data, config.data, model["inputs"], model["task"])
-        artifact = run_dir / ("model.onnx" if backend == "onnxruntime" else "model.json")
-        threads = inference_threads(config.bench.threads)  # as the run measured it
+        threads = deployed.threads or inference_threads(config.bench.threads)  # as measured
         outputs = predict_with_backend(backend, artifact, found.X, threads)
         texts = prediction_texts(outputs, model["head"], model["class_names"])
         text = predictions_csv(np.arange(len(texts)), texts, found.labels)
@@ -48,7 +79,7 @@ def predict(
             typer.echo(text, nl=False)
         else:
             atomic_write_text(out, text)
-        summary = f"{len(texts)} predictions with {backend}"
+        summary = f"{len(texts)} predictions by {deployed.label} in {backend}"
         if found.labels is not None:
             if model["head"] == "identity":
                 truth = np.asarray([float(v) for v in found.labels])

@@ -39,12 +39,15 @@ def has_vnni(flags: dict[str, bool]) -> bool:
 class CompressContext:
     """What a technique needs besides the model. ``X_*`` are raw rows (the deployable model
     takes raw inputs); ``net_input`` applies the fitted transform the network was trained on.
-    The test split is not here: no technique may tune, calibrate or stop early on it."""
+    ``X_train`` trains, fine-tunes and calibrates; ``X_holdout``, a slice carved from the
+    training split, is what fine-tuning stops early on. Neither the validation split (which
+    selects between candidates) nor the test split is here: no technique may tune, calibrate
+    or stop early on them."""
 
     X_train: np.ndarray
     y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
+    X_holdout: np.ndarray
+    y_holdout: np.ndarray
     net_input: Callable[[np.ndarray], np.ndarray]
     loss: LossKind
     train: TrainConfig
@@ -120,15 +123,15 @@ def finetune(
     objective: Objective | None = None,
     augmenter: Augmenter | None = None,
 ) -> TrainResult | None:
-    """Fine-tune the network of ``state`` in place on the training split, keeping the best
-    validation epoch. The optimizer and batch size are the run's; the schedule is cosine."""
+    """Fine-tune the network of ``state`` in place on the training rows, keeping the best epoch
+    on the holdout rows. The optimizer and batch size are the run's; the schedule is cosine."""
     if epochs <= 0:
         return None
     config = ctx.train.model_copy(
         update={"epochs": epochs, "lr": lr, "schedule": "cosine", "patience": None}
     )
-    X_train, X_val = ctx.net_input(ctx.X_train), ctx.net_input(ctx.X_val)
-    y_train, y_val = ctx.y_train, ctx.y_val
+    X_train, X_val = ctx.net_input(ctx.X_train), ctx.net_input(ctx.X_holdout)
+    y_train, y_val = ctx.y_train, ctx.y_holdout
     if ctx.loss == "mse":  # the network learned a standardised target
         mean, std = float(state.model.output_mean), float(state.model.output_std)
         y_train = ((y_train - mean) / std).astype(np.float32)

@@ -1,8 +1,9 @@
 """The acceptance rule of the efficiency search.
 
-A candidate is accepted only if (a) its quality drop on the held-out test split is within the
-budget and (b) it is faster than the FP32 baseline beyond measurement noise: on every speed
-measure compared, the candidate's confidence interval lies wholly on the faster side of the
+A candidate is accepted only if (a) its quality drop on the validation split (the selection
+split, which no candidate was fine-tuned, calibrated or stopped on) is within the budget and
+(b) it is faster than the FP32 baseline beyond measurement noise: on every speed measure
+compared, the candidate's confidence interval lies wholly on the faster side of the
 baseline's. Intervals come from repeated timing rounds (round medians, Student's t), so a
 model that is only as fast as the baseline, an INT8 model slower than FP32 included, is never
 accepted.
@@ -103,10 +104,13 @@ def _show(value: Interval) -> str:
 
 
 def judge(drop: float, budget: float, speeds: Sequence[SpeedComparison]) -> Acceptance:
-    """Accept or reject a candidate; ``drop`` and ``budget`` in the same units (test split)."""
+    """Accept or reject a candidate; ``drop`` (on the validation split) and ``budget`` in the
+    same units. The point estimate is compared: the paired interval beside it is reported."""
     reasons = []
     if not drop <= budget:
-        reasons.append(f"quality drop {drop:.4g} on the test split exceeds the budget {budget:.4g}")
+        reasons.append(
+            f"quality drop {drop:.4g} on the validation split exceeds the budget {budget:.4g}"
+        )
     if not speeds:
         reasons.append("no speed measured against the baseline")
     for speed in speeds:
@@ -135,7 +139,7 @@ def search_constraints(
     """The constraint values a constrained sampler steers by (feasible when all are <= 0):
     each requirement's relative miss, the quality drop over its budget, and for each speed
     compared how far the candidate's interval is from clearing the baseline's. Callers pass
-    validation quality here: the test split judges, it never steers."""
+    validation quality here: the search never sees the test split."""
     out = {c.name: relative_miss(c.target, c.measured, c.name.startswith("min_")) for c in checks}
     if drop is not None:
         out["quality_drop"] = (drop - budget) / max(budget, 1e-3)

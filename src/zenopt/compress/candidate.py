@@ -8,7 +8,7 @@ export, proven to reproduce PyTorch, or the INT8/fp16 model a step made).
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from zenopt.core.config import BenchConfig
 from zenopt.core.rundir import atomic_write_bytes
 from zenopt.evaluate.quality import evaluate_outputs
 from zenopt.models import save_deployable
+from zenopt.models.deployed import deploy_path
 from zenopt.profile.cost import count_flops, count_params
 from zenopt.profile.latency import profile_backend
 from zenopt.runtime.export import export_onnx, verify_export
@@ -50,10 +51,6 @@ def save_candidate(state: CompressState, folder: Path, X_check: np.ndarray) -> d
     return files
 
 
-def deploy_path(files: dict[str, Path], runtime: str) -> Path:
-    return files["onnx"] if runtime == "onnxruntime" else files["spec"]
-
-
 def deployed_size(files: dict[str, Path], runtime: str) -> int:
     """Bytes of what the runtime loads: the ONNX file, or model.json plus the safetensors."""
     return _size(files, runtime)[0]
@@ -70,6 +67,10 @@ def _size(files: dict[str, Path], runtime: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Measured:
+    """A model measured in its runtime: ``quality`` on the rows it was given (the validation
+    split while selecting), speed, size and cost; ``outputs`` (on those rows) feed the paired
+    comparison and are not recorded."""
+
     quality: dict[str, Any]
     profile: dict[str, Any]
     size_bytes: int
@@ -77,31 +78,33 @@ class Measured:
     params: int
     flops: int
     sparsity: float
+    outputs: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "outputs"}
 
 
 def measure(
     state: CompressState,
     files: dict[str, Path],
-    X_test: np.ndarray,
-    y_test: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
     task: str,
     bench: BenchConfig,
     threads: int,
     extra_batches: tuple[int, ...] = (),
 ) -> Measured:
-    """Test quality (with its 95% interval), latency and throughput at ``MEASURED_BATCHES``
-    (and any batch a requirement names), size and FLOPs of the candidate, in its own runtime."""
+    """Quality on the rows ``X``, ``y`` (with its 95% interval), latency and throughput on
+    them at ``MEASURED_BATCHES`` (and any batch a requirement names), size and FLOPs of the
+    candidate, in its own runtime."""
     runtime = state.runtime or "onnxruntime"
     path = deploy_path(files, runtime)
-    outputs = predict_with_backend(runtime, path, X_test, threads)
-    quality = evaluate_outputs(outputs, y_test, state.spec.head, task, state.spec.class_names)
+    outputs = predict_with_backend(runtime, path, X, threads)
+    quality = evaluate_outputs(outputs, y, state.spec.head, task, state.spec.class_names)
     profile = profile_backend(
         runtime,
         path,
-        X_test,
+        X,
         sorted({*MEASURED_BATCHES, *extra_batches}),
         bench.warmup,
         bench.repeats,
@@ -118,4 +121,5 @@ def measure(
         params=count_params(state.model.net),
         flops=count_flops(state.model, state.spec.input_shape),
         sparsity=sparsity(state.model.net)["total"],
+        outputs=outputs,
     )

@@ -60,7 +60,7 @@ def _fp16(state: CompressState, ctx: CompressContext, threads: int) -> tuple[Any
     half = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
     dst = ctx.workdir / "fp16.onnx"
     onnx.save(half, str(dst))
-    pool = ctx.X_val
+    pool = ctx.X_holdout
     fp32 = _medians(_onnx_predict(src, threads), pool)
     low = _medians(_onnx_predict(dst, threads), pool)
     return (fp32, low), dst.read_bytes()
@@ -86,7 +86,7 @@ def lower_precision(config: Precision, state: CompressState, ctx: CompressContex
         previous = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            pool = ctx.X_val
+            pool = ctx.X_holdout
             fp32 = _medians(_torch_predict(state.model, False), pool)
             low = _medians(_torch_predict(state.model, True), pool)
         finally:

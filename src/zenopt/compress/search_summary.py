@@ -1,8 +1,9 @@
 """The search's state on disk, rebuilt from the trials' ``candidate.json`` files after every
-candidate: every candidate in one table, the Pareto front (test quality vs latency vs size),
-the chosen plan (the best feasible one by ``objective``) and, when none is feasible, the
-closest candidates with the requirements each misses. Written atomically, so an interrupted
-search loses nothing that was measured.
+candidate: every candidate in one table, the Pareto front (validation quality vs latency vs
+size), the chosen plan (the best feasible one by ``objective``) and, when none is feasible, the
+closest candidates with the requirements each misses. Everything here is on the validation
+split: the test split confirms the chosen plan after the search. Written atomically, so an
+interrupted search loses nothing that was measured.
 """
 
 from __future__ import annotations
@@ -58,17 +59,21 @@ def candidate_row(record: dict[str, Any], config: RunConfig) -> dict[str, Any]:
     """A candidate in one line: its plan, measurements, ratios and verdict."""
     latency, throughput = _speed(record, config)
     metric = record.get("primary_metric")
-    quality = record.get("quality", {})
+    validation = record.get("validation", {})
+    drop = record.get("drop", {}).get("validation", {})
     return {
         "trial": record["trial"],
         "plan": record["plan"],
         "runtime": record.get("runtime"),
         "threads": record.get("threads"),
         "metric": metric,
-        "test": quality.get(metric) if metric else None,
-        "test_ci": quality.get(f"{metric}_ci95") if metric else None,
-        "validation": record.get("validation", {}).get(metric) if metric else None,
+        "validation": validation.get(metric) if metric else None,
+        "validation_ci": validation.get(f"{metric}_ci95") if metric else None,
+        "test": record.get("test", {}).get(metric) if metric else None,  # the chosen, once
         "quality_drop": record.get("quality_drop"),
+        "drop_ci": drop.get("interval"),
+        "fixed_broken": [drop["fixed"], drop["broken"]] if "fixed" in drop else None,
+        "mcnemar_p": drop.get("mcnemar_p"),
         "latency_ms": latency,
         "throughput": throughput,
         "size_bytes": record.get("size_bytes", record.get("precheck_size_bytes")),
@@ -92,7 +97,9 @@ def _measured(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         r
         for r in rows
-        if r["same_as"] is None and not r["rejected_before_training"] and r["test"] is not None
+        if r["same_as"] is None
+        and not r["rejected_before_training"]
+        and r["validation"] is not None
     ]
 
 
@@ -123,7 +130,7 @@ def choose(rows: list[dict[str, Any]], objective: str, higher: bool) -> dict[str
             "throughput": -r["throughput"],
             "size": r["size_bytes"],
         }[objective]
-        return (speed, -r["test"] if higher else r["test"], r["trial"])
+        return (speed, -r["validation"] if higher else r["validation"], r["trial"])
 
     best = min(feasible, key=key)
     if objective == "size":
@@ -135,7 +142,7 @@ def choose(rows: list[dict[str, Any]], objective: str, higher: bool) -> dict[str
     ]
 
     def quality(r: dict[str, Any]) -> tuple[float, int, int]:
-        value = r["validation"] if r["validation"] is not None else r["test"]
+        value = r["validation"]
         return (value if higher else -value, -r["size_bytes"], -r["trial"])
 
     return max(ties, key=quality) if ties else best
@@ -155,7 +162,7 @@ def summarize(records: list[dict[str, Any]], config: RunConfig, higher: bool) ->
     search = config.compress.search
     rows = [candidate_row(r, config) for r in sorted(records, key=lambda r: r["trial"])]
     measured = _measured(rows)
-    points = [(r["test"], r["latency_ms"], r["size_bytes"]) for r in measured]
+    points = [(r["validation"], r["latency_ms"], r["size_bytes"]) for r in measured]
     front = [measured[i]["trial"] for i in pareto_front(points, (higher, False, False))]
     chosen = choose(rows, search.objective, higher)
     return {

@@ -193,4 +193,11 @@ class CompressConfig(BaseModel):
     plan: list[Step] = Field(
         default_factory=list, description="steps applied in order after the baseline is exported"
     )
+    finetune_holdout: float = Field(
+        0.1,
+        gt=0.0,
+        lt=0.5,
+        description="fraction of the training split that fine-tuning and distillation stop "
+        "early on (the validation split selects between candidates, so none may see it)",
+    )
     search: SearchConfig = Field(default_factory=SearchConfig)

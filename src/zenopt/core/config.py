@@ -140,8 +140,10 @@ class RequirementsConfig(_Section):
     max_quality_drop: float | None = Field(
         None, ge=0.0, description="primary metric lost vs the trained model (0.005 = 0.5 points)"
     )
-    quality_drop_mode: Literal["absolute", "relative"] = Field(
-        "absolute", description="relative: the drop as a fraction of the baseline's value"
+    quality_drop_mode: Literal["auto", "absolute", "relative"] = Field(
+        "auto",
+        description="absolute points, or relative: a fraction of the baseline's value; auto: "
+        "relative for MSE/MAE, absolute otherwise",
     )
     min_latency_speedup: float | None = Field(
         None, gt=0.0, description="× lower latency than PyTorch eager FP32, same batch/percentile"

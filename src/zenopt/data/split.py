@@ -8,7 +8,7 @@ from sklearn.model_selection import train_test_split
 from zenopt.core.errors import DataError
 from zenopt.data.dataset import Dataset, Split, Splits
 
-__all__ = ["split_dataset"]
+__all__ = ["carve_holdout", "split_dataset"]
 
 
 def split_dataset(dataset: Dataset, val_fraction: float, test_fraction: float, seed: int) -> Splits:
@@ -58,3 +58,23 @@ def split_dataset(dataset: Dataset, val_fraction: float, test_fraction: float, s
         return Split(X=dataset.X[idx], y=dataset.y[idx], indices=idx, categorical=cats)
 
     return Splits(train=take(train), val=take(val), test=take(test))
+
+
+def carve_holdout(
+    X: np.ndarray, y: np.ndarray, fraction: float, seed: int, stratify: bool
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Split training rows into (rest, holdout), the holdout a seeded ``fraction`` of them
+    (at least one row, stratified for classification when every class has two rows).
+
+    Fine-tuning and distillation inside compression candidates stop early on the holdout, so
+    that the validation split, which selects between candidates, stays unseen by all of them.
+    """
+    n = len(X)
+    n_holdout = min(n - 1, max(1, round(n * fraction)))
+    counts = np.bincount(y) if stratify else np.array([])
+    by_class = stratify and counts[counts > 0].min() >= 2 and n_holdout >= np.count_nonzero(counts)
+    rest, holdout = train_test_split(
+        np.arange(n), test_size=n_holdout, random_state=seed, stratify=y if by_class else None
+    )
+    rest, holdout = np.sort(rest), np.sort(holdout)
+    return (X[rest], y[rest]), (X[holdout], y[holdout])

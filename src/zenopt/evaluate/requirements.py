@@ -13,8 +13,10 @@ __all__ = [
     "EFFICIENCY_TARGETS",
     "QUALITY_TARGETS",
     "Reference",
+    "check_drop",
     "check_efficiency",
     "check_quality",
+    "drop_detail",
     "measure_drop",
     "speed_targets_set",
     "validate_requirements",
@@ -40,15 +42,24 @@ def speed_targets_set(req: RequirementsConfig) -> bool:
     return any(getattr(req, name) is not None for name in EFFICIENCY_TARGETS)
 
 
+def drop_detail(req: RequirementsConfig, metric: str, split: str) -> str:
+    """How a quality drop was measured: its metric, mode (``auto`` resolved) and split."""
+    from zenopt.evaluate.paired import resolve_drop_mode
+
+    return f"{metric}, {resolve_drop_mode(req.quality_drop_mode, metric)}, {split}"
+
+
 def measure_drop(
     req: RequirementsConfig, baseline: dict[str, Any], candidate: dict[str, Any], metric: str
 ) -> float:
     """The quality lost on ``metric`` (0 when none), absolute or as a fraction of the
-    baseline's value, as ``requirements.quality_drop_mode`` says."""
+    baseline's value, as ``requirements.quality_drop_mode`` says (``auto``: relative for
+    MSE/MAE, absolute otherwise)."""
+    from zenopt.evaluate.paired import resolve_drop_mode
     from zenopt.evaluate.quality import quality_drop
 
     drop = quality_drop(baseline, candidate, metric)
-    if req.quality_drop_mode == "relative":
+    if resolve_drop_mode(req.quality_drop_mode, metric) == "relative":
         base = abs(float(baseline[metric]))
         return drop / base if base > 0 else (0.0 if drop == 0 else float("inf"))
     return drop
@@ -121,9 +132,11 @@ def check_efficiency(
     size_bytes: int,
     quality_drop: float,
     reference: Reference | None = None,
+    drop_detail: str = "",
 ) -> list[RequirementCheck]:
     """Absolute targets against ``profile``/``size_bytes``; the ratios to PyTorch eager FP32
-    against ``reference`` (a ratio target without one counts as not measured)."""
+    against ``reference`` (a ratio target without one counts as not measured); the quality
+    drop, measured as ``drop_detail`` says (its mode and split)."""
     checks = []
     where = f"{profile.backend}, {profile.threads}t"
     if req.max_latency_ms is not None:
@@ -166,19 +179,14 @@ def check_efficiency(
             )
         )
     checks += _relative(req, profile, size_bytes, reference)
-    if req.max_quality_drop is not None:
-        checks.append(
-            _check(
-                "max_quality_drop",
-                "efficiency",
-                req.max_quality_drop,
-                quality_drop,
-                False,
-                "",
-                f"{req.quality_drop_mode}, test split",
-            )
-        )
-    return checks
+    return checks + check_drop(req, quality_drop, drop_detail)
+
+
+def check_drop(req: RequirementsConfig, drop: float, detail: str) -> list[RequirementCheck]:
+    """``max_quality_drop`` against a measured drop (none when the target is unset)."""
+    if req.max_quality_drop is None:
+        return []
+    return [_check("max_quality_drop", "efficiency", req.max_quality_drop, drop, False, "", detail)]
 
 
 def _relative(

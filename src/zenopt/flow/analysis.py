@@ -221,7 +221,12 @@ def _explain(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) -> d
     config, stage = ctx.config, ctx.data
     model, head = baseline.model, baseline.spec.head
     test = stage.prepared.splits.test
-    out: dict[str, Any] = {"model": "trained FP32 baseline (PyTorch), held-out test split"}
+    deployed = (manifest.get("quality", {}).get("test_model") or {}).get("label", "")
+    out: dict[str, Any] = {
+        "model": f"per-class errors: the deployed model ({deployed or 'the trained model'}); "
+        "importance and saliency: the trained FP32 model (PyTorch); both on the test split, "
+        "after every choice was made",
+    }
     quality = manifest.get("quality", {}).get("test", {})
     if "confusion_matrix" in quality:
         out["confusions"] = confusions(quality["confusion_matrix"], quality["class_names"])

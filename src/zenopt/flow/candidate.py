@@ -1,6 +1,10 @@
-"""A compressed model as the flow judges it: measured in its runtime on the test split next to
-the FP32 baselines, recorded (one builder for ``zenopt compress``, ``compress.plan`` and every
-search trial) and checked against the run's requirements.
+"""A compressed model as the flow judges it: measured in its runtime on the validation split
+(the selection split) next to the FP32 baselines, its quality drop a paired comparison with
+the trained model on the same rows, recorded (one builder for ``zenopt compress``,
+``compress.plan`` and every search trial) and checked against the run's requirements.
+
+The test split confirms a candidate once it is chosen (``zenopt.flow.confirm``); nothing here
+reads it.
 """
 
 from __future__ import annotations
@@ -15,14 +19,15 @@ from zenopt.core.compress_config import Step
 from zenopt.core.config import RunConfig
 from zenopt.core.records import BackendProfile, RequirementCheck
 from zenopt.evaluate.metrics import primary_metric
-from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, measure_drop
+from zenopt.evaluate.paired import paired_drop, resolve_drop_mode
+from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, drop_detail
 from zenopt.flow.context import Baseline, RunContext
 
 __all__ = [
     "candidate_checks",
     "candidate_record",
     "measure_baseline",
-    "measure_on_test",
+    "measure_candidate",
     "ratios",
     "torch_reference",
 ]
@@ -35,7 +40,7 @@ def _batches(config: RunConfig) -> tuple[int, int]:
 
 def measure_baseline(ctx: RunContext, baseline: Baseline) -> dict[str, Measured]:
     """The trained FP32 model in PyTorch eager and in ONNX Runtime, measured like a candidate
-    (at the run's inference thread count)."""
+    (at the run's inference thread count) on the validation split."""
     out: dict[str, Measured] = {}
     for runtime in ("torch", "onnxruntime"):
         state = CompressState(baseline.model, baseline.spec, runtime=runtime)
@@ -43,18 +48,18 @@ def measure_baseline(ctx: RunContext, baseline: Baseline) -> dict[str, Measured]
     return out
 
 
-def measure_on_test(ctx: RunContext, state: CompressState, files: dict[str, Path]) -> Measured:
-    """A candidate measured in its runtime on the test split, at the batches every candidate
-    gets and those the requirements name."""
+def measure_candidate(ctx: RunContext, state: CompressState, files: dict[str, Path]) -> Measured:
+    """A candidate measured in its runtime on the validation split, at the batches every
+    candidate gets and those the requirements name."""
     return _measure(ctx, state, files, state.threads or ctx.threads)
 
 
 def _measure(
     ctx: RunContext, state: CompressState, files: dict[str, Path], threads: int
 ) -> Measured:
-    test = ctx.splits.test
+    val = ctx.splits.val
     return measure(
-        state, files, test.X, test.y, ctx.task, ctx.config.bench, threads, _batches(ctx.config)
+        state, files, val.X, val.y, ctx.task, ctx.config.bench, threads, _batches(ctx.config)
     )
 
 
@@ -87,36 +92,48 @@ def candidate_record(
     steps: list[Step],
     baseline: dict[str, Measured],
 ) -> dict[str, Any]:
-    """What every candidate records: its plan and what each step did, its files, its test
-    quality and speed in its runtime, and its ratios to the FP32 ``baseline`` measurements
-    (the quality drop against PyTorch eager FP32)."""
-    measured = measure_on_test(ctx, state, files)
+    """What every candidate records: its plan and what each step did, its files, its quality
+    on the validation split with the paired drop against PyTorch eager FP32, its speed in its
+    runtime, and its ratios to the FP32 ``baseline`` measurements."""
+    measured = measure_candidate(ctx, state, files)
     metric, _ = primary_metric(ctx.task)
+    mode = resolve_drop_mode(ctx.config.requirements.quality_drop_mode, metric)
     reference = baseline["torch"]
+    assert reference.outputs is not None and measured.outputs is not None  # measure() sets them
+    drop = paired_drop(
+        ctx.splits.val.y, reference.outputs, measured.outputs, state.spec.head, metric, mode
+    )
+    kept = ("profile", "size_bytes", "compressed_bytes", "params", "flops", "sparsity")
     return {
         "plan": plan_label(steps),
         "steps": [step.model_dump(mode="json") for step in steps],
         "notes": state.notes,
         "runtime": state.runtime or "onnxruntime",
         "threads": state.threads,
+        "onnx_only": state.onnx is not None,  # no PyTorch form computes what it deploys
         "files": {k: p.name for k, p in files.items()},
-        **measured.to_dict(),
+        **{key: getattr(measured, key) for key in kept},
         "primary_metric": metric,
-        "quality_drop": measure_drop(
-            ctx.config.requirements, reference.quality, measured.quality, metric
-        ),
+        "validation": measured.quality,
+        "quality_drop": drop["drop"],
+        "drop": {"validation": drop},
         "vs_torch_fp32": ratios(measured, reference),
         "vs_onnxruntime_fp32": ratios(measured, baseline["onnxruntime"]),
         "baseline": {k: v.to_dict() for k, v in baseline.items()},
     }
 
 
-def candidate_checks(config: RunConfig, record: dict[str, Any]) -> list[RequirementCheck]:
-    """The run's requirements against a candidate: its test quality, its speed in its own
-    runtime, its size, and its quality drop against the PyTorch FP32 baseline."""
+def candidate_checks(
+    config: RunConfig, record: dict[str, Any], split: str = "validation"
+) -> list[RequirementCheck]:
+    """The run's requirements against a candidate: its quality and its quality drop against
+    the PyTorch FP32 baseline on ``split`` (``validation`` while selecting, ``test`` once
+    confirmed), its speed in its own runtime and its size."""
     profile = BackendProfile.from_dict(record["profile"])
     reference = torch_reference(record["baseline"]["torch"])
-    checks = check_quality(config.requirements, record["quality"])
+    drop = record["drop"][split]
+    checks = check_quality(config.requirements, record[split], f"{split} split")
+    detail = drop_detail(config.requirements, drop["metric"], f"{split} split")
     return checks + check_efficiency(
-        config.requirements, profile, record["size_bytes"], record["quality_drop"], reference
+        config.requirements, profile, record["size_bytes"], drop["drop"], reference, detail
     )

@@ -23,10 +23,13 @@ from zenopt.core.config import RunConfig, load_config
 from zenopt.core.errors import DataError
 from zenopt.core.records import RequirementCheck, json_default
 from zenopt.core.rundir import RunDir, atomic_write_text, plan_folder, read_manifest
+from zenopt.data.split import carve_holdout
 from zenopt.flow.candidate import candidate_checks, candidate_record, measure_baseline
+from zenopt.flow.confirm import confirm
 from zenopt.flow.context import Baseline, RunContext, baseline_files
 from zenopt.flow.data import DataStage, prepare_data
 from zenopt.models import DeployableModel, load_deployable
+from zenopt.models.deployed import candidate_model
 from zenopt.profile.machine import fingerprint, inference_threads
 from zenopt.report.progress import stage_progress
 from zenopt.train import resolve_loss
@@ -61,15 +64,22 @@ class CompressOptions:
 def make_context(
     config: RunConfig, stage: DataStage, teacher: DeployableModel, workdir: Path
 ) -> CompressContext:
-    """What a technique gets besides the model: the run's training and validation rows (never
-    the test split), its loss and training settings, the teacher, a work folder."""
-    splits = stage.prepared.splits
+    """What a technique gets besides the model: the run's training rows, less a holdout carved
+    from them (``compress.finetune_holdout``) that fine-tuning stops early on; its loss and
+    training settings, the teacher, a work folder. The validation split selects between
+    candidates and the test split confirms the chosen one: neither is given to a technique."""
+    train = stage.prepared.splits.train
+    stratify = stage.dataset.task != "regression"
+    fraction = config.compress.finetune_holdout
+    (X_fit, y_fit), (X_stop, y_stop) = carve_holdout(
+        train.X, train.y, fraction, config.seed, stratify
+    )
     workdir.mkdir(parents=True, exist_ok=True)
     return CompressContext(
-        X_train=splits.train.X,
-        y_train=splits.train.y,
-        X_val=splits.val.X,
-        y_val=splits.val.y,
+        X_train=X_fit,
+        y_train=y_fit,
+        X_holdout=X_stop,
+        y_holdout=y_stop,
         net_input=stage.prepared.model_input,
         loss=resolve_loss(config.train.loss, stage.dataset.task),
         train=config.train,
@@ -88,8 +98,8 @@ def compress_model(
     measured: dict[str, Measured],
 ) -> CompressResult:
     """Apply ``steps`` to a copy of the baseline's model, save the candidate into ``folder``,
-    measure it in its runtime and write ``candidate.json`` with its ratios to the ``measured``
-    FP32 baselines."""
+    measure it in its runtime (on the validation split: ``ctx`` is a selection context) and
+    write ``candidate.json`` with its ratios to the ``measured`` FP32 baselines."""
     label = plan_label(steps)
     tick = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zenopt-compress-") as work:
@@ -105,11 +115,8 @@ def compress_model(
         seconds = time.perf_counter() - tick
         state.threads = state.threads or ctx.threads
         files = save_candidate(state, folder, ctx.splits.val.X)
-    record = candidate_record(ctx, state, files, steps, measured)
-    record = {**record, "seconds_to_apply": seconds}
-    atomic_write_text(
-        folder / "candidate.json", json.dumps(record, indent=2, default=json_default) + "\n"
-    )
+    record = {**candidate_record(ctx, state, files, steps, measured), "seconds_to_apply": seconds}
+    _write_record(folder, record)
     return CompressResult(folder, record)
 
 
@@ -135,25 +142,39 @@ def load_finished_run(
 def compress_run(
     run_dir: Path, steps: list[Step], console: Console, options: CompressOptions
 ) -> tuple[CompressResult, list[RequirementCheck]]:
-    """``zenopt compress``: the run's data and model again, the plan applied, both measured."""
+    """``zenopt compress``: the run's data and model again, the plan applied and measured
+    beside the FP32 baselines on the validation split, then (the plan being the user's
+    choice, frozen) confirmed once on the test split, which its requirements are judged on."""
     manifest = read_manifest(run_dir)  # a complete run's, or a one-line error
     config = load_config(run_dir / "config.yaml")
     ctx, baseline = load_finished_run(run_dir, config, console, options)
+    selection = ctx.selection()
     with stage_progress(console, options.quiet, "baseline") as progress:
         task = progress.add_task("measuring torch and onnxruntime fp32", total=None)
-        measured = measure_baseline(ctx, baseline)
+        measured = measure_baseline(selection, baseline)
         progress.update(task, total=1, completed=1)
     folder = run_dir / "compressed" / (options.name or plan_folder(plan_label(steps)))
-    result = compress_model(ctx, baseline, steps, folder, measured)
-    checks = candidate_checks(config, result.record)
-    summary = {k: result.record[k] for k in ("plan", "runtime", "quality_drop", "vs_torch_fp32")}
+    result = compress_model(selection, baseline, steps, folder, measured)
+    label = str(folder.relative_to(run_dir))
+    confirmation = confirm(ctx, baseline, candidate_model(folder, result.record, label))
+    record = {**result.record, "test": confirmation.metrics}
+    record["drop"] = {**record["drop"], "test": confirmation.drop}
+    _write_record(folder, record)
+    checks = candidate_checks(config, record, "test")
+    summary = {k: record[k] for k in ("plan", "runtime", "quality_drop", "vs_torch_fp32")}
     manifest.setdefault("compressed", {})[folder.name] = {
         **summary,
-        "folder": str(folder.relative_to(run_dir)),
+        "test_drop": confirmation.drop["drop"],
+        "folder": label,
         "met": all(c.met for c in checks),
     }
     RunDir(run_dir).write_manifest(manifest)
-    return result, checks
+    return CompressResult(folder, record), checks
+
+
+def _write_record(folder: Path, record: dict[str, Any]) -> None:
+    text = json.dumps(record, indent=2, default=json_default) + "\n"
+    atomic_write_text(folder / "candidate.json", text)
 
 
 def apply_configured_plan(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,11 @@ class RunContext:
     @property
     def task(self) -> str:
         return self.data.dataset.task
+
+    def selection(self) -> RunContext:
+        """This context with the test split held out: what every selection runs on (the
+        efficiency search, a configured plan). Touching ``splits.test`` there raises."""
+        return replace(self, data=self.data.without_test())
 
 
 def baseline_files(folder: Path) -> dict[str, Path]:

@@ -1,6 +1,7 @@
-"""The profile box: every configured backend timed on real test rows (latency at batch 1 and
-the latency batch, throughput at every batch), and its test quality measured; the FP32 model's
-parameters, FLOPs and file sizes."""
+"""The profile box: every configured backend timed on real rows of the validation split
+(latency at batch 1 and the latency batch, throughput at every batch), and its validation
+quality measured; the FP32 model's parameters, FLOPs and file sizes. The test split is not
+read here: it confirms the deployed model once, after every choice."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zenopt.core.heads import prediction_texts, predictions_csv
 from zenopt.core.records import BackendProfile
 from zenopt.evaluate.quality import evaluate_outputs
 from zenopt.flow.context import Baseline, RunContext, RunRecord
@@ -22,7 +22,7 @@ __all__ = ["Profiled", "profile_stage"]
 
 @dataclass(frozen=True)
 class Profiled:
-    """Each backend's profile and test quality, and the exported files' sizes in bytes."""
+    """Each backend's profile and validation quality, and the exported files' sizes in bytes."""
 
     profiles: dict[str, BackendProfile]
     quality: dict[str, Any]
@@ -40,7 +40,7 @@ def _profile(ctx: RunContext, backend: str, path: Path) -> BackendProfile:
     return profile_backend(
         backend,
         path,
-        ctx.splits.test.X,
+        ctx.splits.val.X,
         batches,
         bench.warmup,
         bench.repeats,
@@ -50,19 +50,10 @@ def _profile(ctx: RunContext, backend: str, path: Path) -> BackendProfile:
     )
 
 
-def _test_quality(
-    ctx: RunContext, baseline: Baseline, backend: str, record: RunRecord
-) -> dict[str, Any]:
-    """The backend's test quality; the deployed backend's predictions are written as
-    ``test_predictions.csv``."""
-    test, spec = ctx.splits.test, baseline.spec
-    outputs = predict_with_backend(backend, _backend_files(baseline)[backend], test.X, ctx.threads)
-    quality = evaluate_outputs(outputs, test.y, spec.head, ctx.task, ctx.data.dataset.class_names)
-    if backend == ctx.config.requirements.backend:
-        texts = prediction_texts(outputs, spec.head, ctx.data.dataset.class_names)
-        record.run.write_text("test_predictions.csv", predictions_csv(test.indices, texts))
-        record.manifest["artifacts"]["test_predictions"] = "test_predictions.csv"
-    return quality
+def _val_quality(ctx: RunContext, baseline: Baseline, backend: str) -> dict[str, Any]:
+    val, spec = ctx.splits.val, baseline.spec
+    outputs = predict_with_backend(backend, _backend_files(baseline)[backend], val.X, ctx.threads)
+    return evaluate_outputs(outputs, val.y, spec.head, ctx.task, ctx.data.dataset.class_names)
 
 
 def profile_stage(ctx: RunContext, baseline: Baseline, record: RunRecord) -> Profiled:
@@ -75,7 +66,7 @@ def profile_stage(ctx: RunContext, baseline: Baseline, record: RunRecord) -> Pro
         for backend in backends:
             progress.update(task_id, description=backend)
             profiles[backend] = _profile(ctx, backend, _backend_files(baseline)[backend])
-            quality[backend] = _test_quality(ctx, baseline, backend, record)
+            quality[backend] = _val_quality(ctx, baseline, backend)
             progress.advance(task_id)
     sizes = file_sizes(baseline.files)
     record.manifest["profile"] = {name: p.to_dict() for name, p in profiles.items()}

@@ -1,7 +1,8 @@
 """The evaluate box and the first decision, "quality met?": the trained baseline is evaluated
-(validation decides, the held-out test split confirms); when it misses a target (or
-``tune.when=always``), the quality loop searches hyperparameters and its chosen trial is
-carried on if it is better."""
+on the validation split, which decides; when it misses a target there (or ``tune.when=always``),
+the quality loop searches hyperparameters and its chosen trial is carried on if it is better.
+The test split is not read here: it confirms the deployed model once, after every choice
+(``zenopt.flow.confirm``)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ __all__ = ["QualityOutcome", "quality_stage"]
 
 @dataclass(frozen=True)
 class QualityOutcome:
-    """The model the flow carries on, its test metrics, and the quality decision."""
+    """The model the flow carries on, its validation metrics, and the quality decision."""
 
     baseline: Baseline
-    test: dict[str, Any]
+    validation: dict[str, Any]
     checks: list[RequirementCheck]
     decision: Decision
 
@@ -59,12 +60,12 @@ def _tuned_decision(
         )
     else:
         head = f"{ran}: trial {chosen['number']}"
-        if chosen["meets"] and not missed:
-            action = f"{head} met every target on validation, confirmed on the test split"
+        if not missed:
+            action = f"{head} met every target on validation; carried on"
         elif chosen["meets"]:
             action = (
-                f"{head} met every target on validation but misses {', '.join(missed)} on the "
-                "test split; carried on, and the verdict says missed"
+                f"{head} met every target in its trial but misses {', '.join(missed)} on "
+                "validation as restored here; carried on, and the verdict says missed"
             )
         else:
             action = (
@@ -75,29 +76,24 @@ def _tuned_decision(
 
 
 def quality_stage(ctx: RunContext, trained: Baseline, record: RunRecord) -> QualityOutcome:
-    """Evaluate the trained baseline; tune when quality is missed (or always, if asked)."""
+    """Evaluate the trained baseline on validation; tune when quality is missed there (or
+    always, if asked)."""
     metric, _ = primary_metric(ctx.task)
     val = evaluate_split(trained.model, trained.spec.head, ctx.data, "val")
-    test = evaluate_split(trained.model, trained.spec.head, ctx.data, "test")
-    record.manifest["quality"] = {"primary_metric": metric, "test": test, "validation": val}
+    record.manifest["quality"] = {"primary_metric": metric, "validation": val}
     req, when = ctx.config.requirements, ctx.config.tune.when
-    checks = check_quality(req, test)
-    missed_any = any(not c.met for c in checks + check_quality(req, val, "validation split"))
-    if when == "always" or (when == "missed" and missed_any):
-        return _tune(ctx, trained, (val, test), record)
+    checks = check_quality(req, val, "validation split")
+    if when == "always" or (when == "missed" and any(not c.met for c in checks)):
+        return _tune(ctx, trained, val, record)
     action = "missed, and tune.when=never: the trained baseline is carried on unchanged"
     decision = Decision.from_checks("quality", checks, action)
-    return QualityOutcome(trained, test, checks, decision)
+    return QualityOutcome(trained, val, checks, decision)
 
 
 def _tune(
-    ctx: RunContext,
-    trained: Baseline,
-    measured: tuple[dict[str, Any], dict[str, Any]],
-    record: RunRecord,
+    ctx: RunContext, trained: Baseline, val: dict[str, Any], record: RunRecord
 ) -> QualityOutcome:
     """Run the quality loop; carry its chosen trial on if it is better than the baseline."""
-    val, test = measured
     with record.timed("tune_s"):
         loop = run_quality_loop(ctx)
     manifest = record.manifest
@@ -109,28 +105,23 @@ def _tune(
         and _better(chosen, val, loop.summary["metric"])
     )
     if carry and loop.model is not None and loop.spec is not None and loop.training:
-        trained = _carry_on(ctx, loop, (val, test), record)
-        test = manifest["quality"]["test"]
+        trained = _carry_on(ctx, loop, val, record)
+        val = manifest["quality"]["validation"]
     manifest["tune"]["carried_on"] = f"trial {chosen['number']}" if carry else "baseline"
-    checks = check_quality(ctx.config.requirements, test)
-    return QualityOutcome(trained, test, checks, _tuned_decision(checks, loop.summary, carry))
+    checks = check_quality(ctx.config.requirements, val, "validation split")
+    return QualityOutcome(trained, val, checks, _tuned_decision(checks, loop.summary, carry))
 
 
 def _carry_on(
-    ctx: RunContext,
-    loop: QualityLoopResult,
-    measured: tuple[dict[str, Any], dict[str, Any]],
-    record: RunRecord,
+    ctx: RunContext, loop: QualityLoopResult, val: dict[str, Any], record: RunRecord
 ) -> Baseline:
     """The chosen trial's model replaces the baseline: evaluated again, its training recorded
     (the baseline's kept beside it), and its configuration written as ``best_config.yaml``."""
     assert loop.model is not None and loop.spec is not None and loop.training is not None
-    manifest, (val, test) = record.manifest, measured
+    manifest = record.manifest
     model, spec = loop.model, loop.spec
-    manifest["quality"]["baseline"] = {"test": test, "validation": val}
-    val = evaluate_split(model, spec.head, ctx.data, "val")
-    test = evaluate_split(model, spec.head, ctx.data, "test")
-    manifest["quality"].update({"test": test, "validation": val})
+    manifest["quality"]["baseline"] = {"validation": val}
+    manifest["quality"]["validation"] = evaluate_split(model, spec.head, ctx.data, "val")
     manifest["model"] = {**spec.to_dict(), "loss": loop.training["loss"]}
     manifest["baseline_training"] = manifest["training"]
     manifest["training"] = loop.training["training"]

@@ -1,5 +1,5 @@
 """The flow, and nothing else: data → train → evaluate → quality met? → export → profile →
-efficiency met? → artifacts + report → analysis.
+efficiency met? → confirm on the test split → artifacts + report → analysis.
 
 Each box lives in its own module of this package; this one runs them in order with one
 :class:`RunContext`, and writes what each measured into the run's manifest as it goes.
@@ -17,11 +17,13 @@ from rich.console import Console
 
 from zenopt.core.config import RunConfig
 from zenopt.core.errors import ConfigError, first_line
+from zenopt.core.records import RequirementCheck
 from zenopt.core.rundir import RunDir
 from zenopt.flow.analysis import run_analysis
+from zenopt.flow.confirm import confirm_stage
 from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.data import prepare_data
-from zenopt.flow.efficiency.stage import Judged, efficiency_stage, judge_baseline
+from zenopt.flow.efficiency.stage import efficiency_stage, judge_baseline
 from zenopt.flow.export import export_stage
 from zenopt.flow.manifest import now, start_manifest, to_yaml
 from zenopt.flow.profile import profile_stage
@@ -104,23 +106,26 @@ def _run_stages(
     baseline = export_stage(ctx, quality.baseline, record)
     # 6. Profile every backend on real test samples, and measure its test quality.
     profiled = profile_stage(ctx, baseline, record)
-    # 7–8. Efficiency met? If not, the efficiency search (or the configured compress.plan).
+    # 7–8. Efficiency met? If not, the efficiency search (or the configured compress.plan),
+    # both on the data with the test split held out.
     judged = judge_baseline(ctx, quality, profiled, record.manifest)
     judged = efficiency_stage(ctx, baseline, judged, record)
-    exit_code = _verdict(ctx, judged, record)
-    # 9. The analysis the report shows beyond the verdict, after the verdict and its report
+    record.manifest["decisions"]["efficiency"] = judged.decision.to_dict()
+    # 9. Every choice is frozen: the test split confirms the deployed model, once.
+    checks = confirm_stage(ctx, baseline, judged.efficiency, record)
+    exit_code = _verdict(ctx, checks, record)
+    # 10. The analysis the report shows beyond the verdict, after the verdict and its report
     # are on disk: an interruption here loses only the analysis.
     _analyse(ctx, baseline, record)
     return RunOutcome(ctx.run_dir, record.manifest, exit_code)
 
 
-def _verdict(ctx: RunContext, judged: Judged, record: RunRecord) -> int:
-    """Every requirement on the model handed back; the manifest completed and its report."""
+def _verdict(ctx: RunContext, checks: list[RequirementCheck], record: RunRecord) -> int:
+    """Every requirement on the model handed back (its quality as the test split confirmed
+    it); the manifest completed and its report."""
     from zenopt.report.html import write_report
 
     manifest = record.manifest
-    manifest["decisions"]["efficiency"] = judged.decision.to_dict()
-    checks = judged.quality + judged.efficiency
     manifest["requirements"] = [c.to_dict() for c in checks]
     all_met = all(c.met for c in checks)
     exit_code = 0 if all_met else 1

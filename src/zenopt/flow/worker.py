@@ -132,7 +132,7 @@ def _run_search_worker(
             "data changed, so this worker cannot join"
         )
     model, spec = load_deployable(files["spec"])
-    ctx = _context(config, stage, folder.parent, console, options.quiet)
+    ctx = _context(config, stage, folder.parent, console, options.quiet).selection()
     setup = search_setup(ctx, Baseline(model, spec, files), folder)
     study.sampler = search_sampler(config, None, shared=True)
     stopped = drive_search(study, setup, list(attrs["precisions"]))

@@ -192,8 +192,9 @@ def _quality_rows(ms: Sequence[Manifest]) -> list[Row]:
         cell = _with_ci(value, dig(m, f"quality.test.{name}_ci95") if name else None)
         cells.append(cell if metric or value is None else f"{name} {cell}")
     return [
-        make_row(f"test {metric or 'primary metric'} (trained model)", values, kind, cells),
-        _field(ms, "quality drop (FP32 export)", "quality.drop.value", kind),
+        make_row(f"test {metric or 'primary metric'} (deployed model)", values, kind, cells),
+        _field(ms, "test drop (deployed vs trained)", "quality.test_drop.drop", kind),
+        _field(ms, "validation drop (FP32 export)", "quality.drop.value", kind),
         make_row("verdict", [_verdict(m) for m in ms]),
         _field(ms, "deployed runtime", "verdict.deploy_backend"),
     ]
@@ -283,15 +284,15 @@ def _compress_rows(ms: Sequence[Manifest]) -> list[Row]:
     metrics = {x.get("primary_metric") for x in c if x}
     metric = metrics.pop() if len(metrics) == 1 else None
     kind = _metric_kind(metric)
-    values = [dig(x, f"quality.{metric}") for x in c]
-    cells = [_with_ci(v, dig(x, f"quality.{metric}_ci95")) for v, x in zip(values, c, strict=True)]
+    values = [dig(x, f"test.{metric}") for x in c]
+    cells = [_with_ci(v, dig(x, f"test.{metric}_ci95")) for v, x in zip(values, c, strict=True)]
     sizes = [x.get("size_bytes") for x in c]
     rows = [
         make_row("plan", [x.get("plan") for x in c]),
         make_row("chosen by", [chosen_by(m, x) for m, x in zip(ms, c, strict=True)]),
         make_row("candidate runtime", [x.get("runtime") for x in c]),
         make_row(f"candidate test {metric or 'primary metric'}", values, kind, cells),
-        make_row("candidate quality drop", [x.get("quality_drop") for x in c], kind),
+        make_row("candidate validation drop", [x.get("quality_drop") for x in c], kind),
         make_row("candidate b1 p50 ms", [dig(x, "profile.latency_ms.b1.p50") for x in c], "ratio"),
         make_row("candidate b1 p95 ms", [dig(x, "profile.latency_ms.b1.p95") for x in c], "ratio"),
         make_row("candidate size", sizes, "ratio", _megabytes(sizes)),

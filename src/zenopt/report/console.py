@@ -9,7 +9,7 @@ from rich.table import Table
 
 from zenopt.report.format import format_value as _fmt
 
-__all__ = ["print_profile", "print_run_summary", "print_search"]
+__all__ = ["drop_line", "print_candidate", "print_profile", "print_run_summary", "print_search"]
 
 
 def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
@@ -33,19 +33,7 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
         console.print(table)
     else:
         console.print("[dim]no requirements set[/]")
-    quality = manifest.get("quality", {})
-    test = quality.get("test", {})
-    if "accuracy" in test:
-        low, high = test["accuracy_ci95"]
-        console.print(
-            f"test accuracy [bold]{test['accuracy']:.4f}[/] (95% CI {low:.4f}–{high:.4f}, "
-            f"n={test['n']}) · macro F1 {test['f1_macro']:.4f}"
-        )
-    elif test:
-        console.print(
-            f"test MSE [bold]{_fmt(test['mse'])}[/] · MAE {_fmt(test['mae'])} · "
-            f"R² {_fmt(test['r2'])}"
-        )
+    _print_test(manifest.get("quality", {}), console)
     if manifest.get("profile"):
         print_profile(manifest["profile"], console)
     cost = manifest.get("cost", {})
@@ -56,8 +44,40 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
         print_search(manifest["search"], console)
     for decision in manifest.get("decisions", {}).values():
         ran = {"quality": "tune", "efficiency": "search"}.get(decision["loop"], "")
-        if not decision["met"] or ran in manifest:
+        if decision["loop"] == "confirmation" and not decision["met"]:
+            console.print(f"[bold red]confirmation[/]: {decision['action']}")
+        elif not decision["met"] or ran in manifest:
             console.print(f"[yellow]{decision['loop']} loop[/]: {decision['action']}")
+
+
+def _print_test(quality: dict[str, Any], console: Console) -> None:
+    """The deployed model's quality on the test split (which confirmed it, once)."""
+    test = quality.get("test", {})
+    model = (quality.get("test_model") or {}).get("label", "the trained model")
+    if "accuracy" in test:
+        low, high = test["accuracy_ci95"]
+        console.print(
+            f"test accuracy [bold]{test['accuracy']:.4f}[/] (95% CI {low:.4f}–{high:.4f}, "
+            f"n={test['n']}) · macro F1 {test['f1_macro']:.4f} · {model}"
+        )
+    elif test:
+        console.print(
+            f"test MSE [bold]{_fmt(test['mse'])}[/] · MAE {_fmt(test['mae'])} · "
+            f"R² {_fmt(test['r2'])} · {model}"
+        )
+    drop = quality.get("test_drop")
+    if drop:
+        low, high = drop["interval"]
+        paired = (
+            f"; {drop['fixed']} rows fixed, {drop['broken']} broken, McNemar p="
+            f"{_fmt(drop['mcnemar_p'])}"
+            if "fixed" in drop
+            else ""
+        )
+        console.print(
+            f"test drop against the trained model {_fmt(drop['drop'])} ({drop['mode']} "
+            f"{drop['metric']}; paired 95% CI {_fmt(low)} to {_fmt(high)}{paired})"
+        )
 
 
 def print_search(search: dict[str, Any], console: Console) -> None:
@@ -68,7 +88,7 @@ def print_search(search: dict[str, Any], console: Console) -> None:
     title = "efficiency search: Pareto front" if feasible else "efficiency search: closest"
     if not feasible:
         shown = search["closest"]
-    table = Table(title=title, title_justify="left")
+    table = Table(title=f"{title} (quality on validation)", title_justify="left")
     # Plans are long: they follow the table, one line each, so no terminal width cuts them.
     for column in ("trial", search["metric"], "drop", "×b1", "×b256", "×size", "verdict"):
         table.add_column(column, justify="left" if column == "verdict" else "right")
@@ -83,7 +103,7 @@ def print_search(search: dict[str, Any], console: Console) -> None:
             verdict = "[red]misses " + ", ".join(misses) + "[/]"
         table.add_row(
             str(r["trial"]),
-            _fmt(r["test"]),
+            _fmt(r["validation"]),
             _fmt(r["quality_drop"]),
             _fmt(ratios.get("latency_b1_p50")),
             _fmt(ratios.get("throughput_b256")),
@@ -132,15 +152,18 @@ def print_candidate(record: dict[str, Any], checks: list[Any], console: Console)
     FP32 (× = times faster, or times smaller)."""
     table = Table(title=f"plan: {record['plan']}", title_justify="left")
     metric = record["primary_metric"]
-    for column in ("model", metric, "b1 p50 ms", "b256 /s", "MB", "×b1", "×b256", "×size"):
+    columns = ("model", f"val {metric}", "b1 p50 ms", "b256 /s", "MB", "×b1", "×b256", "×size")
+    for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right")
-    rows = [(f"fp32 {name}", m, None) for name, m in record["baseline"].items()]
-    rows.append((f"candidate {record['runtime']}", record, record["vs_torch_fp32"]))
-    for label, m, ratio in rows:
+    rows = [(f"fp32 {name}", m["quality"], m, None) for name, m in record["baseline"].items()]
+    rows.append(
+        (f"candidate {record['runtime']}", record["validation"], record, record["vs_torch_fp32"])
+    )
+    for label, quality, m, ratio in rows:
         lat, thr = m["profile"]["latency_ms"]["b1"], m["profile"]["throughput"]
         table.add_row(
             label,
-            f"{m['quality'][metric]:.4f}",
+            f"{quality[metric]:.4f}",
             f"{lat['p50']:.3f}",
             f"{thr['b256']:,.0f}",
             f"{m['size_bytes'] / 1e6:.2f}",
@@ -157,13 +180,9 @@ def print_candidate(record: dict[str, Any], checks: list[Any], console: Console)
             ),
         )
     console.print(table)
-    quality = record["quality"]
-    ci = quality.get(f"{metric}_ci95")
-    interval = f" (95% CI {ci[0]:.4f}–{ci[1]:.4f}, n={quality.get('n')})" if ci else ""
-    console.print(
-        f"candidate test {metric} {quality[metric]:.4f}{interval}; drop against fp32 torch "
-        f"{_fmt(record['quality_drop'])}"
-    )
+    for split in ("validation", "test"):
+        if split in record:
+            console.print(f"candidate on the {split} split: " + drop_line(record, split))
     for note in record["notes"]:
         console.print(f"[dim]{note['step']}: " + _note(note) + "[/]")
     for check in checks:
@@ -171,6 +190,25 @@ def print_candidate(record: dict[str, Any], checks: list[Any], console: Console)
         console.print(
             f"{check.name}: {_fmt(check.measured)} vs target {_fmt(check.target)} {verdict}"
         )
+
+
+def drop_line(record: dict[str, Any], split: str) -> str:
+    """A candidate's quality and paired drop on one split, in one line."""
+    quality, drop = record[split], record["drop"][split]
+    metric = drop["metric"]
+    ci = quality.get(f"{metric}_ci95")
+    interval = f" (95% CI {ci[0]:.4f}–{ci[1]:.4f})" if ci else ""
+    low, high = drop["interval"]
+    line = (
+        f"{metric} {quality[metric]:.4f}{interval}, n={quality.get('n')}; drop against fp32 "
+        f"torch {_fmt(drop['drop'])} ({drop['mode']}; paired 95% CI {_fmt(low)} to {_fmt(high)}"
+    )
+    if "fixed" in drop:
+        line += (
+            f"; {drop['fixed']} rows fixed, {drop['broken']} broken, McNemar p="
+            f"{_fmt(drop['mcnemar_p'])}"
+        )
+    return line + ")"
 
 
 def _note(note: dict[str, Any]) -> str:

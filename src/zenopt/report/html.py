@@ -94,7 +94,8 @@ def analysis_plots(analysis: dict[str, Any]) -> dict[str, str | None]:
 
 
 def _baseline_points(manifest: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """The FP32 baselines as (latency at the requirement's batch and percentile, test quality)."""
+    """The FP32 baselines as (latency at the requirement's batch and percentile, validation
+    quality), beside the candidates on the Pareto plot."""
     req = manifest["config"]["requirements"]
     metric = manifest["quality"]["primary_metric"]
     key, pct = f"b{req['latency_batch']}", f"p{req['latency_percentile']}"

@@ -168,12 +168,13 @@ def importance_bars(importances: dict[str, float] | None) -> str | None:
 
 @memoized
 def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str | None:
-    """Test quality against latency for every measured candidate, marker area by size; the
-    front joined by a line, the chosen plan starred, the FP32 baselines as crosses."""
+    """Validation quality (what the search selected on) against latency for every measured
+    candidate, marker area by size; the front marked, the chosen plan starred, the FP32
+    baselines as crosses."""
     rows = [
         r
         for r in search.get("candidates", [])
-        if r["test"] is not None and r["latency_ms"] is not None and r["same_as"] is None
+        if r["validation"] is not None and r["latency_ms"] is not None and r["same_as"] is None
     ]
     if not rows:
         return None
@@ -184,7 +185,7 @@ def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str 
     colors = ["tab:green" if r["feasible"] else "tab:grey" for r in rows]
     ax.scatter(
         [r["latency_ms"] for r in rows],
-        [r["test"] for r in rows],
+        [r["validation"] for r in rows],
         s=area,
         c=colors,
         alpha=0.6,
@@ -195,7 +196,7 @@ def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str 
     front = [r for r in rows if r["trial"] in set(search.get("front", []))]
     ax.scatter(
         [r["latency_ms"] for r in front],
-        [r["test"] for r in front],
+        [r["validation"] for r in front],
         s=[30 + 400 * r["size_bytes"] / largest + 120 for r in front],
         facecolors="none",
         edgecolors="tab:blue",
@@ -206,7 +207,7 @@ def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str 
     if chosen:
         ax.scatter(
             [chosen["latency_ms"]],
-            [chosen["test"]],
+            [chosen["validation"]],
             marker="*",
             s=300,
             color="gold",
@@ -219,11 +220,15 @@ def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str 
         ax.annotate(f"{name} FP32", (lat, quality), textcoords="offset points", xytext=(5, 5))
     for r in rows:
         ax.annotate(
-            str(r["trial"]), (r["latency_ms"], r["test"]), fontsize=7, ha="center", va="center"
+            str(r["trial"]),
+            (r["latency_ms"], r["validation"]),
+            fontsize=7,
+            ha="center",
+            va="center",
         )
     ax.set_xscale("log")
     ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel(f"test {rows[0]['metric']}")
+    ax.set_ylabel(f"validation {rows[0]['metric']}")
     ax.legend(loc="lower right", title="green: feasible · area: size")
     fig.tight_layout()
     return _encode(fig)

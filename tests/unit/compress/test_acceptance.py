@@ -32,7 +32,9 @@ def test_a_faster_candidate_within_budget_is_accepted() -> None:
 def test_over_the_quality_budget_is_rejected() -> None:
     verdict = judge(0.0084, 0.005, [_lat((0.05, 0.06, 0.07), BASE_LAT)])
     assert not verdict.accepted
-    assert verdict.reasons == ["quality drop 0.0084 on the test split exceeds the budget 0.005"]
+    assert verdict.reasons == [
+        "quality drop 0.0084 on the validation split exceeds the budget 0.005"
+    ]
     assert judge(0.005, 0.005, [_lat((0.05, 0.06, 0.07), BASE_LAT)]).accepted  # the bound is in
 
 

@@ -45,15 +45,15 @@ def test_exactly_the_changed_rows_differ_with_their_deltas(base: dict[str, Any])
     assert set(comparison.differing()) == {
         "run folder",
         "seed",
-        "test accuracy (trained model)",
+        "test accuracy (deployed model)",
         "onnxruntime b1 p50 ms",
     }
     seed = base["config"]["seed"]
     assert rows["seed"].cells == (str(seed), str(seed + 1))
     assert rows["seed"].deltas == ("", "+1")
-    assert rows["test accuracy (trained model)"].deltas == ("", "-2.0 pts")
+    assert rows["test accuracy (deployed model)"].deltas == ("", "-2.0 pts")
     assert (
-        rows["test accuracy (trained model)"]
+        rows["test accuracy (deployed model)"]
         .cells[1]
         .startswith(f"{format_value(accuracy)} (95% CI ")
     )
@@ -91,7 +91,7 @@ def test_keys_absent_from_a_manifest_show_a_dash(base: dict[str, Any]) -> None:
             "trial": 3,
             "runtime": "onnxruntime",
             "primary_metric": "accuracy",
-            "quality": {"accuracy": 0.9, "accuracy_ci95": [0.8, 0.95]},
+            "test": {"accuracy": 0.9, "accuracy_ci95": [0.8, 0.95]},
             "quality_drop": 0.01,
             "profile": {"latency_ms": {"b1": {"p50": 0.1, "p95": 0.2}}},
             "size_bytes": 2_000_000,

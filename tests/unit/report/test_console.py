@@ -17,7 +17,7 @@ def _row(trial: int, plan: str, missed: list[str]) -> dict[str, Any]:
     return {
         "trial": trial,
         "plan": plan,
-        "test": 0.98,
+        "validation": 0.98,
         "quality_drop": 0.0028,
         "vs_torch_fp32": {"latency_b1_p50": 10.4, "throughput_b256": 12.98, "size": 14.6},
         "feasible": False,

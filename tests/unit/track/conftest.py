@@ -54,6 +54,13 @@ MANIFEST: dict[str, Any] = {
         "validation": {**_QUALITY, "accuracy": 0.93},
         "by_backend": {"torch": _QUALITY, "onnxruntime": {**_QUALITY, "accuracy": 0.8667}},
         "drop": {"backend": "onnxruntime", "metric": "accuracy", "value": 0.0333, "mode": "x"},
+        "trained_test": {**_QUALITY, "accuracy": 0.9333},
+        "test_drop": {
+            "metric": "accuracy",
+            "drop": 0.0333,
+            "interval": [0.0, 0.1],
+            "mcnemar_p": 1.0,
+        },
     },
     "tune": {"chosen": {"number": 4, "value": 0.95, "params": {"train.lr": 0.01}}, "counts": {}},
     "export": {"max_abs_diff": 1e-6, "ok": True},
@@ -74,7 +81,8 @@ MANIFEST: dict[str, Any] = {
         "candidate": {
             "plan": "quantize(mode=dynamic)",
             "runtime": "onnxruntime",
-            "quality": _QUALITY,
+            "validation": {**_QUALITY, "accuracy": 0.93},
+            "test": _QUALITY,
             "quality_drop": 0.0,
             "size_bytes": 3000,
             "params": 1203,

@@ -88,7 +88,9 @@ def test_every_metric_is_the_manifest_value_under_its_name(manifest: dict[str, A
         expected |= {f"profile.{backend}.throughput.{b}" for b in profile["throughput"]}
     candidate = manifest["compress"]["candidate"]
     expected |= {f"compress.candidate.vs_torch_fp32.{k}" for k in candidate["vs_torch_fp32"]}
-    expected |= {"compress.candidate.size_bytes", "compress.candidate.quality.accuracy"}
+    expected |= {"compress.candidate.size_bytes", "compress.candidate.validation.accuracy"}
+    expected |= {"compress.candidate.test.accuracy", "quality.trained_test.accuracy"}
+    expected |= {"quality.test_drop.drop", "quality.test_drop.mcnemar_p"}
     expected |= {f"search.counts.{k}" for k in manifest["search"]["counts"]}
     expected |= {f"cost.size_bytes.{k}" for k in manifest["cost"]["size_bytes"]}
     assert expected <= set(metrics)

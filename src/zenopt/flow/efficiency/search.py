@@ -22,6 +22,7 @@ from zenopt.compress.search_space import ladder, precisions, sample_plan
 from zenopt.core.config import RunConfig
 from zenopt.core.rundir import atomic_write_text
 from zenopt.evaluate.metrics import primary_metric
+from zenopt.evaluate.paired import resolve_drop_mode
 from zenopt.flow.context import Baseline, RunContext
 from zenopt.flow.efficiency.setup import SearchSetup, quality_budget, search_setup
 from zenopt.flow.efficiency.trial import make_search_trial, objective_values
@@ -224,13 +225,13 @@ def run_efficiency_loop(ctx: RunContext, baseline: Baseline) -> EfficiencyResult
 
 
 def _budgets(ctx: RunContext) -> dict[str, Any]:
-    search = ctx.config.compress.search
+    search, metric = ctx.config.compress.search, primary_metric(ctx.task)[0]
     return {
         "budget_trials": search.trials,
         "timeout_min": search.timeout_min,
         "quality_budget": quality_budget(ctx.config),
-        "quality_drop_mode": ctx.config.requirements.quality_drop_mode,
-        "metric": primary_metric(ctx.task)[0],
+        "quality_drop_mode": resolve_drop_mode(ctx.config.requirements.quality_drop_mode, metric),
+        "metric": metric,
     }
 
 

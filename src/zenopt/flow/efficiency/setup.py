@@ -19,7 +19,6 @@ from zenopt.core.rundir import atomic_write_text
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.flow.candidate import measure_baseline
 from zenopt.flow.context import Baseline, RunContext
-from zenopt.flow.train import evaluate_split
 
 __all__ = [
     "FREE_TRIALS",
@@ -50,7 +49,6 @@ class SearchSetup:
     budget: float  # the quality-drop budget, in requirements.quality_drop_mode units
     cache: PrefixCache
     higher: bool = True  # the primary metric is better when higher
-    baseline_val: dict[str, Any] = field(default_factory=dict)  # the trained model, validation
     free_left: int = 0  # repeats and plans rejected before training that may still be free
     progress: Any = None  # called with a short text while a trial works
     last: dict[str, Any] = field(default_factory=dict)
@@ -72,7 +70,8 @@ def quality_budget(config: RunConfig) -> float:
 
 
 def search_setup(ctx: RunContext, baseline: Baseline, folder: Path) -> SearchSetup:
-    """The FP32 baseline measured on this machine, and everything a trial needs."""
+    """The FP32 baseline measured on this machine (on the validation split), and everything a
+    trial needs. ``ctx`` holds no test split (``RunContext.selection``)."""
     _, sense = primary_metric(ctx.task)
     return SearchSetup(
         ctx=ctx,
@@ -83,7 +82,6 @@ def search_setup(ctx: RunContext, baseline: Baseline, folder: Path) -> SearchSet
         cache=PrefixCache(folder / "cache", model_digest(baseline.model), ctx.config.seed),
         higher=sense == "max",
         free_left=FREE_TRIALS * ctx.config.compress.search.trials,
-        baseline_val=evaluate_split(baseline.model, baseline.spec.head, ctx.data, "val"),
     )
 
 

@@ -1,7 +1,8 @@
 """The second decision, "efficiency met?": the exported baseline is judged in the deployed
-runtime against the speed, size and quality-drop targets; then a configured ``compress.plan``
-is applied, or (when a target is missed, or ``compress.search.when=always``) the efficiency
-search runs. Either way the requirements are then judged on the candidate handed back."""
+runtime against the speed, size and quality-drop targets (the drop on the validation split);
+then a configured ``compress.plan`` is applied, or (when a target is missed, or
+``compress.search.when=always``) the efficiency search runs. Both see the data with the test
+split held out; the test split confirms the model handed back afterwards."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 
 from zenopt.core.records import Decision, RequirementCheck
 from zenopt.evaluate.metrics import primary_metric
-from zenopt.evaluate.requirements import check_efficiency, measure_drop
+from zenopt.evaluate.paired import resolve_drop_mode
+from zenopt.evaluate.requirements import check_efficiency, drop_detail, measure_drop
 from zenopt.flow.candidate import candidate_checks, torch_reference
 from zenopt.flow.compress import apply_configured_plan
 from zenopt.flow.context import Baseline, RunContext, RunRecord
@@ -33,17 +35,18 @@ class Judged:
 def judge_baseline(
     ctx: RunContext, quality: QualityOutcome, profiled: Profiled, manifest: dict[str, Any]
 ) -> Judged:
-    """The exported baseline in the deployed runtime: its quality drop against PyTorch and the
-    efficiency targets (ratios against PyTorch eager FP32, when it was profiled)."""
+    """The exported baseline in the deployed runtime: its validation quality drop against
+    PyTorch and the efficiency targets (ratios against PyTorch eager FP32, when profiled)."""
     req = ctx.config.requirements
     metric, _ = primary_metric(ctx.task)
     deploy, sizes = req.backend, profiled.sizes
-    drop = measure_drop(req, quality.test, profiled.quality[deploy], metric)
+    drop = measure_drop(req, quality.validation, profiled.quality[deploy], metric)
     manifest["quality"]["drop"] = {
         "backend": deploy,
         "metric": metric,
         "value": drop,
-        "mode": req.quality_drop_mode,
+        "mode": resolve_drop_mode(req.quality_drop_mode, metric),
+        "split": "validation",
     }
     torch_size = sizes["safetensors"] + sizes["spec"]
     reference = None
@@ -52,7 +55,9 @@ def judge_baseline(
             {"profile": profiled.profiles["torch"], "size_bytes": torch_size}
         )
     deploy_size = sizes["onnx"] if deploy == "onnxruntime" else torch_size
-    checks = check_efficiency(req, profiled.profiles[deploy], deploy_size, drop, reference)
+    detail = drop_detail(req, metric, "validation split")
+    profile = profiled.profiles[deploy]
+    checks = check_efficiency(req, profile, deploy_size, drop, reference, detail)
     decision = Decision.from_checks(
         "efficiency",
         checks,
@@ -70,10 +75,10 @@ def efficiency_stage(
     missed = any(not c.met for c in judged.efficiency)
     if ctx.config.compress.plan:
         with record.timed("compress_s"):
-            return _configured_plan(ctx, baseline, record.manifest)
+            return _configured_plan(ctx.selection(), baseline, record.manifest)
     if search.when == "always" or (search.when == "missed" and missed):
         with record.timed("search_s"):
-            return _search(ctx, baseline, judged, record.manifest)
+            return _search(ctx.selection(), baseline, judged, record.manifest)
     return judged
 
 

