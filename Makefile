@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_tuning.py
 	$(BIN)/python benchmarks/bench_techniques.py
 	$(BIN)/python benchmarks/bench_search.py
+	$(BIN)/python benchmarks/bench_noise.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -141,7 +141,9 @@ def test_default_job_reaches_97_percent(tmp_path: Path) -> None:
     # test_analysis.py) are tested on their own; here the training and its measurement.
     example = Path(__file__).parents[2] / "examples" / "digits.yaml"
     analysis = [f"analysis.{part}=false" for part in ("operators", "scaling", "memory", "ceiling")]
-    config = load_config(example, ["compress.search.when=never", *analysis])
+    quiet = ["bench.noise_wait_s=0", "bench.noise_retries=0", "bench.confirm_rounds=3"]
+    quiet.append("bench.threads=1")  # the other pytest worker has the other core
+    config = load_config(example, ["compress.search.when=never", *analysis, *quiet])
     outcome = run_pipeline(config, tmp_path / "digits", console=Console(quiet=True), quiet=True)
     manifest = outcome.manifest
     assert manifest["model"]["input_shape"] == [1, 28, 28]

@@ -130,6 +130,11 @@ def test_predictions_are_the_deployed_candidate_s_on_an_image_search(tmp_path: P
     )
     deployed = manifest["verdict"]["deployed_model"]
     assert deployed.startswith("search/trial-") and manifest["quality"]["test_model"]["label"]
+    # Every candidate says which machine measured it.
+    from zenopt.profile.machine import machine_summary
+
+    for path in (run / "search").glob("trial-*/candidate.json"):
+        assert json.loads(path.read_text())["machine"] == machine_summary()
     test = prepare_data(load_config(run / "config.yaml")).prepared.splits.test
     threads = manifest["compress"]["candidate"]["threads"]
     outputs = predict_with_backend("onnxruntime", run / deployed / "model.onnx", test.X, threads)

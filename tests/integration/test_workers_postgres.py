@@ -27,6 +27,7 @@ CONFIG = """\
 data: {{source: breast_cancer}}
 model: {{name: mlp}}
 train: {{epochs: 3, patience: null}}
+bench: {{confirm_rounds: 3, noise_wait_s: 0, noise_retries: 0, threads: 1}}
 tune:
   when: always
   trials: {trials}

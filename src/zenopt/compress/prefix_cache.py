@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,15 +49,22 @@ class PrefixCache:
         final = self.folder / self.key(steps)
         if final.exists():
             return
-        tmp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        save_deployable(state.model, state.spec, tmp)
-        if state.onnx is not None:
-            atomic_write_bytes(tmp / "model.onnx", state.onnx)
-        meta = {"notes": state.notes, "runtime": state.runtime, "threads": state.threads}
-        atomic_write_text(tmp / "state.json", json.dumps(meta, default=str))
-        tmp.rename(final)  # complete or absent: a killed process leaves only a .tmp
+        # A folder of this process's own: the run and its workers may save the same prefix
+        # at once into the shared cache; the first to rename wins, the others drop theirs.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{final.name}.", suffix=".tmp"))
+        try:
+            save_deployable(state.model, state.spec, tmp)
+            if state.onnx is not None:
+                atomic_write_bytes(tmp / "model.onnx", state.onnx)
+            meta = {"notes": state.notes, "runtime": state.runtime, "threads": state.threads}
+            atomic_write_text(tmp / "state.json", json.dumps(meta, default=str))
+            tmp.rename(final)  # complete or absent: a killed process leaves only a .tmp
+        except OSError:
+            if not final.exists():  # not a lost race: a real failure to save
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _load(self, steps: list[Step]) -> CompressState | None:
         folder = self.folder / self.key(steps)

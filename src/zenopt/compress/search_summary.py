@@ -89,6 +89,7 @@ def candidate_row(record: dict[str, Any], config: RunConfig) -> dict[str, Any]:
         "free": bool(record.get("free")),  # a repeat or an untrained rejection, not counted
         "same_as": record.get("same_as"),
         "folder": f"trial-{record['trial']:05d}",
+        "machine": (record.get("machine") or {}).get("hostname_hash"),
         "seconds": record.get("seconds"),
     }
 

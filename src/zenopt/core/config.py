@@ -164,6 +164,20 @@ class BenchConfig(_Section):
     repeats: int = Field(200, ge=10, description="timed calls per latency measurement")
     throughput_repeats: int = Field(30, ge=3)
     threads: int | None = Field(None, ge=1, description="inference threads; null = all cores")
+    confirm_rounds: int = Field(
+        7, ge=2, description="interleaved rounds of the final speed confirmation"
+    )
+    noise_busy_cores: float = Field(
+        0.3, ge=0.0, description="cores busy elsewhere above which a timing is unsteady"
+    )
+    noise_spread: float = Field(
+        0.10, gt=0.0, description="relative half-width of an interval above which it is noisy"
+    )
+    noise_wait_s: float = Field(5.0, ge=0.0, description="pause before timing again")
+    noise_retries: int = Field(2, ge=0, description="times an unsteady timing is redone")
+    noise_window_s: float = Field(
+        0.5, gt=0.0, description="how long the quiet check listens before timing"
+    )
 
     @field_validator("batch_sizes")
     @classmethod

@@ -124,6 +124,8 @@ class RequirementCheck(_Record):
     met: bool
     unit: str = ""
     detail: str = ""
+    interval: list[float] | None = None  # 95% interval of a figure measured over rounds
+    noisy: str | None = None  # why the figure cannot be fully trusted, if it cannot
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ __all__ = [
     "EFFICIENCY_TARGETS",
     "QUALITY_TARGETS",
     "Reference",
+    "cautious_check",
     "check_drop",
     "check_efficiency",
     "check_quality",
@@ -180,6 +181,29 @@ def check_efficiency(
         )
     checks += _relative(req, profile, size_bytes, reference)
     return checks + check_drop(req, quality_drop, drop_detail)
+
+
+def cautious_check(
+    name: str, target: float, figure: dict[str, Any], unit: str, detail: str
+) -> RequirementCheck:
+    """A requirement on a figure measured over rounds (``median``, ``low``, ``high``): met on
+    the interval's cautious end, the lower one for a ``min_`` target (a speed-up, a
+    throughput), the upper one for a ``max_`` target (a latency)."""
+    higher = name.startswith("min_")
+    end = figure["low"] if higher else figure["high"]
+    met = end >= target if higher else end <= target
+    side = "lower" if higher else "upper"
+    return RequirementCheck(
+        name,
+        "efficiency",
+        target,
+        figure["median"],
+        bool(met),
+        unit,
+        f"{detail}; judged on the {side} end, {end:.4g}",
+        [figure["low"], figure["high"]],
+        figure.get("noisy"),
+    )
 
 
 def check_drop(req: RequirementsConfig, drop: float, detail: str) -> list[RequirementCheck]:

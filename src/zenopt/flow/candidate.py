@@ -22,6 +22,7 @@ from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.paired import paired_drop, resolve_drop_mode
 from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, drop_detail
 from zenopt.flow.context import Baseline, RunContext
+from zenopt.profile.machine import machine_summary
 
 __all__ = [
     "candidate_checks",
@@ -120,6 +121,7 @@ def candidate_record(
         "vs_torch_fp32": ratios(measured, reference),
         "vs_onnxruntime_fp32": ratios(measured, baseline["onnxruntime"]),
         "baseline": {k: v.to_dict() for k, v in baseline.items()},
+        "machine": machine_summary(),  # where every figure here was measured
     }
 
 

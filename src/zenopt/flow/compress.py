@@ -28,6 +28,7 @@ from zenopt.flow.candidate import candidate_checks, candidate_record, measure_ba
 from zenopt.flow.confirm import confirm
 from zenopt.flow.context import Baseline, RunContext, baseline_files
 from zenopt.flow.data import DataStage, prepare_data
+from zenopt.flow.speed import SPEED_TARGETS, confirm_speed, speed_checks
 from zenopt.models import DeployableModel, load_deployable
 from zenopt.models.deployed import candidate_model
 from zenopt.profile.machine import fingerprint, inference_threads
@@ -155,21 +156,33 @@ def compress_run(
         progress.update(task, total=1, completed=1)
     folder = run_dir / "compressed" / (options.name or plan_folder(plan_label(steps)))
     result = compress_model(selection, baseline, steps, folder, measured)
-    label = str(folder.relative_to(run_dir))
-    confirmation = confirm(ctx, baseline, candidate_model(folder, result.record, label))
-    record = {**result.record, "test": confirmation.metrics}
-    record["drop"] = {**record["drop"], "test": confirmation.drop}
-    _write_record(folder, record)
-    checks = candidate_checks(config, record, "test")
+    record, checks = _confirm_candidate(ctx, baseline, result)
     summary = {k: record[k] for k in ("plan", "runtime", "quality_drop", "vs_torch_fp32")}
     manifest.setdefault("compressed", {})[folder.name] = {
         **summary,
-        "test_drop": confirmation.drop["drop"],
-        "folder": label,
+        "test_drop": record["drop"]["test"]["drop"],
+        "folder": str(folder.relative_to(run_dir)),
         "met": all(c.met for c in checks),
     }
     RunDir(run_dir).write_manifest(manifest)
     return CompressResult(folder, record), checks
+
+
+def _confirm_candidate(
+    ctx: RunContext, baseline: Baseline, result: CompressResult
+) -> tuple[dict[str, Any], list[RequirementCheck]]:
+    """The plan being the user's choice: its quality once on the test split, its speed in one
+    interleaved session beside the FP32 baselines; the requirements judged on both."""
+    label = str(result.folder.relative_to(ctx.run_dir))
+    deployed = candidate_model(result.folder, result.record, label)
+    confirmation = confirm(ctx, baseline, deployed)
+    speed = confirm_speed(ctx, baseline, deployed)
+    record = {**result.record, "test": confirmation.metrics, "speed": speed.to_dict()}
+    record["drop"] = {**record["drop"], "test": confirmation.drop}
+    _write_record(result.folder, record)
+    checks = candidate_checks(ctx.config, record, "test")
+    checks = [c for c in checks if c.name not in SPEED_TARGETS]
+    return record, checks + speed_checks(ctx.config.requirements, speed)
 
 
 def _write_record(folder: Path, record: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""The last box before the verdict: the test split confirms the chosen model, once.
+"""The last box before the verdict: the test split confirms the chosen model, once, and its
+speed is confirmed in one interleaved session beside the FP32 baselines (``speed``).
 
 Every choice is frozen by now (the quality loop's trial and the efficiency search's plan were
 selected on the validation split). The model the verdict names as deployed is evaluated on the
@@ -24,6 +25,7 @@ from zenopt.evaluate.paired import paired_drop, resolve_drop_mode
 from zenopt.evaluate.quality import evaluate_outputs, predict_torch
 from zenopt.evaluate.requirements import check_drop, check_quality, drop_detail
 from zenopt.flow.context import Baseline, RunContext, RunRecord
+from zenopt.flow.speed import SPEED_TARGETS, SpeedConfirmation, confirm_speed, speed_checks
 from zenopt.models.deployed import DeployedModel, deployed_model
 from zenopt.runtime.predictor import predict_with_backend
 
@@ -64,16 +66,19 @@ def confirm(ctx: RunContext, trained: Baseline, deployed: DeployedModel) -> Conf
 
 
 def confirmation_checks(
-    ctx: RunContext, confirmation: Confirmation, efficiency: list[RequirementCheck]
+    ctx: RunContext,
+    confirmation: Confirmation,
+    efficiency: list[RequirementCheck],
+    speed: SpeedConfirmation,
 ) -> list[RequirementCheck]:
-    """The verdict's checks: quality targets and the drop budget on the test split, speed and
-    size as measured on the chosen model."""
+    """The verdict's checks: quality targets and the drop budget on the test split, speed on
+    the final interleaved session (cautious end), size as measured on the chosen model."""
     req = ctx.config.requirements
     drop = confirmation.drop
-    detail = drop_detail(req, drop["metric"], "test split, paired with the trained model")
-    kept = [c for c in efficiency if c.name != "max_quality_drop"]
+    detail = drop_detail(req, drop["metric"], "test split, paired")
+    size = [c for c in efficiency if c.name not in {*SPEED_TARGETS, "max_quality_drop"}]
     quality = check_quality(req, confirmation.metrics, "test split")
-    return quality + kept + check_drop(req, drop["drop"], detail)
+    return quality + speed_checks(req, speed) + size + check_drop(req, drop["drop"], detail)
 
 
 def _record_on_candidate(
@@ -95,6 +100,7 @@ def _record_on_candidate(
 
 def _decision(confirmation: Confirmation, checks: list[RequirementCheck]) -> Decision:
     on_test = [c.name for c in checks if not c.met and "test split" in c.detail]
+    noisy = [c.name for c in checks if c.noisy]
     metrics, drop = confirmation.metrics, confirmation.drop
     low, high = drop["interval"]
     action = (
@@ -107,6 +113,9 @@ def _decision(confirmation: Confirmation, checks: list[RequirementCheck]) -> Dec
             f"; it misses {', '.join(on_test)} there: the run exits 1, and no other candidate "
             "is tried (the test split confirms the choice, it never makes it)"
         )
+    action += "; speed confirmed in one interleaved session"
+    if noisy:
+        action += f" (noisy: {', '.join(noisy)}; see the reasons beside each)"
     return Decision("confirmation", not on_test, on_test, action)
 
 
@@ -130,6 +139,9 @@ def confirm_stage(
         }
     )
     _record_on_candidate(ctx, confirmation, manifest)
-    checks = confirmation_checks(ctx, confirmation, efficiency)
+    with record.timed("speed_s"):
+        speed = confirm_speed(ctx, trained, deployed)
+    manifest["speed"] = speed.to_dict()
+    checks = confirmation_checks(ctx, confirmation, efficiency, speed)
     manifest["decisions"]["confirmation"] = _decision(confirmation, checks).to_dict()
     return checks

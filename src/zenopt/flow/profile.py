@@ -14,6 +14,7 @@ from zenopt.evaluate.quality import evaluate_outputs
 from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.profile import count_flops, count_params, file_sizes
 from zenopt.profile.latency import profile_backend
+from zenopt.profile.noise import LoadReading, NoiseLimits, SystemProbe
 from zenopt.report.progress import stage_progress
 from zenopt.runtime.predictor import predict_with_backend
 
@@ -50,6 +51,14 @@ def _profile(ctx: RunContext, backend: str, path: Path) -> BackendProfile:
     )
 
 
+def _load(reading: LoadReading, limits: NoiseLimits) -> dict[str, Any]:
+    """How busy the machine was elsewhere while a runtime was profiled, and whether that
+    makes its figures noisy."""
+    busy = reading.busy_elsewhere
+    noisy = f"{busy:.1f} cores busy elsewhere" if busy > limits.busy_cores else None
+    return {"busy_elsewhere": busy, "seconds": reading.seconds, "noisy": noisy}
+
+
 def _val_quality(ctx: RunContext, baseline: Baseline, backend: str) -> dict[str, Any]:
     val, spec = ctx.splits.val, baseline.spec
     outputs = predict_with_backend(backend, _backend_files(baseline)[backend], val.X, ctx.threads)
@@ -61,15 +70,21 @@ def profile_stage(ctx: RunContext, baseline: Baseline, record: RunRecord) -> Pro
     profiles: dict[str, BackendProfile] = {}
     quality: dict[str, Any] = {}
     backends = ctx.config.bench.backends
+    probe, limits = SystemProbe(), NoiseLimits.from_bench(ctx.config.bench)
+    load: dict[str, dict[str, Any]] = {}
     with record.timed("profile_s"), stage_progress(ctx.console, ctx.quiet, "profile") as progress:
         task_id = progress.add_task("", total=len(backends))
         for backend in backends:
             progress.update(task_id, description=backend)
+            probe.mark()
             profiles[backend] = _profile(ctx, backend, _backend_files(baseline)[backend])
+            load[backend] = _load(probe.read(), limits)
             quality[backend] = _val_quality(ctx, baseline, backend)
             progress.advance(task_id)
     sizes = file_sizes(baseline.files)
-    record.manifest["profile"] = {name: p.to_dict() for name, p in profiles.items()}
+    record.manifest["profile"] = {
+        name: {**p.to_dict(), "load": load[name]} for name, p in profiles.items()
+    }
     record.manifest["quality"]["by_backend"] = quality
     record.manifest["cost"] = {
         "params": count_params(baseline.model.net),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import resource
@@ -11,7 +12,14 @@ from typing import Any
 
 import psutil
 
-__all__ = ["default_threads", "fingerprint", "inference_threads", "peak_rss_mb", "usable_cores"]
+__all__ = [
+    "default_threads",
+    "fingerprint",
+    "inference_threads",
+    "machine_summary",
+    "peak_rss_mb",
+    "usable_cores",
+]
 
 # CPU flags that change which kernels the runtimes can use (SIMD width, INT8 dot products, BF16).
 INTERESTING_FLAGS = (
@@ -92,7 +100,22 @@ def fingerprint() -> dict[str, Any]:
         if hasattr(os, "sched_getaffinity")
         else None,
         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        # Which machine, without naming it: enough to tell two workers' ratios apart.
+        "hostname_hash": hashlib.sha256(platform.node().encode()).hexdigest()[:12],
         "os": platform.platform(),
         "python": sys.version.split()[0],
         "libraries": versions,
+    }
+
+
+def machine_summary(env: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What a measured ratio needs to say about the machine it came from: the CPU, its flags
+    that change kernels, the cores and a hash of the host name."""
+    env = env or fingerprint()
+    return {
+        "cpu_model": env["cpu_model"],
+        "cpu_flags": sorted(flag for flag, on in env["cpu_flags"].items() if on),
+        "physical_cores": env["physical_cores"],
+        "logical_cores": env["logical_cores"],
+        "hostname_hash": env.get("hostname_hash"),
     }

@@ -9,7 +9,14 @@ from rich.table import Table
 
 from zenopt.report.format import format_value as _fmt
 
-__all__ = ["drop_line", "print_candidate", "print_profile", "print_run_summary", "print_search"]
+__all__ = [
+    "drop_line",
+    "print_candidate",
+    "print_profile",
+    "print_run_summary",
+    "print_search",
+    "print_speed",
+]
 
 
 def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
@@ -22,18 +29,23 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
     for r in requirements:
         verdict = "[green]met[/]" if r["met"] else "[bold red]missed[/]"
         unit = f" {r['unit']}" if r["unit"] else ""
+        interval = r.get("interval")
+        span = f" ({_fmt(interval[0])}–{_fmt(interval[1])})" if interval else ""
+        noisy = f" [yellow]noisy: {r['noisy']}[/]" if r.get("noisy") else ""
         table.add_row(
             r["name"],
             f"{_fmt(r['target'])}{unit}",
-            f"{_fmt(r['measured'])}{unit}",
+            f"{_fmt(r['measured'])}{unit}{span}",
             verdict,
-            r["detail"],
+            r["detail"] + noisy,
         )
     if requirements:
         console.print(table)
     else:
         console.print("[dim]no requirements set[/]")
     _print_test(manifest.get("quality", {}), console)
+    if manifest.get("speed"):
+        print_speed(manifest["speed"], console)
     if manifest.get("profile"):
         print_profile(manifest["profile"], console)
     cost = manifest.get("cost", {})
@@ -119,8 +131,39 @@ def print_search(search: dict[str, Any], console: Console) -> None:
         console.print(f"[dim]reproduce the chosen plan: {search['reproduce']}[/]")
 
 
+SPEED_NAMES = {
+    "latency_ms": "latency ms",
+    "throughput": "samples/s",
+    "latency_speedup_vs_torch": "× latency vs torch fp32",
+    "throughput_speedup_vs_torch": "× throughput vs torch fp32",
+    "latency_speedup_vs_onnxruntime": "× latency vs ort fp32",
+    "throughput_speedup_vs_onnxruntime": "× throughput vs ort fp32",
+}
+
+
+def print_speed(speed: dict[str, Any], console: Console) -> None:
+    """The headline figures of the final interleaved session, each with its interval."""
+    state = "noisy" if speed.get("noisy") else "steady"
+    title = (
+        f"headline speed: {speed['rounds']} interleaved rounds, {speed['latency']}, "
+        f"{speed['throughput']} ({state})"
+    )
+    table = Table(title=title, title_justify="left")
+    for column in ("figure", "median", "95% interval", "noise"):
+        table.add_column(column, justify="left" if column in {"figure", "noise"} else "right")
+    for name, f in speed["figures"].items():
+        noise = f"[yellow]{f['noisy']}[/]" if f.get("noisy") else "steady"
+        table.add_row(
+            SPEED_NAMES.get(name, name),
+            _fmt(f["median"]),
+            f"{_fmt(f['low'])}–{_fmt(f['high'])}",
+            noise,
+        )
+    console.print(table)
+
+
 def print_profile(profiles: dict[str, Any], console: Console) -> None:
-    table = Table(title="speed (measured here)", title_justify="left")
+    table = Table(title="profile (each runtime on its own, once)", title_justify="left")
     for column in (
         "runtime",
         "threads",
@@ -149,8 +192,10 @@ def print_profile(profiles: dict[str, Any], console: Console) -> None:
 
 def print_candidate(record: dict[str, Any], checks: list[Any], console: Console) -> None:
     """The FP32 baselines and the candidate, each in its runtime, with ratios to PyTorch eager
-    FP32 (× = times faster, or times smaller)."""
-    table = Table(title=f"plan: {record['plan']}", title_justify="left")
+    FP32 (× = times faster, or times smaller): each measured once on the validation split,
+    then the headline figures of the interleaved session the requirements are judged on."""
+    title = f"plan: {record['plan']} (each model timed once, on validation rows)"
+    table = Table(title=title, title_justify="left")
     metric = record["primary_metric"]
     columns = ("model", f"val {metric}", "b1 p50 ms", "b256 /s", "MB", "×b1", "×b256", "×size")
     for column in columns:
@@ -180,6 +225,8 @@ def print_candidate(record: dict[str, Any], checks: list[Any], console: Console)
             ),
         )
     console.print(table)
+    if record.get("speed"):
+        print_speed(record["speed"], console)
     for split in ("validation", "test"):
         if split in record:
             console.print(f"candidate on the {split} split: " + drop_line(record, split))
@@ -187,8 +234,12 @@ def print_candidate(record: dict[str, Any], checks: list[Any], console: Console)
         console.print(f"[dim]{note['step']}: " + _note(note) + "[/]")
     for check in checks:
         verdict = "[green]met[/]" if check.met else "[bold red]missed[/]"
+        low, high = check.interval or (None, None)
+        span = f" (95% CI {_fmt(low)}–{_fmt(high)})" if check.interval else ""
+        noisy = f" [yellow]noisy: {check.noisy}[/]" if check.noisy else ""
         console.print(
-            f"{check.name}: {_fmt(check.measured)} vs target {_fmt(check.target)} {verdict}"
+            f"{check.name}: {_fmt(check.measured)}{span} vs target {_fmt(check.target)} "
+            f"{verdict}{noisy}"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from zenopt.compress import apply_plan, parse_plan
@@ -44,3 +45,33 @@ def test_keys_depend_on_baseline_seed_and_settings(trained: TrainedModel, tmp_pa
     assert key != PrefixCache(tmp_path, digest, 1).key(plan)
     assert key != PrefixCache(tmp_path, "another-model", 0).key(plan)
     assert key != PrefixCache(tmp_path, digest, 0).key(parse_plan("prune(ratio=0.5, epochs=2)"))
+
+
+def test_two_processes_saving_the_same_prefix_do_not_collide(
+    trained: TrainedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run and a worker share the cache: while one writes a prefix, the other saves the
+    same one and wins the rename. The loser drops its copy; the saved state is whole."""
+    import zenopt.compress.prefix_cache as module
+
+    cache = PrefixCache(tmp_path / "cache", model_digest(trained.model), trained.config.seed)
+    other = PrefixCache(tmp_path / "cache", model_digest(trained.model), trained.config.seed)
+    ctx = make_context(trained.config, trained.stage, trained.model, tmp_path / "ctx")
+    steps = parse_plan("prune(ratio=0.5, epochs=0, round_to=8)")
+    state = apply_plan(steps, trained.model, trained.spec, ctx)
+    real_save = module.save_deployable
+    raced: list[bool] = []
+
+    def save_while_the_other_wins(*args: object, **kwargs: object) -> object:
+        if not raced:
+            raced.append(True)
+            other._save(steps, state)  # the other process, start to finish, meanwhile
+        return real_save(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "save_deployable", save_while_the_other_wins)
+    cache._save(steps, state)
+    assert raced
+    folders = [p for p in (tmp_path / "cache").iterdir()]
+    assert [p.name for p in folders] == [cache.key(steps)]  # no .tmp left behind
+    loaded = PrefixCache(tmp_path / "cache", model_digest(trained.model), 0)._load(steps)
+    assert loaded is not None and loaded.spec.shapes == state.spec.shapes

@@ -240,6 +240,7 @@ def _cpu(machine: dict[str, Any], threads: int) -> dict[str, Any]:
         "model": machine["cpu_model"],
         "flags": machine["cpu_flags"],
         "physical_cores": machine["physical_cores"],
+        "hostname_hash": machine.get("hostname_hash"),
         "threads": threads,
         "quantization": "uint8 activations, int8 weights, full range (VNNI)"
         if has_vnni(machine["cpu_flags"])
