@@ -150,3 +150,24 @@ def test_run_applies_the_configured_plan(tmp_path: Path) -> None:
     assert (tmp_path / "run" / candidate["folder"] / "model.onnx").is_file()
     report = (tmp_path / "run" / "report.html").read_text()
     assert '<section id="compress">' in report and html.escape(candidate["plan"]) in report
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        # mnist_cnn at 8×8 keeps 16-wide convolutions: 90% of 16, in steps of 16, is nothing.
+        ("prune(ratio=0.9, epochs=0, round_to=16)", "no effect: no channel removed at round_to=16"),
+        (
+            "quantize(mode=static, op_types=[Conv], keep_float=[Conv])",
+            "no effect: every compute operator stayed in float",
+        ),
+    ],
+)
+def test_a_step_that_changes_nothing_is_refused_before_training(
+    cnn_run: Path, tmp_path: Path, plan: str, message: str
+) -> None:
+    run = _copy(cnn_run, tmp_path)
+    result = runner.invoke(app, ["compress", str(run), "--plan", plan, "-q"])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (run / "compressed").exists()  # nothing trained, nothing written

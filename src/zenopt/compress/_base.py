@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
 from pydantic import BaseModel
 
-from zenopt.core.config import TrainConfig
+from zenopt.core.config import DataConfig, TrainConfig
 from zenopt.core.errors import ConfigError
+from zenopt.data.augment import BatchAugmenter
+from zenopt.data.balance import balance_training_rows
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.train import LossKind, fit
 from zenopt.train.trainer import Augmenter, Objective, TrainResult
@@ -55,6 +57,10 @@ class CompressContext:
     teacher: DeployableModel
     workdir: Path
     cpu_flags: dict[str, bool] = field(default_factory=dict)
+    # The run's data treatment that fine-tuning keeps: ``balance`` and the augmentation
+    # settings (``data.augment`` …) of its data config, and the number of classes.
+    data: DataConfig | None = None
+    num_classes: int = 0
     # Called with (what, done, total) during long steps (fine-tuning epochs).
     progress: Callable[[str, int, int], None] | None = None
 
@@ -121,10 +127,12 @@ def finetune(
     lr: float,
     what: str,
     objective: Objective | None = None,
-    augmenter: Augmenter | None = None,
+    augmenter: Augmenter | Literal["run"] | None = "run",
 ) -> TrainResult | None:
     """Fine-tune the network of ``state`` in place on the training rows, keeping the best epoch
-    on the holdout rows. The optimizer and batch size are the run's; the schedule is cosine."""
+    on the holdout rows. The optimizer, batch size, class balancing and augmentation are the
+    run's (``augmenter``: ``"run"`` for the run's augmentation, else a step's own, or None for
+    none); the schedule is cosine."""
     if epochs <= 0:
         return None
     config = ctx.train.model_copy(
@@ -136,6 +144,14 @@ def finetune(
         mean, std = float(state.model.output_mean), float(state.model.output_std)
         y_train = ((y_train - mean) / std).astype(np.float32)
         y_val = ((y_val - mean) / std).astype(np.float32)
+
+    weights = None
+    if ctx.data is not None:
+        X_train, y_train, weights, _ = balance_training_rows(
+            ctx.data.balance, X_train, y_train, ctx.num_classes, ctx.seed
+        )
+    if augmenter == "run":
+        augmenter = BatchAugmenter.from_config(ctx.data, ctx.seed) if ctx.data else None
 
     def on_epoch(record: Any) -> None:
         if ctx.progress is not None:
@@ -152,6 +168,7 @@ def finetune(
         ctx.loss,
         ctx.seed,
         on_epoch,
+        weights,
         augmenter=augmenter,
         objective=objective,
     )

@@ -7,6 +7,8 @@ Binary heads use the sigmoid form of the same, regression matches the teacher's 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
 
@@ -62,22 +64,24 @@ def distill(config: Distill, state: CompressState, ctx: CompressContext) -> Comp
             soft_targets = teacher(xb)
         return distillation_loss(out, soft_targets, yb, ctx.loss, config.temperature, config.alpha)
 
-    # The teacher labels perturbed inputs too: more of its function is matched (Beyer et al.,
-    # 2022, "a good teacher is patient and consistent"); measured on digits 28×28 over 5 seeds,
-    # the median test-accuracy drop of prune 50% -> distill -> INT8 fell from 0.56 to 0.28
-    # points (mnist_cnn) and from 0.28 to 0 (tf_cnn).
+    # ``auto``: the run's own augmentation, as every fine-tuning step (none when the run used
+    # none). A plan may ask for the teacher to label perturbed inputs too (Beyer et al., 2022,
+    # "a good teacher is patient and consistent"): measured on digits 28×28 over 5 seeds,
+    # augment=[shift, rotate] cut the median test-accuracy drop of prune 50% -> distill -> INT8
+    # from 0.56 to 0.28 points (mnist_cnn) and from 0.28 to 0 (tf_cnn).
     images = len(state.spec.net_shape) == 3
-    augment = (
-        (["shift", "rotate"] if images else []) if config.augment == "auto" else config.augment
-    )
-    if not images and set(augment) - {"noise"}:
-        raise ConfigError(
-            f"compress.plan: {config.label()}: shift and rotate need image inputs; use "
-            "augment=[noise] or augment=[] for tables"
-        )
-    # Shifts scale with the image: 2 pixels at 28×28, as the data augmentation default.
-    shift = SHIFT_FRACTION * min(state.spec.net_shape[-2:]) if images else 0.0
-    augmenter = BatchAugmenter(list(augment), shift=shift, seed=ctx.seed) if augment else None
+    augmenter: BatchAugmenter | Literal["run"] | None = "run"
+    augment = list(ctx.data.augment) if ctx.data is not None else []
+    if config.augment != "auto":
+        augment = list(config.augment)
+        if not images and set(augment) - {"noise"}:
+            raise ConfigError(
+                f"compress.plan: {config.label()}: shift and rotate need image inputs; use "
+                "augment=[noise] or augment=[] for tables"
+            )
+        # Shifts scale with the image: 2 pixels at 28×28, as the data augmentation default.
+        shift = SHIFT_FRACTION * min(state.spec.net_shape[-2:]) if images else 0.0
+        augmenter = BatchAugmenter(augment, shift=shift, seed=ctx.seed) if augment else None
     result = finetune(state, ctx, config.epochs, config.lr, "distill", objective, augmenter)
     state.notes.append(
         {

@@ -22,6 +22,7 @@ __all__ = [
     "export_state",
     "gemm_to_matmul",
     "prepare_for_quantization",
+    "quantized_ops",
     "quiet_quantizer",
     "select_nodes",
 ]
@@ -123,3 +124,33 @@ def select_nodes(model: onnx.ModelProto, patterns: list[str], label: str) -> lis
             f"op type of this model (op types: {', '.join(sorted(ops))})"
         )
     return [n.name for n in model.graph.node if n.name in patterns or n.op_type in patterns]
+
+
+# Compute operators a quantizer turns into integer arithmetic, and the ones it leaves.
+COMPUTE_OPS = {"Conv", "MatMul", "Gemm", "ConvTranspose"}
+INTEGER_OPS = {
+    "QLinearConv",
+    "QLinearMatMul",
+    "MatMulInteger",
+    "ConvInteger",
+    "DynamicQuantizeMatMul",
+    "MatMulIntegerToFloat",
+    "QGemm",
+}
+
+
+def quantized_ops(model: onnx.ModelProto) -> dict[str, int]:
+    """How many compute operators the graph runs in integer arithmetic, and how many in
+    float. In the QDQ format a quantized Conv or MatMul reads a DequantizeLinear output (ONNX
+    Runtime fuses the pair into an integer kernel); the other formats have integer ops."""
+    dequantized = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    quantized = floating = 0
+    for node in model.graph.node:
+        if node.op_type in INTEGER_OPS:
+            quantized += 1
+        elif node.op_type in COMPUTE_OPS:
+            if any(name in dequantized for name in node.input):
+                quantized += 1
+            else:
+                floating += 1
+    return {"quantized_ops": quantized, "float_ops": floating}

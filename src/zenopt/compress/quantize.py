@@ -19,6 +19,7 @@ from zenopt.compress.onnx_graph import (
     export_state,
     gemm_to_matmul,
     prepare_for_quantization,
+    quantized_ops,
     quiet_quantizer,
     select_nodes,
 )
@@ -135,7 +136,8 @@ def quantize_onnx(
                 nodes_to_exclude=excluded,
                 calibrate_method=method,
             )
-    return {**types, "mode": mode, "kept_float": excluded, "op_types": op_types}
+    counts = quantized_ops(onnx.load(str(dst)))
+    return {**types, "mode": mode, "kept_float": excluded, "op_types": op_types, **counts}
 
 
 @register(Quantize)

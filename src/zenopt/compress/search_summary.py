@@ -81,7 +81,11 @@ def candidate_row(record: dict[str, Any], config: RunConfig) -> dict[str, Any]:
         "speed_ci": _speed_intervals(record),
         "accepted": record.get("acceptance", {}).get("accepted", False),
         "reasons": record.get("acceptance", {}).get("reasons", [])
-        + record.get("rejected_before_training", []),
+        + record.get("rejected_before_training", [])
+        + record.get("rejected", [])
+        + ([record["error"]] if record.get("error") else []),
+        "error": record.get("error"),
+        "fidelity": (record.get("fidelity") or {}).get("agreement"),
         "missed": record.get("missed", []),
         "feasible": bool(record.get("feasible")),
         "shortfall": shortfall(record),
@@ -179,6 +183,11 @@ def summarize(records: list[dict[str, Any]], config: RunConfig, higher: bool) ->
             "measured": len(measured),
             "rejected_before_training": sum(r["rejected_before_training"] for r in rows),
             "repeated_plans": sum(r["same_as"] is not None for r in rows),
+            "failed": sum(bool(r["error"]) for r in rows),
+            "rejected_fidelity": sum(
+                r["fidelity"] is not None and not r["accepted"] and r["validation"] is None
+                for r in rows
+            ),
             "accepted": sum(r["accepted"] for r in measured),
             "feasible": sum(r["feasible"] for r in measured),
         },

@@ -117,6 +117,11 @@ def prune_channels(config: Prune, state: CompressState, ctx: CompressContext) ->
             "params_after": count_params(net),
             "round_to": round_to,
             "channels": {k: [widths[k], after[k]] for k in widths if widths[k] != after.get(k)},
+            # The ratio asked for, and per layer the one applied after rounding to round_to.
+            "ratio": config.ratio,
+            "applied_ratio": {
+                k: round(1 - after[k] / widths[k], 4) for k in widths if widths[k] != after.get(k)
+            },
             "val_metric_after_finetune": history,
         }
     )

@@ -97,8 +97,8 @@ class Distill(_Step):
     alpha: float = Field(0.7, ge=0.0, le=1.0, description="weight of the teacher's loss")
     augment: list[Literal["shift", "rotate", "noise"]] | Literal["auto"] = Field(
         "auto",
-        description="perturb the inputs the teacher labels; auto: shift + rotate for images, "
-        "none for tables",
+        description="perturb the inputs the teacher labels; auto: as the run augments its "
+        "training (data.augment), as every fine-tuning step does",
     )
     epochs: int = Field(10, ge=1)
     lr: float = Field(1e-3, gt=0.0)
@@ -192,6 +192,13 @@ class CompressConfig(BaseModel):
 
     plan: list[Step] = Field(
         default_factory=list, description="steps applied in order after the baseline is exported"
+    )
+    min_agreement: float = Field(
+        0.98,
+        ge=0.0,
+        le=1.0,
+        description="a candidate's top-1 agreement with the FP32 form it came from, on the "
+        "validation split, below which it is rejected (a broken graph, not a drop in quality)",
     )
     finetune_holdout: float = Field(
         0.1,

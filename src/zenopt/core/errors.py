@@ -14,6 +14,7 @@ __all__ = [
     "ExportError",
     "ModelError",
     "RuntimeBackendError",
+    "SearchError",
     "TrainingError",
     "ZenoptError",
     "first_line",
@@ -48,6 +49,10 @@ class ExportError(ZenoptError, RuntimeError):
 
 class RuntimeBackendError(ZenoptError, ValueError):
     """An inference backend is unknown or cannot load the model."""
+
+
+class SearchError(ZenoptError, RuntimeError):
+    """A search produced nothing to choose from: every one of its candidates failed."""
 
 
 def first_line(exc: BaseException) -> str:

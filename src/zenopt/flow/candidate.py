@@ -27,6 +27,7 @@ from zenopt.profile.machine import machine_summary
 __all__ = [
     "candidate_checks",
     "candidate_record",
+    "fidelity_checks",
     "measure_baseline",
     "measure_candidate",
     "ratios",
@@ -136,6 +137,23 @@ def candidate_checks(
     drop = record["drop"][split]
     checks = check_quality(config.requirements, record[split], f"{split} split")
     detail = drop_detail(config.requirements, drop["metric"], f"{split} split")
-    return checks + check_efficiency(
-        config.requirements, profile, record["size_bytes"], drop["drop"], reference, detail
+    return (
+        checks
+        + check_efficiency(
+            config.requirements, profile, record["size_bytes"], drop["drop"], reference, detail
+        )
+        + fidelity_checks(config, record)
     )
+
+
+def fidelity_checks(config: RunConfig, record: dict[str, Any]) -> list[RequirementCheck]:
+    """The candidate against the FP32 form it came from: ``compress.min_agreement``."""
+    checked = record.get("fidelity")
+    if not checked:
+        return []
+    least = config.compress.min_agreement
+    detail = f"top-1 agreement with {checked['against']}, {checked['rows']} validation rows"
+    met = checked["agreement"] >= least
+    return [
+        RequirementCheck("min_agreement", "fidelity", least, checked["agreement"], met, "", detail)
+    ]

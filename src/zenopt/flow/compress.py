@@ -18,9 +18,12 @@ from rich.console import Console
 
 from zenopt.compress import CompressContext, apply_plan, plan_label
 from zenopt.compress.candidate import Measured, save_candidate
+from zenopt.compress.effects import no_effect
+from zenopt.compress.fidelity import fidelity
+from zenopt.compress.search_space import speed_only
 from zenopt.core.compress_config import Step
 from zenopt.core.config import RunConfig, load_config
-from zenopt.core.errors import DataError
+from zenopt.core.errors import ConfigError, DataError
 from zenopt.core.records import RequirementCheck, json_default
 from zenopt.core.rundir import RunDir, atomic_write_text, plan_folder, read_manifest
 from zenopt.data.split import carve_holdout
@@ -88,6 +91,8 @@ def make_context(
         teacher=teacher.eval(),
         workdir=workdir,
         cpu_flags=fingerprint()["cpu_flags"],
+        data=config.data,
+        num_classes=stage.dataset.num_classes,
     )
 
 
@@ -102,8 +107,9 @@ def compress_model(
     measure it in its runtime (on the validation split: ``ctx`` is a selection context) and
     write ``candidate.json`` with its ratios to the ``measured`` FP32 baselines."""
     label = plan_label(steps)
-    tick = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zenopt-compress-") as work:
+        _refuse_idle_steps(ctx, baseline, steps, Path(work) / "untrained")
+        tick = time.perf_counter()
         context = make_context(ctx.config, ctx.data, baseline.model, Path(work))
         with stage_progress(ctx.console, ctx.quiet, "compress") as progress:
             task = progress.add_task(label, total=len(steps))
@@ -116,9 +122,21 @@ def compress_model(
         seconds = time.perf_counter() - tick
         state.threads = state.threads or ctx.threads
         files = save_candidate(state, folder, ctx.splits.val.X)
+        checked = fidelity(state, files, ctx.splits.val.X, state.threads)
     record = {**candidate_record(ctx, state, files, steps, measured), "seconds_to_apply": seconds}
+    record["fidelity"] = checked
     _write_record(folder, record)
     return CompressResult(folder, record)
+
+
+def _refuse_idle_steps(ctx: RunContext, baseline: Baseline, steps: list[Step], work: Path) -> None:
+    """A plan with a step that changes nothing is refused before any training: its untrained
+    form is applied (seconds) and each step's notes are read."""
+    context = make_context(ctx.config, ctx.data, baseline.model, work)
+    state = apply_plan(speed_only(steps), baseline.model, baseline.spec, context)
+    idle = no_effect(state.notes)
+    if idle:
+        raise ConfigError(f"compress.plan: {idle[0]}")
 
 
 def load_finished_run(

@@ -230,6 +230,13 @@ def print_candidate(record: dict[str, Any], checks: list[Any], console: Console)
     for split in ("validation", "test"):
         if split in record:
             console.print(f"candidate on the {split} split: " + drop_line(record, split))
+    checked = record.get("fidelity")
+    if checked:
+        console.print(
+            f"fidelity: {checked['agreement']:.2%} top-1 agreement with {checked['against']} "
+            f"on {checked['rows']} validation rows, max |difference| "
+            f"{_fmt(checked['max_abs_diff'])}"
+        )
     for note in record["notes"]:
         console.print(f"[dim]{note['step']}: " + _note(note) + "[/]")
     for check in checks:

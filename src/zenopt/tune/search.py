@@ -22,7 +22,14 @@ from zenopt.core.errors import ModelError, TrainingError
 from zenopt.tune.space import suggest
 from zenopt.tune.study import budget_used, counts_toward_budget
 
-__all__ = ["SearchSnapshot", "TrialRejectedError", "TrialResult", "run_search", "worker_id"]
+__all__ = [
+    "SearchSnapshot",
+    "TrialFailedError",
+    "TrialRejectedError",
+    "TrialResult",
+    "run_search",
+    "worker_id",
+]
 
 ReportFn = Callable[[int, float], None]
 
@@ -70,6 +77,11 @@ class TrialRejectedError(Exception):
         self.constraints = constraints or {}
 
 
+class TrialFailedError(Exception):
+    """A trial function's way to fail one trial (recorded with its error) and let the search
+    go on: one bad candidate is one failed trial, not a failed search."""
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -113,7 +125,7 @@ def _objective(
 
         try:
             result = trial_fn(params, trial.number, report)
-        except (TrainingError, ModelError) as exc:
+        except (TrainingError, ModelError, TrialFailedError) as exc:
             trial.set_user_attr("error", str(exc))
             raise
         except TrialRejectedError as exc:
@@ -200,7 +212,7 @@ def run_search(
                     objective,
                     timeout=left,
                     callbacks=[after_trial],
-                    catch=(_SkippedError, TrainingError, ModelError),
+                    catch=(_SkippedError, TrainingError, ModelError, TrialFailedError),
                     gc_after_trial=False,
                 )
             if getattr(study.sampler, "is_exhausted", lambda _: False)(study):

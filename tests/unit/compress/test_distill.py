@@ -79,9 +79,22 @@ def test_tables_are_not_shifted_or_rotated(tmp_path: Path) -> None:
     assert state.notes[-1]["augment"] == ["noise"]
 
 
-def test_images_get_shift_and_rotate_by_default(trained: TrainedModel, tmp_path: Path) -> None:
+def test_distillation_augments_as_the_run_does_unless_a_plan_asks(
+    trained: TrainedModel, tmp_path: Path
+) -> None:
+    """``auto``: the run's own augmentation (none here), as every fine-tuning step; a plan may
+    still ask for the teacher to label shifted and rotated images."""
     from zenopt.flow.compress import make_context
 
     ctx = make_context(trained.config, trained.stage, trained.model, tmp_path)
+    assert trained.config.data.augment == []
     state = apply_plan(parse_plan("distill(epochs=1)"), trained.model, trained.spec, ctx)
+    assert state.notes[-1]["augment"] == []
+    asked = parse_plan("distill(epochs=1, augment=[shift, rotate])")
+    state = apply_plan(asked, trained.model, trained.spec, ctx)
     assert state.notes[-1]["augment"] == ["shift", "rotate"]
+    augmenting = trained.config.model_copy(deep=True)
+    augmenting.data.augment = ["noise"]
+    ctx = make_context(augmenting, trained.stage, trained.model, tmp_path / "noise")
+    state = apply_plan(parse_plan("distill(epochs=1)"), trained.model, trained.spec, ctx)
+    assert state.notes[-1]["augment"] == ["noise"]

@@ -1,7 +1,9 @@
-"""Before a plan is trained: is its form fast and small enough? The plan is applied without
-training (speed and size depend on the form, not the weights) and timed; a plan that misses a
-speed or size target by more than ``precheck_margin``, or that a measured plan dominates, is
-rejected in seconds instead of minutes of fine-tuning."""
+"""Before a plan is trained: does every step do something, and is its form fast and small
+enough? The plan is applied without training (speed and size depend on the form, not the
+weights); a step with no effect (a pruning ratio that rounds to no channel, a quantization
+that leaves every operator in float) rejects it, and so does missing a speed or size target by
+more than ``precheck_margin``, or being dominated by a measured plan: in seconds instead of
+minutes of fine-tuning."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 from zenopt.compress.acceptance import search_constraints
 from zenopt.compress.candidate import deploy_path, deployed_size, save_candidate
 from zenopt.compress.dominance import dominating_record, layer_widths
+from zenopt.compress.effects import no_effect
 from zenopt.compress.search_space import speed_only
 from zenopt.core.compress_config import Step
 from zenopt.core.config import RunConfig
@@ -59,13 +62,17 @@ def _dominated(steps: list[Step], notes: list[Any], folder: Path) -> dict[str, A
 
 
 def precheck(setup: SearchSetup, steps: list[Step], work: Path) -> dict[str, Any] | None:
-    """Apply the plan without training and time it; the failed targets, or None if none."""
+    """Apply the plan without training: a step with no effect rejects it; then time it, and
+    return the failed targets, or None if none."""
     ctx = setup.ctx
     req, search = ctx.config.requirements, ctx.config.compress.search
-    if not speed_targets_set(req):
-        return None  # nothing a plan's untrained form could miss
     context = make_context(ctx.config, ctx.data, setup.baseline.model, work / "ctx")
     state = setup.cache.apply(speed_only(steps), setup.baseline.model, setup.baseline.spec, context)
+    idle = no_effect(state.notes)
+    if idle:
+        return {"rejected_before_training": idle, "no_effect": True, "constraints": {"idle": 1.0}}
+    if not speed_targets_set(req):
+        return None  # nothing a plan's untrained form could miss
     dominated = _dominated(steps, state.notes, setup.folder)
     if dominated is not None:
         return dominated

@@ -20,6 +20,7 @@ from typing import Any
 from zenopt.compress._base import has_vnni
 from zenopt.compress.search_space import ladder, precisions, sample_plan
 from zenopt.core.config import RunConfig
+from zenopt.core.errors import SearchError
 from zenopt.core.rundir import atomic_write_text
 from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.paired import resolve_drop_mode
@@ -206,6 +207,7 @@ def run_efficiency_loop(ctx: RunContext, baseline: Baseline) -> EfficiencyResult
     interrupted = fail_interrupted(study, ctx.config.tune.retries) if own else []
     stopped = drive_search(study, setup, list(study.user_attrs[ATTR_SETUP]["precisions"]))
     summary = setup.summarise()
+    _all_failed(summary, folder)
     summary.update(
         {
             "loop": "compress",
@@ -222,6 +224,20 @@ def run_efficiency_loop(ctx: RunContext, baseline: Baseline) -> EfficiencyResult
         }
     )
     return EfficiencyResult(summary, _chosen_record(ctx, setup, summary), folder)
+
+
+def _all_failed(summary: dict[str, Any], folder: Path) -> None:
+    """One failed candidate is one failed trial; a search whose every candidate failed has
+    nothing to hand back, and the run fails with the first error."""
+    counts, rows = summary["counts"], summary["candidates"]
+    if not rows or counts["failed"] < counts["trials"]:
+        return
+    first = rows[0]
+    raise SearchError(
+        f"compress.search: every candidate failed ({counts['failed']} of {counts['trials']}); "
+        f"the first, trial {first['trial']} ({first['plan']}): {first['error']}; each one's "
+        f"error is in {folder}/trial-*/candidate.json"
+    )
 
 
 def _budgets(ctx: RunContext) -> dict[str, Any]:

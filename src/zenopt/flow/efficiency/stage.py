@@ -83,7 +83,7 @@ def efficiency_stage(
 
 
 def _split(checks: list[RequirementCheck]) -> tuple[list[RequirementCheck], ...]:
-    return [c for c in checks if c.kind == "quality"], [c for c in checks if c.kind == "efficiency"]
+    return [c for c in checks if c.kind == "quality"], [c for c in checks if c.kind != "quality"]
 
 
 def _configured_plan(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) -> Judged:

@@ -14,13 +14,15 @@ from typing import Any
 from zenopt.compress import CompressState, plan_label
 from zenopt.compress.acceptance import SpeedComparison, interval, judge, search_constraints
 from zenopt.compress.candidate import deploy_path, save_candidate
+from zenopt.compress.fidelity import fidelity
 from zenopt.core.compress_config import Step
+from zenopt.core.errors import first_line
 from zenopt.flow.candidate import candidate_checks, candidate_record
 from zenopt.flow.compress import make_context
 from zenopt.flow.efficiency.precheck import precheck
 from zenopt.flow.efficiency.setup import SearchSetup, measured_records, plan_of, write_record
 from zenopt.profile.rounds import time_in_rounds
-from zenopt.tune.search import ReportFn, TrialRejectedError, TrialResult
+from zenopt.tune.search import ReportFn, TrialFailedError, TrialRejectedError, TrialResult
 
 __all__ = ["make_search_trial", "objective_values"]
 
@@ -149,18 +151,70 @@ def _judge(
     return record
 
 
+def _check_fidelity(
+    setup: SearchSetup,
+    state: CompressState,
+    files: dict[str, Path],
+    steps: list[Step],
+    number: int,
+) -> dict[str, Any]:
+    """The candidate in its runtime against the FP32 form it came from, on validation rows;
+    below ``compress.min_agreement`` it is a broken candidate, rejected before its quality."""
+    ctx = setup.ctx
+    checked = fidelity(state, files, ctx.splits.val.X, state.threads or ctx.threads)
+    least = setup.config.compress.min_agreement
+    if checked["agreement"] >= least:
+        return checked
+    reason = (
+        f"fidelity: {checked['agreement']:.1%} top-1 agreement with its FP32 form on "
+        f"validation (compress.min_agreement {least:.0%}); max |difference| "
+        f"{checked['max_abs_diff']:.3g}"
+    )
+    record = {"trial": number, "plan": plan_label(steps), "notes": state.notes}
+    record.update({"fidelity": checked, "rejected": [reason]})
+    write_record(setup.folder / f"trial-{number:05d}", record)
+    setup.summarise()
+    bound = {"fidelity": least - checked["agreement"]}
+    raise TrialRejectedError(reason, {"plan": record["plan"], "rejected": "fidelity"}, bound)
+
+
+def _fail(setup: SearchSetup, number: int, params: dict[str, Any], exc: Exception) -> None:
+    """One candidate that raised: recorded with its error's type and first line, so that the
+    search goes on (the trial fails; the run fails only when every candidate did)."""
+    error = f"{type(exc).__name__}: {first_line(exc)}"
+    try:
+        label = plan_label(plan_of(params))
+    except Exception:  # the plan itself did not parse
+        label = str(params.get("steps"))
+    write_record(
+        setup.folder / f"trial-{number:05d}", {"trial": number, "plan": label, "error": error}
+    )
+    setup.summarise()
+    raise TrialFailedError(error) from exc
+
+
 def make_search_trial(setup: SearchSetup) -> Any:
     first = setup.config.compress.search.stop == "first_feasible"
 
     def run_trial(params: dict[str, Any], number: int, report: ReportFn) -> TrialResult:
         del report  # a plan has no intermediate values to prune on
+        try:
+            return _trial(params, number)
+        except (TrialRejectedError, TrialFailedError):
+            raise
+        except Exception as exc:  # any other error is this candidate's, not the search's
+            _fail(setup, number, params, exc)
+            raise  # unreachable: _fail raises
+
+    def _trial(params: dict[str, Any], number: int) -> TrialResult:
         steps = plan_of(params)
         tick = time.perf_counter()
         _repeat(setup, number, plan_label(steps))
         with tempfile.TemporaryDirectory(prefix="zenopt-search-") as tmp:
             _reject_early(setup, steps, number, Path(tmp))
             state, files = _apply(setup, steps, number, Path(tmp))
-        record = {"trial": number, **_judge(setup, state, files, steps)}
+        checked = _check_fidelity(setup, state, files, steps, number)
+        record = {"trial": number, **_judge(setup, state, files, steps), "fidelity": checked}
         record["seconds"] = time.perf_counter() - tick
         return _finish(setup, record, first)
 
