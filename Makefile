@@ -49,6 +49,7 @@ test: lint chromium
 bench: install
 	$(BIN)/python benchmarks/bench_runtimes.py
 	$(BIN)/python benchmarks/bench_balancing.py
+	$(BIN)/python benchmarks/bench_grouped.py
 	$(BIN)/python benchmarks/bench_loader.py
 	$(BIN)/python benchmarks/bench_tuning.py
 	$(BIN)/python benchmarks/bench_techniques.py

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.bad_input import assert_one_line_error
 from tests.datafiles import digit_images, write_idx, write_image_folder
 from typer.testing import CliRunner
-
-from zenopt.cli.app import app
 
 runner = CliRunner()
 Setup = Callable[[Path], list[str]]
@@ -151,7 +150,7 @@ CASES: list[tuple[str, Setup, str]] = [
     (
         "text in numbers",
         _csv("a,y\n1,0\n2,1\nfoo,0\n4,1\n", target="y"),
-        "{t}/d.csv: line 4, column 'a': 'foo' is not a number; fix it, or list the column in data.categorical",
+        "{t}/d.csv: line 4, column 'a': 'foo' is not a number; fix it, list the column in data.categorical, or data.drop it",
     ),
     (
         "infinite",
@@ -316,7 +315,7 @@ CASES: list[tuple[str, Setup, str]] = [
     ),
     (
         "tiny class",
-        _csv("a,y\n" + "".join(f"{i},{int(i == 0)}\n" for i in range(20)), target="y"),
+        _csv("a,y\n" + "".join(f"{i % 7},{int(i == 0)}\n" for i in range(20)), target="y"),
         "{t}/d.csv: class '1' has 1 sample(s); a stratified train/validation/test split needs at least 3 per class — add samples or drop it",
     ),
     (
@@ -388,17 +387,7 @@ CASES: list[tuple[str, Setup, str]] = [
 
 @pytest.mark.parametrize(("case", "setup", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input(tmp_path: Path, case: str, setup: Setup, expected: str) -> None:
-    sets = setup(tmp_path)
-    out = tmp_path / "run"
-    args = ["run", "--out", str(out), "-q"]
-    for item in sets:
-        args += ["--set", item]
-    result = runner.invoke(app, args)
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit)  # a clean exit, not an escaped exception
-    assert lines == ["error: " + expected.format(t=tmp_path)]
-    assert not out.exists()
+    assert_one_line_error(tmp_path, setup(tmp_path), expected.format(t=tmp_path))
 
 
 def test_there_are_at_least_30_cases() -> None:

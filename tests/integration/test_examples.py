@@ -53,9 +53,11 @@ def test_compress_example_is_the_default_job_with_the_plan() -> None:
 def test_every_input_kind_has_an_example() -> None:
     assert CONFIGS == [
         "arrays_npz.yaml",
+        "clinical_visits.yaml",
         "image_folder.yaml",
         "mnist_idx.yaml",
         "table_csv.yaml",
+        "table_given_test.yaml",
         "table_parquet.yaml",
     ]
 

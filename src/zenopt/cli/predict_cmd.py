@@ -4,11 +4,16 @@ new data, preprocessed as in training."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from zenopt.cli.errors import err_console, reported_errors
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from zenopt.models.deployed import DeployedModel
 
 __all__ = ["predict"]
 
@@ -31,6 +36,38 @@ def _target(path: Path) -> tuple[dict[str, Any], Any]:
         )
     label = str(path.resolve().relative_to(run))
     return read_manifest(run), candidate_model(path, read_candidate(path), label)
+
+
+def _outputs(
+    deployed: DeployedModel, backend: str, X: np.ndarray, threads: int, data: Path
+) -> np.ndarray:
+    """The model's outputs on ``X``: whatever the runtime raises becomes one line (the checks
+    before it should leave nothing for it to reject)."""
+    from zenopt.core.errors import RuntimeBackendError, ZenoptError, first_line
+    from zenopt.runtime.predictor import predict_with_backend
+
+    artifact = deployed.file(backend)
+    try:
+        return predict_with_backend(backend, artifact, X, threads)
+    except ZenoptError:
+        raise
+    except Exception as exc:
+        raise RuntimeBackendError(
+            f"{backend} could not run {deployed.label} ({artifact}) on {data} (input of "
+            f"shape {tuple(X.shape)}): {first_line(exc)}"
+        ) from exc
+
+
+def _scored(texts: list[str], labels: list[str], head: str) -> str:
+    """`` · MSE …`` or `` · accuracy …`` of the predictions against the data's labels."""
+    import numpy as np
+
+    if head == "identity":
+        truth = np.asarray([float(v) for v in labels])
+        mse = float(np.mean((np.asarray([float(t) for t in texts]) - truth) ** 2))
+        return f" · MSE {mse:.6g}"
+    hits = sum(p == t for p, t in zip(texts, labels, strict=True))
+    return f" · accuracy {hits / len(texts):.4f}"
 
 
 def predict(
@@ -59,20 +96,20 @@ def predict(
         from zenopt.core.errors import ConfigError
         from zenopt.core.heads import prediction_texts, predictions_csv
         from zenopt.core.rundir import atomic_write_text
-        from zenopt.data.inference import read_for_prediction
+        from zenopt.data.inference import read_for_model
         from zenopt.profile.machine import inference_threads
-        from zenopt.runtime.predictor import backend_names, predict_with_backend
+        from zenopt.runtime.predictor import backend_names
 
         manifest, deployed = _target(run_dir)
         backend = backend or deployed.runtime
         if backend not in backend_names():
             raise ConfigError(f"--backend {backend!r}: choose from {', '.join(backend_names())}")
-        artifact = deployed.file(backend)
+        deployed.file(backend)  # a model without this form fails before the data is read
         config = RunConfig.model_validate(manifest["config"])
         model = manifest["model"]
-        found = read_for_prediction(data, config.data, model["inputs"], model["task"])
+        found = read_for_model(data, config.data, model)
         threads = deployed.threads or inference_threads(config.bench.threads)  # as measured
-        outputs = predict_with_backend(backend, artifact, found.X, threads)
+        outputs = _outputs(deployed, backend, found.X, threads, data)
         texts = prediction_texts(outputs, model["head"], model["class_names"])
         text = predictions_csv(np.arange(len(texts)), texts, found.labels)
         if out is None:
@@ -81,11 +118,6 @@ def predict(
             atomic_write_text(out, text)
         summary = f"{len(texts)} predictions by {deployed.label} in {backend}"
         if found.labels is not None:
-            if model["head"] == "identity":
-                truth = np.asarray([float(v) for v in found.labels])
-                mse = float(np.mean((np.asarray([float(t) for t in texts]) - truth) ** 2))
-                summary += f" · MSE {mse:.6g} against the labels in {data}"
-            else:
-                hits = sum(p == t for p, t in zip(texts, found.labels, strict=True))
-                summary += f" · accuracy {hits / len(texts):.4f} against the labels in {data}"
+            summary += _scored(texts, found.labels, model["head"])
+            summary += f" against the labels in {data}"
         err_console.print(summary + (f" · written to {out}" if out else ""))

@@ -99,6 +99,7 @@ def _execute(
     """Run the flow; ``mlflow`` (URI, experiment) logs the finished run there, also when it
     missed a requirement. The store is opened first, so a wrong URI fails before training."""
     from rich.console import Console
+    from rich.markup import escape
 
     from zenopt.core.config import load_config
 
@@ -124,7 +125,7 @@ def _execute(
     if not outcome.manifest["requirements"]:
         verdict = "no requirements set: measured only"
     elif missed:
-        verdict = "[bold red]requirements missed[/]: " + ", ".join(missed)
+        verdict = "[bold red]requirements missed[/]: " + escape(", ".join(missed))
     else:
         verdict = "[green]all requirements met[/]"
     err_console.print(f"{verdict} · report: {outcome.run_dir / 'report.html'}")

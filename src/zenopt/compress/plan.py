@@ -1,12 +1,29 @@
 """A plan: techniques applied in order, written in a config file or on the command line as
-``prune(ratio=0.5) -> distill -> quantize(mode=static)``."""
+``prune(ratio=0.5) -> distill -> quantize(mode=static)``.
+
+The text form is read by a small recursive-descent reader, one anchored regex per token;
+whitespace (newlines too) may stand between any two tokens::
+
+    plan     = step { ("->" | "→") step }
+    step     = name [ "(" [ setting { "," setting } [ "," ] ] ")" ]
+    setting  = key "=" value                      (each key once per step)
+    value    = quoted | bare | "[" [ value { "," value } [ "," ] ] "]"
+    quoted   = "'" any but "'" "'" | '"' any but '"' '"'     (always text, no escapes)
+    bare     = letters, digits and _ . + / : - (not "->"), read as YAML reads a scalar:
+               0.5, 1e-3, true, null, static
+
+A trailing comma is allowed before ")" and "]", as in Python; ``prune()`` equals ``prune``.
+Anything else is a :class:`ConfigError` naming the character offset (0-based) and the text
+found there.
+"""
 
 from __future__ import annotations
 
 import copy
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
@@ -25,52 +42,161 @@ from zenopt.models import DeployableModel, ModelSpec
 
 __all__ = ["apply_plan", "check_plan", "parse_plan", "plan_label"]
 
-_SEPARATORS = re.compile(r"\s*(?:->|→|>)\s*")
-_STEP = re.compile(r"^(?P<name>[a-z_]+)\s*(?:\((?P<args>.*)\))?$", re.S)
+_ARROW = re.compile(r"->|→")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_BARE = re.compile(r"(?:[\w.+/:]|-(?!>))+")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# What an error quotes as found: one token, or a run of stray symbols such as "=>" or "|".
+_FOUND = re.compile(r"->|→|'[^']*'|\"[^\"]*\"|[()\[\],]|(?:[\w.+/:]|-(?!>))+|[^\w\s()\[\],'\"]+|.")
+_OPENING = {")": "(", "]": "["}
+_EXAMPLE = "prune(ratio=0.5) -> distill -> quantize"
 _ADAPTER: TypeAdapter[list[Step]] = TypeAdapter(list[Step])
 
 
-def _split(text: str) -> list[str]:
-    """The steps of a plan text (no setting value contains an arrow)."""
-    if text.count("(") != text.count(")"):
-        raise ConfigError(f"--plan {text!r}: unbalanced parentheses")
-    return [part for part in _SEPARATORS.split(text.strip()) if part]
+@dataclass
+class _RawStep:
+    """A step as written, before validation; ``where`` maps a key to (key, value) offsets."""
+
+    method: str
+    at: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    where: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def _scalar(bare: str) -> Any:
+    """A bare value as YAML reads a scalar (0.5, 1e-3, true, null); anything else stays text."""
+    try:
+        value = yaml.safe_load(bare)
+    except yaml.YAMLError:
+        return bare
+    return value if value is None or isinstance(value, bool | int | float | str) else bare
+
+
+class _PlanReader:
+    """Recursive descent over one plan text; ``pos`` is the offset read so far."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def fail(self, at: int, message: str) -> NoReturn:
+        raise ConfigError(f"plan {self.text!r}: position {at}: {message}")
+
+    def expected(self, what: str) -> NoReturn:
+        found = _FOUND.match(self.text, self.pos)
+        shown = repr(found.group()[:24]) if found else "the end of the plan"
+        self.fail(self.pos, f"expected {what}, found {shown}")
+
+    def skip_space(self) -> int:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+        return self.pos
+
+    def take(self, token: re.Pattern[str]) -> str | None:
+        match = token.match(self.text, self.skip_space())
+        if match is None:
+            return None
+        self.pos = match.end()
+        return match.group()
+
+    def take_literal(self, literal: str) -> bool:
+        if not self.text.startswith(literal, self.skip_space()):
+            return False
+        self.pos += len(literal)
+        return True
+
+    def plan(self) -> list[_RawStep]:
+        if self.skip_space() == len(self.text):
+            self.fail(self.pos, f"the plan is empty; give steps such as {_EXAMPLE}")
+        steps = [self.step("a step name")]
+        while self.take(_ARROW) is not None:
+            steps.append(self.step("a step name after '->'"))
+        if self.skip_space() < len(self.text):
+            self.expected("'->' between steps")
+        return steps
+
+    def step(self, what: str) -> _RawStep:
+        at = self.skip_space()
+        name = self.take(_NAME)
+        if name is None:
+            self.expected(what)
+        if name not in STEP_TYPES:
+            self.fail(at, f"unknown method {name!r}; choose from {', '.join(STEP_TYPES)}")
+        step = _RawStep(name, at)
+        if self.take_literal("("):
+            self.sequence(")", lambda: self.setting(step))
+        return step
+
+    def sequence(self, close: str, item: Callable[[], object]) -> None:
+        """Items separated by commas up to ``close``, its opening just read; a trailing comma
+        is allowed, as in Python."""
+        opened = self.pos - 1
+        while not self.take_literal(close):
+            item()
+            if self.take_literal(","):
+                continue
+            if self.take_literal(close):
+                return
+            self.expected(f"',' or {close!r} to close {_OPENING[close]!r} at position {opened}")
+
+    def setting(self, step: _RawStep) -> None:
+        at = self.skip_space()
+        key = self.take(_NAME)
+        if key is None:
+            self.expected("a setting name (key=value) or ')'")
+        if key == "method":
+            self.fail(at, f"{step.method}: 'method' is not a setting; the step name is the method")
+        if key in step.where:
+            first = step.where[key][0]
+            self.fail(
+                at, f"{step.method}: {key!r} is set twice (first at position {first}); keep one"
+            )
+        if not self.take_literal("="):
+            self.expected(f"'=' and a value after {key!r}")
+        step.where[key] = (at, self.skip_space())
+        step.settings[key] = self.value(f"a value after '{key}='")
+
+    def value(self, what: str) -> Any:
+        if self.take_literal("["):
+            items: list[Any] = []
+            self.sequence("]", lambda: items.append(self.value("a value or ']'")))
+            return items
+        if self.text.startswith(("'", '"'), self.skip_space()):
+            quoted = self.take(_QUOTED)
+            if quoted is None:  # no closing quote anywhere after it
+                opened, self.pos = self.pos, len(self.text)
+                self.expected(f"a closing {self.text[opened]!r} for the quote at position {opened}")
+            return quoted[1:-1]
+        bare = self.take(_BARE)
+        if bare is None:
+            self.expected(what)
+        return _scalar(bare)
+
+
+def _setting_error(text: str, raw: list[_RawStep], exc: ValidationError) -> ConfigError:
+    """The first validation error, at the offset of the value (or key) it is about."""
+    err = exc.errors()[0]
+    step = raw[int(err["loc"][0])]
+    path = [str(p) for p in err["loc"][1:]]
+    key = path[1] if len(path) > 1 else ""
+    key_at, value_at = step.where.get(key, (step.at, step.at))
+    where = f"plan {text!r}: position"
+    if err["type"] == "extra_forbidden":
+        allowed = ", ".join(k for k in STEP_TYPES[step.method].model_fields if k != "method")
+        return ConfigError(
+            f"{where} {key_at}: unknown setting {'.'.join(path)!r}; allowed: {allowed}"
+        )
+    message = err["msg"].replace("Input should be", "must be")
+    return ConfigError(f"{where} {value_at}: {'.'.join(path)}: {message}; got {err.get('input')!r}")
 
 
 def parse_plan(text: str) -> list[Step]:
     """``prune(ratio=0.5, importance=l2) -> distill -> quantize`` to typed step configs."""
-    raw: list[dict[str, Any]] = []
-    for part in _split(text):
-        match = _STEP.match(part.strip())
-        if match is None:
-            raise ConfigError(
-                f"--plan: cannot read step {part!r}; write name(key=value, ...), for example "
-                "prune(ratio=0.5)"
-            )
-        name, args = match.group("name"), match.group("args") or ""
-        if name not in STEP_TYPES:
-            raise ConfigError(
-                f"--plan: unknown method {name!r}; choose from {', '.join(STEP_TYPES)}"
-            )
-        mapping = re.sub(r"(\w+)\s*=\s*", r"\1: ", args)
-        try:
-            values = yaml.safe_load("{" + mapping + "}") if args.strip() else {}
-        except yaml.YAMLError:
-            raise ConfigError(f"--plan: cannot read the settings of {part!r}") from None
-        raw.append({"method": name, **values})
-    if not raw:
-        raise ConfigError("--plan is empty; give steps such as prune -> distill -> quantize")
+    raw = _PlanReader(text).plan()
     try:
-        steps = _ADAPTER.validate_python(raw)
+        steps = _ADAPTER.validate_python([{"method": s.method, **s.settings} for s in raw])
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"][1:])
-        message = err["msg"].replace("Input should be", "must be")
-        if err["type"] == "extra_forbidden":
-            kind = STEP_TYPES[str(err["loc"][1])]
-            allowed = ", ".join(k for k in kind.model_fields if k != "method")
-            raise ConfigError(f"--plan: unknown setting {loc!r}; allowed: {allowed}") from None
-        raise ConfigError(f"--plan: {loc}: {message}; got {err.get('input')!r}") from None
+        raise _setting_error(text, raw, exc) from None
     check_plan(steps)
     return steps
 

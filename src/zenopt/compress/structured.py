@@ -107,7 +107,9 @@ def prune_channels(config: Prune, state: CompressState, ctx: CompressContext) ->
         history.append(None if result is None else result.best_value)
     # 2. The architecture travels as the factory's layer sizes overridden by the pruned ones.
     spec = state.spec
-    reference = build_model(spec.name, spec.net_shape, spec.num_outputs, spec.params)
+    reference = build_model(
+        spec.name, spec.net_shape, spec.num_outputs, spec.params, spec.factory_folder
+    )
     state.spec = dataclasses.replace(spec, shapes=describe_shapes(net, reference))
     after = _widths(net)
     state.notes.append(

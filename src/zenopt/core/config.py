@@ -51,7 +51,18 @@ class DataConfig(_Section):
         "auto", description="image side after resizing; auto: 28 for digits, files unchanged"
     )
     color: Literal["grayscale", "rgb"] = "grayscale"
-    categorical: list[str] | None = Field(None, description="text columns; null = detect")
+    categorical: list[str] | None = Field(
+        None, description="exactly these columns are categorical; null = detect text columns"
+    )
+    drop: list[str] = Field(default_factory=list, description="columns removed before anything")
+    keep_ids: bool = Field(False, description="use columns that look like identifiers anyway")
+    group: str | None = Field(
+        None, description="column whose rows stay on one side of every split (a patient)"
+    )
+    test_source: str | None = Field(
+        None, description="a given test set (file/folder); auto: the IDX t10k pair"
+    )
+    val_source: str | None = Field(None, description="a given validation set (file/folder)")
     encode: Literal["onehot", "ordinal"] = "onehot"
     impute: Literal["none", "mean", "median", "most_frequent", "constant"] = "none"
     impute_value: float = 0.0
@@ -123,11 +134,25 @@ class TrainConfig(_Section):
     min_delta: float = Field(0.0, ge=0.0)
 
 
+def _class_key(key: Any) -> Any:
+    if isinstance(key, bool):
+        return key
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    return str(key) if isinstance(key, int | float) else key
+
+
 class RequirementsConfig(_Section):
     min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
     min_f1: float | None = Field(None, ge=0.0, le=1.0)
     min_precision: float | None = Field(None, ge=0.0, le=1.0)
     min_recall: float | None = Field(None, ge=0.0, le=1.0)
+    min_class_recall: dict[str, float] = Field(
+        default_factory=dict, description="recall of named classes, e.g. {malignant: 0.95}"
+    )
+    min_class_precision: dict[str, float] = Field(
+        default_factory=dict, description="precision of named classes"
+    )
     max_mse: float | None = Field(None, ge=0.0)
     max_mae: float | None = Field(None, ge=0.0)
     min_r2: float | None = Field(None, le=1.0)
@@ -155,6 +180,22 @@ class RequirementsConfig(_Section):
         None, gt=0.0, description="× smaller than the PyTorch FP32 weights file"
     )
     backend: str = Field("onnxruntime", description="runtime the efficiency targets apply to")
+
+    @field_validator("min_class_recall", "min_class_precision", mode="before")
+    @classmethod
+    def _class_names_as_text(cls, value: Any) -> Any:
+        """YAML reads ``{1: 0.95}`` with an int key; class names are text (``1``)."""
+        if isinstance(value, dict):
+            return {_class_key(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("min_class_recall", "min_class_precision")
+    @classmethod
+    def _class_targets(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, target in value.items():
+            if not 0.0 <= target <= 1.0:
+                raise ValueError(f"class {name!r}: {target} is not between 0 and 1")
+        return value
 
 
 class BenchConfig(_Section):

@@ -30,14 +30,29 @@ class Dataset:
     # Text columns of a table, one object array of str (None where missing) per column; they
     # are encoded to numbers after the split, with categories learned from the training split.
     categorical: dict[str, np.ndarray] = field(default_factory=dict)
+    # ``data.group``: each row's group (a patient), as text; rows of a group share a split.
+    groups: np.ndarray | None = None
+    # Rows from given files: 0 = the training source, 1 = data.val_source, 2 = data.test_source.
+    assigned: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.X.shape[1:])
 
-    def first_occurrences(self) -> np.ndarray:
-        """Sorted indices of the first of each group of identical rows (features, text columns
-        and target alike); NaN cells compare equal to NaN cells."""
+    def take(self, idx: np.ndarray) -> Dataset:
+        """These rows (in this order) of every per-row array."""
+        return replace(
+            self,
+            X=self.X[idx],
+            y=self.y[idx],
+            categorical={k: v[idx] for k, v in self.categorical.items()},
+            groups=None if self.groups is None else self.groups[idx],
+            assigned=None if self.assigned is None else self.assigned[idx],
+        )
+
+    def row_keys(self) -> np.ndarray:
+        """One comparable key per row: features, text columns and target alike (not the
+        group); NaN cells compare equal to NaN cells."""
         n = len(self.y)
         parts = [self.X.reshape(n, -1).astype(np.float64), self.y.reshape(n, 1).astype(np.float64)]
         for column in self.categorical.values():
@@ -45,8 +60,13 @@ class Dataset:
             _, codes = np.unique(text, return_inverse=True)
             parts.append(codes.reshape(n, 1).astype(np.float64))
         rows = np.ascontiguousarray(np.concatenate(parts, axis=1))
-        view = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
-        _, first = np.unique(view, return_index=True)
+        # -0.0 and 0.0, and every NaN, as one bit pattern
+        rows = np.where(np.isnan(rows), np.nan, rows + 0.0)
+        return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+
+    def first_occurrences(self) -> np.ndarray:
+        """Sorted indices of the first of each group of identical rows (see ``row_keys``)."""
+        _, first = np.unique(self.row_keys(), return_index=True)
         return np.sort(first)
 
     def duplicate_rows(self) -> int:
@@ -54,11 +74,16 @@ class Dataset:
         return len(self.y) - len(self.first_occurrences()) if len(self.y) else 0
 
     def without_duplicates(self) -> tuple[Dataset, int]:
-        """The data set with repeated rows dropped (the first of each kept), and how many went."""
-        keep = self.first_occurrences()
-        cats = {k: v[keep] for k, v in self.categorical.items()}
-        kept = replace(self, X=self.X[keep], y=self.y[keep], categorical=cats)
-        return kept, len(self.y) - len(keep)
+        """The data set with repeated rows dropped, and how many went. The first of each is
+        kept; rows of a given test or validation file are never dropped, and a training row
+        that repeats one of them goes."""
+        if self.assigned is None:
+            keep = self.first_occurrences()
+        else:  # given rows first, so that the training copy is the one dropped
+            order = np.argsort(-self.assigned, kind="stable")
+            _, first = np.unique(self.row_keys()[order], return_index=True)
+            keep = np.union1d(order[first], np.flatnonzero(self.assigned > 0))
+        return self.take(keep), len(self.y) - len(keep)
 
     @property
     def num_classes(self) -> int:
@@ -82,6 +107,8 @@ class Dataset:
                 if count:
                     out["missing_values"][name] = count
             out["categorical_columns"] = list(self.categorical)
+        if self.groups is not None:
+            out["groups"] = len(np.unique(np.asarray(self.groups, dtype=str)))
         if self.task == "regression":
             out["target"] = {
                 "mean": float(np.mean(self.y)),
@@ -101,6 +128,7 @@ class Split:
     y: np.ndarray
     indices: np.ndarray
     categorical: dict[str, np.ndarray] = field(default_factory=dict)
+    groups: np.ndarray | None = None  # each row's data.group value, when the run has one
 
     def __len__(self) -> int:
         return int(self.X.shape[0])

@@ -17,8 +17,10 @@ from zenopt.data.targets import canonical_label, dataset_with_target
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "class_folders",
     "folder_arrays",
     "idx_arrays",
+    "image_files",
     "labels_text",
     "npz_arrays",
     "npz_features",
@@ -28,6 +30,7 @@ __all__ = [
     "resize_images",
     "sibling_labels",
     "sized",
+    "stack_images",
 ]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif"})
@@ -219,51 +222,64 @@ def read_idx(path: Path, config: DataConfig) -> Dataset:
     )
 
 
-def folder_arrays(root: Path, config: DataConfig) -> tuple[np.ndarray, list[str]]:
-    """Images of ``root/<class>/*`` as (n, c, h, w) float32, with each one's class folder."""
+def _load_image(file: Path, mode: str, side: int | None) -> np.ndarray:
+    """One image file as (c, h, w) float32, converted to ``mode`` and resized to ``side``."""
     from PIL import Image, UnidentifiedImageError
 
-    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if not classes:
-        raise DataError(f"{root}: no class sub-folders; put each class's images in root/<class>/")
+    try:
+        with Image.open(file) as img:
+            img.load()
+            picture = img.convert(mode)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{file}: not a readable image ({exc}); remove or replace it") from None
+    if side is not None:
+        picture = picture.resize((side, side), Image.Resampling.BILINEAR)
+    array = np.asarray(picture, dtype=np.float32)
+    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def stack_images(files: list[Path], config: DataConfig) -> np.ndarray:
+    """Image files as one (n, c, h, w) float32 array: resized to ``data.resize`` when it is
+    set, else all of one size."""
     mode = "L" if config.color == "grayscale" else "RGB"
     side = config.image_side(None)
-    images: list[np.ndarray] = []
+    images = [_load_image(file, mode, side) for file in files]
+    for file, image in zip(files, images, strict=True):
+        if image.shape[1:] != images[0].shape[1:]:
+            (h, w), (h0, w0) = image.shape[1:], images[0].shape[1:]
+            raise DataError(
+                f"{file}: {w}x{h} pixels but {files[0]} is {w0}x{h0}; set data.resize to give "
+                "all images one size"
+            )
+    return np.stack(images)
+
+
+def class_folders(root: Path) -> list[Path]:
+    """The sub-folders of ``root`` (hidden ones aside): one per class."""
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def folder_arrays(root: Path, config: DataConfig) -> tuple[np.ndarray, list[str]]:
+    """Images of ``root/<class>/*`` as (n, c, h, w) float32, with each one's class folder."""
+    classes = class_folders(root)
+    if not classes:
+        raise DataError(f"{root}: no class sub-folders; put each class's images in root/<class>/")
+    files: list[Path] = []
     targets: list[str] = []
-    first: tuple[Path, tuple[int, int]] | None = None
     for folder in classes:
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
+        found = image_files(folder)
+        if not found:
             raise DataError(
                 f"{folder}: class folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
             )
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    img.load()
-                    picture = img.convert(mode)
-            except (
-                UnidentifiedImageError,
-                OSError,
-                SyntaxError,
-                Image.DecompressionBombError,
-            ) as exc:
-                raise DataError(
-                    f"{file}: not a readable image ({exc}); remove or replace it"
-                ) from None
-            if side is not None:
-                picture = picture.resize((side, side), Image.Resampling.BILINEAR)
-            elif first is None:
-                first = (file, picture.size)
-            elif picture.size != first[1]:
-                raise DataError(
-                    f"{file}: {picture.size[0]}x{picture.size[1]} pixels but {first[0]} is "
-                    f"{first[1][0]}x{first[1][1]}; set data.resize to give all images one size"
-                )
-            array = np.asarray(picture, dtype=np.float32)
-            images.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
-            targets.append(folder.name)
-    return np.stack(images), targets
+        files += found
+        targets += [folder.name] * len(found)
+    return stack_images(files, config), targets
 
 
 def read_image_folder(root: Path, config: DataConfig) -> Dataset:

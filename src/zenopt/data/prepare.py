@@ -8,7 +8,7 @@ applied by the exported model itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,7 @@ def prepare(dataset: Dataset, splits: Splits, config: DataConfig, seed: int = 0)
             return part
         codes = encoder.transform(part.categorical, len(part))
         X = np.concatenate([part.X, codes], axis=1).astype(np.float32)
-        return Split(X=X, y=part.y, indices=part.indices, categorical=part.categorical)
+        return replace(part, X=X)
 
     train = encoded(splits.train)
     ready = Splits(train, encoded(splits.val), encoded(splits.test))

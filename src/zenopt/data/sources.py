@@ -16,11 +16,12 @@ from pathlib import Path
 from zenopt.core.config import DataConfig
 from zenopt.core.errors import DataError
 from zenopt.data.bundled import BUNDLED, IMAGE_SETS
+from zenopt.data.columns import check_identifiers, select_columns
 from zenopt.data.dataset import Dataset
 from zenopt.data.images import read_idx, read_image_folder, read_npz
 from zenopt.data.tables import read_csv, read_parquet
 
-__all__ = ["BUNDLED", "kind_of_path", "load_dataset"]
+__all__ = ["BUNDLED", "kind_of_path", "load_dataset", "read_source"]
 
 SUPPORTED = ".csv, .parquet, .npz, an IDX file (*-idx3-ubyte[.gz]) or an image folder"
 
@@ -49,16 +50,27 @@ def kind_of_path(path: Path) -> str:
 def _load_path(path: Path, config: DataConfig) -> Dataset:
     kind = kind_of_path(path)
     if kind == "folder":
-        return read_image_folder(path, config)
-    if kind == "table":
+        return select_columns(read_image_folder(path, config), config)
+    if kind == "table":  # data.drop and data.group apply as the table is read
         return (
             read_csv(path, config) if path.suffix.lower() == ".csv" else read_parquet(path, config)
         )
-    return read_npz(path, config) if kind == "npz" else read_idx(path, config)
+    return select_columns(
+        read_npz(path, config) if kind == "npz" else read_idx(path, config), config
+    )
 
 
 def load_dataset(config: DataConfig) -> Dataset:
-    """Load ``config.source`` and check it fits ``config.task``."""
+    """Load ``config.source`` with ``data.drop``/``data.group`` applied, check it fits
+    ``config.task``, and that no feature looks like an identifier (unless ``data.keep_ids``)."""
+    dataset = read_source(config)
+    check_identifiers(dataset, config)
+    return dataset
+
+
+def read_source(config: DataConfig) -> Dataset:
+    """``config.source`` as read, with ``data.drop``/``data.group`` applied (no identifier
+    check: a given test file is checked against the training file instead)."""
     source = config.source
     loader = BUNDLED.get(source)
     if loader is not None:
@@ -72,7 +84,7 @@ def load_dataset(config: DataConfig) -> Dataset:
             raise DataError(f"data.task=regression: {source!r} is a classification data set")
         if config.task == "classification" and dataset.task == "regression":
             raise DataError(f"data.task=classification: {source!r} is a regression data set")
-        return dataset
+        return select_columns(dataset, config)
     path = Path(source)
     if not path.exists():
         raise DataError(

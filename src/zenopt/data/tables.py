@@ -8,24 +8,27 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from zenopt.core.config import DataConfig
 from zenopt.core.errors import DataError, first_line
+from zenopt.data.columns import check_column_options, excluded_columns
 from zenopt.data.dataset import Dataset
 from zenopt.data.targets import canonical_label, dataset_with_target
 
 __all__ = [
     "MISSING_TOKENS",
     "RawTable",
+    "group_column",
     "numeric_column",
     "read_csv",
     "read_parquet",
     "read_table",
     "stack_columns",
+    "table_header",
     "target_texts",
     "text_column",
 ]
@@ -75,6 +78,23 @@ def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
         raise DataError(
             f"{path}: cannot read it ({exc.strerror}); check the path and permissions"
         ) from None
+
+
+def table_header(path: Path) -> list[str]:
+    """A table's column names, without reading its rows."""
+    if path.suffix.lower() != ".csv":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        try:
+            return [str(name) for name in pq.read_schema(path).names if name != "__index_level_0__"]
+        except Exception as exc:  # pyarrow's own error types
+            raise DataError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            row = next((r for r in csv.reader(handle) if any(c.strip() for c in r)), [])
+    except (UnicodeDecodeError, csv.Error, OSError):
+        return read_csv_columns(path).header  # its own error, naming the problem
+    return [h.strip() for h in row]
 
 
 def read_table(path: Path) -> RawTable:
@@ -206,7 +226,7 @@ def numeric_column(
             return None
         raise DataError(
             f"{raw.path}: {raw.where(first_bad)}, column {name!r}: {column[first_bad]!r} is "
-            "not a number; fix it, or list the column in data.categorical"
+            "not a number; fix it, list the column in data.categorical, or data.drop it"
         )
     infinite = np.isinf(values)
     if infinite.any():
@@ -245,28 +265,31 @@ def _build(raw: RawTable, config: DataConfig) -> Dataset:
         raise DataError(
             f"{path}: target column {config.target!r} not found; columns are: {', '.join(header)}"
         )
+    check_column_options(header, config, str(path))
+    excluded = excluded_columns(config) | {config.target}
     declared = list(config.categorical or [])
-    unknown = [c for c in declared if c not in header or c == config.target]
+    unknown = [c for c in declared if c not in header or c in excluded]
     if unknown:
         raise DataError(
             f"data.categorical: column {unknown[0]!r} is not a feature column of {path}; "
-            f"columns are: {', '.join(h for h in header if h != config.target)}"
+            f"columns are: {', '.join(h for h in header if h not in excluded)}"
         )
     targets = target_texts(raw, config.target)
     numeric_names: list[str] = []
     numeric_values: list[np.ndarray] = []
     categorical: dict[str, np.ndarray] = {}
-    for name in header:
-        if name == config.target:
-            continue
-        values = None if name in declared else numeric_column(raw, name, config.impute, detect=True)
+    detect = config.categorical is None  # given: exactly those columns are categorical
+    for name in (h for h in header if h not in excluded):
+        values = (
+            None if name in declared else numeric_column(raw, name, config.impute, detect=detect)
+        )
         if values is None:
             categorical[name] = text_column(raw, name)
         else:
             numeric_names.append(name)
             numeric_values.append(values)
     X = stack_columns(numeric_values, raw.rows)
-    return dataset_with_target(
+    dataset = dataset_with_target(
         str(path),
         X,
         targets,
@@ -276,6 +299,20 @@ def _build(raw: RawTable, config: DataConfig) -> Dataset:
         categorical=categorical,
         what=f"target {config.target!r}",
     )
+    return dataset if config.group is None else replace(dataset, groups=group_column(raw, config))
+
+
+def group_column(raw: RawTable, config: DataConfig) -> np.ndarray:
+    """The ``data.group`` column's values as text; an empty cell is an error."""
+    assert config.group is not None
+    values = text_column(raw, config.group)
+    missing = [i for i, v in enumerate(values) if v is None]
+    if missing:
+        raise DataError(
+            f"{raw.path}: {raw.where(missing[0])}, column {config.group!r}: empty, but it is "
+            "data.group; fill it (every row needs its group) or drop the row"
+        )
+    return values
 
 
 def stack_columns(values: list[np.ndarray], rows: int) -> np.ndarray:

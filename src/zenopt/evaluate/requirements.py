@@ -10,6 +10,7 @@ from zenopt.core.errors import ConfigError
 from zenopt.core.records import BackendProfile, RequirementCheck
 
 __all__ = [
+    "CLASS_TARGETS",
     "EFFICIENCY_TARGETS",
     "QUALITY_TARGETS",
     "Reference",
@@ -20,6 +21,7 @@ __all__ = [
     "drop_detail",
     "measure_drop",
     "speed_targets_set",
+    "validate_class_targets",
     "validate_requirements",
 ]
 
@@ -77,6 +79,8 @@ QUALITY_TARGETS: dict[str, tuple[str, bool]] = {
     "min_r2": ("r2", True),
 }
 REGRESSION_ONLY = {"max_mse", "max_mae", "min_r2"}
+# per-class requirement field -> its key in the metrics' ``per_class`` entries
+CLASS_TARGETS = {"min_class_recall": "recall", "min_class_precision": "precision"}
 
 
 def validate_requirements(req: RequirementsConfig, task: str, backends: list[str]) -> None:
@@ -124,7 +128,26 @@ def check_quality(
         if target is not None:
             measured = metrics.get(key)
             checks.append(_check(name, "quality", target, measured, higher, "", split))
+    per_class = metrics.get("per_class", {})
+    for field, key in CLASS_TARGETS.items():
+        for label, target in getattr(req, field).items():
+            measured = per_class.get(label, {}).get(key)
+            checks.append(_check(f"{field}[{label}]", "quality", target, measured, True, "", split))
     return checks
+
+
+def validate_class_targets(req: RequirementsConfig, task: str, class_names: list[str]) -> None:
+    """Per-class targets name classes as the report shows them; anything else exits 2."""
+    for field in CLASS_TARGETS:
+        targets: dict[str, float] = getattr(req, field)
+        if targets and task == "regression":
+            raise ConfigError(f"requirements.{field} is a classification target; remove it")
+        unknown = [label for label in targets if label not in class_names]
+        if unknown:
+            raise ConfigError(
+                f"requirements.{field}: {unknown[0]!r} is not a class of this data; "
+                f"classes: {', '.join(class_names)}"
+            )
 
 
 def check_efficiency(

@@ -76,7 +76,7 @@ def make_context(
     stratify = stage.dataset.task != "regression"
     fraction = config.compress.finetune_holdout
     (X_fit, y_fit), (X_stop, y_stop) = carve_holdout(
-        train.X, train.y, fraction, config.seed, stratify
+        train.X, train.y, fraction, config.seed, stratify, train.groups
     )
     workdir.mkdir(parents=True, exist_ok=True)
     return CompressContext(

@@ -3,17 +3,18 @@ preprocessing on the training split only. Everything here fails before anything 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
 
 from zenopt.core.config import RunConfig
-from zenopt.data import Dataset, load_dataset, split_dataset
+from zenopt.data import Dataset, split_dataset
 from zenopt.data.checks import check_data_options
-from zenopt.data.dataset import Split
+from zenopt.data.dataset import Split, Splits
+from zenopt.data.given import load_run_data
 from zenopt.data.prepare import Prepared, prepare
-from zenopt.evaluate.requirements import validate_requirements
+from zenopt.evaluate.requirements import validate_class_targets, validate_requirements
 
 __all__ = ["DataStage", "HeldOutError", "prepare_data"]
 
@@ -43,28 +44,54 @@ class DataStage:
     dataset: Dataset
     prepared: Prepared
     duplicates: int
+    # rows of the validation/test split that repeat a training row exactly
+    straddling: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # for the console and the manifest
 
     def without_test(self) -> DataStage:
         """This data with the test split held out: what a search selects with. Its rows and
         labels are gone from the data set too; touching ``splits.test`` raises."""
         splits = self.prepared.splits
         keep = np.sort(np.concatenate([splits.train.indices, splits.val.indices]))
-        dataset = self.dataset
-        cats = {name: column[keep] for name, column in dataset.categorical.items()}
-        selection = replace(dataset, X=dataset.X[keep], y=dataset.y[keep], categorical=cats)
         held_out = replace(splits, test=cast(Split, _HeldOut(len(splits.test))))
-        return DataStage(selection, replace(self.prepared, splits=held_out), self.duplicates)
+        return replace(
+            self, dataset=self.dataset.take(keep), prepared=replace(self.prepared, splits=held_out)
+        )
 
 
 def prepare_data(config: RunConfig) -> DataStage:
-    """Load, check, de-duplicate (before the split), split and fit preprocessing on train."""
-    dataset = load_dataset(config.data)
+    """Load (with any given validation/test file), check, de-duplicate (before the split),
+    split and fit preprocessing on train."""
+    dataset, notes = load_run_data(config.data)
     duplicates = dataset.duplicate_rows()
     if config.data.drop_duplicates:  # before the split, so no row sits in train and test
         dataset, _ = dataset.without_duplicates()
     validate_requirements(config.requirements, dataset.task, config.bench.backends)
+    validate_class_targets(config.requirements, dataset.task, dataset.class_names)
     splits = split_dataset(
         dataset, config.data.val_fraction, config.data.test_fraction, config.seed
     )
     check_data_options(config.data, dataset, splits.train.y)
-    return DataStage(dataset, prepare(dataset, splits, config.data, config.seed), duplicates)
+    straddling = straddling_duplicates(dataset, splits)
+    if any(straddling.values()):
+        notes.append(straddle_warning(straddling, config.data.group))
+    prepared = prepare(dataset, splits, config.data, config.seed)
+    return DataStage(dataset, prepared, duplicates, straddling, tuple(notes))
+
+
+def straddling_duplicates(dataset: Dataset, splits: Splits) -> dict[str, int]:
+    """Rows of the validation and test splits that repeat a training row exactly."""
+    keys = dataset.row_keys()
+    train = keys[splits.train.indices]
+    return {
+        split: int(np.isin(keys[part.indices], train).sum())
+        for split, part in (("val", splits.val), ("test", splits.test))
+    }
+
+
+def straddle_warning(straddling: dict[str, int], group: str | None) -> str:
+    fix = "data.drop_duplicates=true" + ("" if group else ", or data.group if rows share a source")
+    return (
+        f"{straddling['test']} test and {straddling['val']} validation rows repeat a training "
+        f"row exactly, so their scores flatter the model on new data; set {fix}"
+    )

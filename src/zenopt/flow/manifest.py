@@ -7,6 +7,7 @@ from typing import Any
 
 import zenopt
 from zenopt.core.config import RunConfig
+from zenopt.data.given import resolve_given
 from zenopt.flow.context import RunContext
 from zenopt.profile import fingerprint
 from zenopt.tune.storage import redact
@@ -33,6 +34,21 @@ def to_yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
+def split_sources(config: RunConfig) -> dict[str, str]:
+    """Where each split came from: a given file, or carved from data.source (grouped by
+    data.group when set)."""
+    carved = "data.source" + (f", grouped by {config.data.group!r}" if config.data.group else "")
+    data = config.data
+    test = (
+        str(resolve_given("data.test_source", data.test_source, data)) if data.test_source else None
+    )
+    return {
+        "train": carved,
+        "val": data.val_source or carved,
+        "test": test or carved,
+    }
+
+
 def start_manifest(ctx: RunContext, command: list[str]) -> dict[str, Any]:
     """What is known before training: the config, the machine and the data."""
     stage, config = ctx.data, ctx.config
@@ -48,6 +64,9 @@ def start_manifest(ctx: RunContext, command: list[str]) -> dict[str, Any]:
             **stage.dataset.summary(),
             "duplicate_rows": stage.duplicates,
             "duplicates_dropped": stage.duplicates if config.data.drop_duplicates else 0,
+            "duplicates_across_splits": stage.straddling,
             "splits": stage.prepared.splits.sizes(),
+            "split_sources": split_sources(config),
+            "warnings": list(stage.warnings),
         },
     }

@@ -16,6 +16,7 @@ from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.manifest import public_config, to_yaml
 from zenopt.flow.train import evaluate_split
 from zenopt.flow.tune import QualityLoopResult, run_quality_loop
+from zenopt.models.registry import pythonpath_prefix
 from zenopt.tune.space import apply_params
 
 __all__ = ["QualityOutcome", "quality_stage"]
@@ -128,5 +129,6 @@ def _carry_on(
     best = apply_params(ctx.config, loop.summary["chosen"]["params"])
     best.tune.when = "never"
     record.run.write_text("best_config.yaml", to_yaml(public_config(best)))
-    manifest["tune"]["reproduce"] = "zenopt run --config best_config.yaml"
+    prefix = pythonpath_prefix(spec.factory_folder)  # a user's model: importable from anywhere
+    manifest["tune"]["reproduce"] = f"{prefix}zenopt run --config best_config.yaml"
     return Baseline(model, spec)

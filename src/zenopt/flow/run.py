@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 
 from zenopt.core.config import RunConfig
 from zenopt.core.errors import ConfigError, first_line
@@ -80,6 +81,8 @@ def run_pipeline(
     threads = inference_threads(config.bench.threads)
     console = console or Console(stderr=True)
     ctx = RunContext(config, stage, run.path, console, quiet, threads, options.resume)
+    for note in stage.warnings:
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
     record = RunRecord(run, start_manifest(ctx, options.command), timings)
     run.write_text("config.yaml", to_yaml(config.to_dict()))
     record.save()

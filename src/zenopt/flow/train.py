@@ -22,7 +22,7 @@ from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.data import DataStage
 from zenopt.models import DeployableModel, ModelSpec, build_model
 from zenopt.models.input_transform import InputTransform
-from zenopt.models.registry import resolve_model_name
+from zenopt.models.registry import factory_folder, resolve_model_name
 from zenopt.report.progress import EpochProgress
 from zenopt.train import fit, resolve_loss
 from zenopt.train.losses import num_outputs_for
@@ -64,6 +64,7 @@ def build(
             "features": prepared.feature_names,
             "encoder": prepared.encoder.to_dict(),
         },
+        factory_folder=factory_folder(name),
     )
     return net, spec
 

@@ -18,7 +18,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import nn
 
-from zenopt.core.errors import ModelError
+from zenopt.core.errors import ModelError, first_line
 from zenopt.core.heads import Head
 from zenopt.core.rundir import atomic_write_bytes, atomic_write_text
 from zenopt.models.input_transform import InputTransform
@@ -49,6 +49,9 @@ class ModelSpec:
     shapes: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "bf16": the torch runtime runs the network under bfloat16 autocast.
     precision: str = "fp32"
+    # A user's ``package.module:factory``: the folder it was imported from, so that a later
+    # command imports it from any working directory (``registry.factory_folder``).
+    factory_folder: str | None = None
 
     @property
     def net_shape(self) -> tuple[int, ...]:
@@ -58,6 +61,8 @@ class ModelSpec:
         data = asdict(self)
         data["input_shape"] = list(self.input_shape)
         data["net_input_shape"] = list(self.net_shape)
+        if self.factory_folder is None:  # zoo models: the record keeps the keys it always had
+            del data["factory_folder"]
         return {"format": SPEC_FORMAT, **data}
 
     @classmethod
@@ -130,9 +135,16 @@ def load_deployable(path: Path) -> tuple[DeployableModel, ModelSpec]:
     weights_path = spec_path.with_name("model.safetensors")
     if not weights_path.is_file():
         raise ModelError(f"{weights_path}: weights not found next to {spec_path.name}")
-    state = load_safetensors(weights_path.read_bytes())
+    try:
+        state = load_safetensors(weights_path.read_bytes())
+    except Exception as exc:  # safetensors raises its own error type for a damaged file
+        raise ModelError(
+            f"{weights_path}: not readable safetensors weights ({first_line(exc)}); copy the "
+            "run folder again or re-run it"
+        ) from None
     net = apply_shapes(
-        build_model(spec.name, spec.net_shape, spec.num_outputs, spec.params), spec.shapes
+        build_model(spec.name, spec.net_shape, spec.num_outputs, spec.params, spec.factory_folder),
+        spec.shapes,
     )
     model = DeployableModel(net, InputTransform.from_layout(layout))
     model.scales_output = scales_output

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+import shlex
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
 from torch import nn
 
-from zenopt.core.errors import ModelError, first_line
+from zenopt.core.errors import ModelError, ZenoptError, first_line
 
-__all__ = ["ModelFactory", "build_model", "model_names", "register_model", "resolve_model_name"]
+__all__ = [
+    "ModelFactory",
+    "build_model",
+    "factory_folder",
+    "model_names",
+    "pythonpath_prefix",
+    "register_model",
+    "resolve_model_name",
+]
 
 ModelFactory = Callable[..., nn.Module]
 
@@ -45,7 +58,75 @@ def resolve_model_name(name: str, data_kind: str) -> str:
     return name
 
 
-def _import_factory(ref: str) -> ModelFactory:
+def _top_level(module_name: str) -> str:
+    return module_name.partition(".")[0]
+
+
+def factory_folder(name: str) -> str | None:
+    """For a ``package.module:factory`` reference, the absolute folder its top-level package
+    or module was imported from (the ``sys.path`` entry that held it), so that later commands
+    can import it from any working directory. ``None`` for zoo models, for installed packages
+    (site-packages: importable wherever this environment is) and for what has no file."""
+    if name in _FACTORIES or ":" not in name:
+        return None
+    top = _top_level(name.partition(":")[0])
+    module = sys.modules.get(top)
+    if module is None:
+        spec = importlib.util.find_spec(top)
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        origin = spec.origin if spec else None
+    else:
+        locations = list(getattr(module, "__path__", []))
+        origin = getattr(module, "__file__", None)
+    if locations:  # a package (regular or namespace): the folder above its own
+        folder = Path(locations[0]).resolve().parent
+    elif origin and Path(origin).is_file():
+        folder = Path(origin).resolve().parent
+    else:
+        return None
+    return None if folder.name in {"site-packages", "dist-packages"} else str(folder)
+
+
+def pythonpath_prefix(folder: str | None) -> str:
+    """``PYTHONPATH=<folder> `` before a command that imports a user's model, else nothing."""
+    return f"PYTHONPATH={shlex.quote(folder)} " if folder else ""
+
+
+def _missing_itself(exc: ModuleNotFoundError, module_name: str) -> bool:
+    """The module (or a package above it) is not found — not one its own code imports."""
+    return exc.name is not None and (module_name + ".").startswith(exc.name + ".")
+
+
+def _import_from(ref: str, module_name: str, folder: str | None) -> ModuleType:
+    """Import ``module_name`` from ``sys.path``; when it is not there, from ``folder``, where
+    the run imported it (appended, so that nothing importable otherwise is shadowed)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if folder is None or not _missing_itself(exc, module_name):
+            raise
+    top = _top_level(module_name)
+    where = f"set PYTHONPATH=<the folder that now holds {top}.py or {top}/> and run again"
+    if not Path(folder).is_dir():
+        raise ModelError(
+            f"model.name={ref!r}: the run imported {top!r} from {folder}, which no longer "
+            f"exists; {where}"
+        )
+    if folder not in sys.path:
+        sys.path.append(folder)
+        importlib.invalidate_caches()
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if not _missing_itself(exc, module_name):
+            raise
+        raise ModelError(
+            f"model.name={ref!r}: {top!r} is no longer in {folder}, where the run imported it "
+            f"from; {where}"
+        ) from None
+
+
+def _import_factory(ref: str, folder: str | None = None) -> ModelFactory:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise ModelError(
@@ -53,7 +134,9 @@ def _import_factory(ref: str) -> ModelFactory:
             "nor a 'package.module:factory' reference"
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import_from(ref, module_name, folder)
+    except ZenoptError:
+        raise
     except ImportError as exc:
         raise ModelError(
             f"model.name={ref!r}: cannot import module {module_name!r} ({exc}); "
@@ -93,9 +176,16 @@ def _check_params(
 
 
 def build_model(
-    name: str, input_shape: tuple[int, ...], num_outputs: int, params: dict[str, Any]
+    name: str,
+    input_shape: tuple[int, ...],
+    num_outputs: int,
+    params: dict[str, Any],
+    folder: str | None = None,
 ) -> nn.Module:
-    """Build a model and check that it maps a batch of inputs to ``(batch, num_outputs)``."""
+    """Build a model and check that it maps a batch of inputs to ``(batch, num_outputs)``.
+
+    ``folder``: where a run imported a ``package.module:factory`` from (its
+    :func:`factory_folder`); used when the module is not importable otherwise."""
     if name in _FACTORIES:
         factory = _FACTORIES[name]
         if name in _NEEDS_IMAGES and len(input_shape) != 3:
@@ -104,7 +194,7 @@ def build_model(
                 f"{input_shape[0] if input_shape else 0} features per sample; use --model mlp"
             )
     else:
-        factory = _import_factory(name)
+        factory = _import_factory(name, folder)
     _check_params(name, factory, input_shape, num_outputs, params)
     try:
         model = factory(input_shape, num_outputs, **params)

@@ -1,11 +1,9 @@
 """Runs side by side, built from their manifests alone.
 
-Gathering the rows is plain Python on dicts (:func:`compare_manifests`);
-:mod:`zenopt.report.compare_render` shows the same rows in the console and as HTML. A row
-*differs* when its shown values differ; each later run then says how far it is from the first
-run: percentage points for fractions ("+0.8 pts"), a ratio for latency, throughput, sizes and
-times ("1.12×" = 1.12 times the first run's value), a signed difference for counts. A value a
-manifest lacks (a run without compression) shows "—".
+Rows are plain Python on dicts (:func:`compare_manifests`); :mod:`.compare_render` shows them
+in the console and as HTML. A row *differs* when its shown values differ; each later run then
+says how far it is from the first: points for fractions ("+0.8 pts"), a ratio for latency,
+throughput, sizes and times ("1.12×"), a signed difference for counts; a missing value "—".
 """
 
 from __future__ import annotations
@@ -191,8 +189,15 @@ def _quality_rows(ms: Sequence[Manifest]) -> list[Row]:
         values.append(value)
         cell = _with_ci(value, dig(m, f"quality.test.{name}_ci95") if name else None)
         cells.append(cell if metric or value is None else f"{name} {cell}")
+    by_class = [dig(m, "quality.test.per_class") or {} for m in ms]  # names may hold dots
     return [
         make_row(f"test {metric or 'primary metric'} (deployed model)", values, kind, cells),
+        *(
+            make_row(
+                f"test recall of {c}", [(b.get(c) or {}).get("recall") for b in by_class], "pts"
+            )
+            for c in _union(by_class)
+        ),
         _field(ms, "test drop (deployed vs trained)", "quality.test_drop.drop", kind),
         _field(ms, "validation drop (FP32 export)", "quality.drop.value", kind),
         make_row("verdict", [_verdict(m) for m in ms]),
@@ -205,8 +210,10 @@ def _requirement_rows(ms: Sequence[Manifest]) -> list[Row]:
     metric = dig(ms[0], "quality.primary_metric")
     rows = []
     for name in _union(found):
-        points = name in POINT_REQUIREMENTS or (
-            name == "max_quality_drop" and metric in FRACTION_METRICS
+        points = (
+            name in POINT_REQUIREMENTS
+            or name.startswith("min_class_")
+            or (name == "max_quality_drop" and metric in FRACTION_METRICS)
         )
         kind: Kind = "pts" if points else "diff" if name == "min_r2" else "ratio"
         cells = [_requirement_cell(reqs.get(name)) for reqs in found]

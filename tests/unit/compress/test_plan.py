@@ -83,14 +83,14 @@ def test_config_file_errors_name_the_step(
     ("text", "expected"),
     [
         ("prune -> foo", "unknown method 'foo'"),
-        ("prune(ratio=0.5", "unbalanced parentheses"),
+        ("prune(ratio=0.5", "position 15: expected ',' or ')' to close '(' at position 5"),
         ("quantize -> prune", "prune(ratio=0.5) cannot follow quantize(mode=static)"),
         ("qat -> quantize", "cannot follow qat"),
         ("runtime -> distill", "must be the last step"),
         ("quantize -> runtime(name=torch)", "runs in onnxruntime only"),
         ("precision(dtype=fp16) -> distill", "cannot follow precision(dtype=fp16)"),
-        ("", "--plan is empty"),
-        ("prune(ratio=[)", "cannot read the settings"),
+        ("", "the plan is empty"),
+        ("prune(ratio=[)", "position 13: expected a value or ']', found ')'"),
     ],
 )
 def test_bad_plans_fail_in_one_line(text: str, expected: str) -> None:

@@ -71,7 +71,7 @@ def test_csv_with_string_labels(tmp_path: Path) -> None:
 def test_csv_binary_and_regression_auto_detection(tmp_path: Path) -> None:
     binary = _write(tmp_path / "b.csv", "x,y\n1,0\n2,1\n3,1\n")
     assert load_dataset(DataConfig(source=str(binary), target="y")).task == "binary"
-    rows = "\n".join(f"{i},{i * 0.37:.3f}" for i in range(40))
+    rows = "\n".join(f"{i * 0.5},{i * 0.37:.3f}" for i in range(40))
     reg = _write(tmp_path / "r.csv", "x,y\n" + rows + "\n")
     ds = load_dataset(DataConfig(source=str(reg), target="y"))
     assert ds.task == "regression"
