@@ -32,6 +32,8 @@ __all__ = [
 def _text(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_text(v) for v in value) + "]"
+    if value is None:
+        return "null"  # as the plan syntax reads it back
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 

@@ -215,3 +215,11 @@ def test_whitespace_between_tokens_changes_nothing(spaces: list[str]) -> None:
         Distill(),
         Quantize(keep_float=["Conv", "Gemm"]),
     ]
+
+
+def test_labels_read_back_as_the_same_steps() -> None:
+    from zenopt.compress import plan_label
+    from zenopt.core.compress_config import Distill, Prune, Quantize
+
+    steps = [Prune(ratio=0.5, round_to=None, steps=2), Distill(), Quantize(mode="static")]
+    assert parse_plan(plan_label(steps)) == steps
