@@ -87,6 +87,27 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_template: Path
     return f"sqlite:///{tmp_path / 'tracking' / 'mlflow.db'}"
 
 
+# The folder of the per-test host locks: this test process's cache folder (pytest_configure).
+_LOCK_DIR: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _own_host_lock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test times and trains under its own host lock (subprocesses inherit it): the two
+    pytest-xdist workers never wait on each other, nor on a zenopt run of the machine."""
+    import hashlib
+    import os
+    import sys
+
+    name = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    monkeypatch.setenv("ZENOPT_HOST_LOCK", os.path.join(_LOCK_DIR[0], f"{name}.lock"))
+    # A lock configured by an earlier test's in-process `zenopt run` does not carry over (the
+    # module is not imported here: that would import torch into every test process).
+    hostlock = sys.modules.get("zenopt.profile.hostlock")
+    if hostlock is not None:
+        monkeypatch.setattr(hostlock, "_configured", None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker trains with one torch thread: two workers share the two
     cores instead of four threads fighting over them."""
@@ -96,6 +117,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # The machine's GEMM ceiling is cached per machine: in tests, per test process, never in
     # the user's own cache.
     os.environ["ZENOPT_CACHE_DIR"] = tempfile.mkdtemp(prefix="zenopt-test-cache-")
+    # The host lock likewise: per test process (session fixtures such as iris_run time before
+    # any test's own lock is set), and per test below.
+    _LOCK_DIR[:] = [os.environ["ZENOPT_CACHE_DIR"]]
+    os.environ["ZENOPT_HOST_LOCK"] = os.path.join(_LOCK_DIR[0], "host.lock")
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

@@ -125,6 +125,10 @@ def test_run_exit_1_and_names_the_missed_requirement(tmp_path: Path) -> None:
             "data.augment: 'rotate' moves pixels, but 'iris' is a table; use noise or mixup",
         ),
         (["--set", "data.pca=3"], "data.pca=3 applies to tables, not images; remove it"),
+        (
+            ["--dataset", "iris", "--set", "bench.host_lock=/no-such-zenopt-folder/x.lock"],
+            "bench.host_lock: cannot use the host lock file /no-such-zenopt-folder/x.lock",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:

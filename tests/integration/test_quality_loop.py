@@ -125,6 +125,11 @@ def test_a_run_killed_mid_study_resumes_and_loses_only_the_running_trial(tmp_pat
     assert len(rerun) == 1 and rerun[0]["state"] == "complete"
     assert tune["counts"]["counted"] == 6  # the budget held across the restart
     assert tune["stopped"] == "trial budget spent"
+    # The resumed sampler never replays: no two trials that ran to the end share parameters
+    # (re-seeded with the seed alone, its first draws were trials 0 and 1 again).
+    ran = [t for t in tune["trials"] if t["state"] in ("complete", "pruned")]
+    params = [json.dumps(t["params"], sort_keys=True) for t in ran]
+    assert len(params) == len(set(params)) == 6
 
 
 def test_resume_refuses_a_complete_run_and_config_changes(

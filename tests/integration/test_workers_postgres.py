@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,11 @@ from tests import postgres
 from typer.testing import CliRunner
 
 from zenopt.cli.app import app
+from zenopt.tune.summary import trial_deaths
 
 pytestmark = pytest.mark.slow
+
+HEARTBEAT_S, GRACE_S = 1, 3
 
 CONFIG = """\
 data: {{source: breast_cancer}}
@@ -32,8 +36,8 @@ tune:
   when: always
   trials: {trials}
   pruner: none
-  heartbeat_s: 1
-  grace_s: 3
+  heartbeat_s: {heartbeat_s}
+  grace_s: {grace_s}
   space:
     train.lr: {{type: float, low: 1.0e-3, high: 1.0e-2, log: true}}
     train.epochs: {{type: int, low: {low}, high: {high}}}
@@ -49,7 +53,9 @@ def pg_url() -> Iterator[str]:
 
 def _config(tmp: Path, trials: int, low: int = 5, high: int = 10) -> Path:
     path = tmp / "worker.yaml"
-    path.write_text(CONFIG.format(trials=trials, low=low, high=high))
+    path.write_text(
+        CONFIG.format(trials=trials, low=low, high=high, heartbeat_s=HEARTBEAT_S, grace_s=GRACE_S)
+    )
     return path
 
 
@@ -97,7 +103,10 @@ def test_four_workers_share_one_budget_without_duplicates(pg_url: str, tmp_path:
     folders = sorted(p.name for p in (artifacts / "four").iterdir())
     assert folders == [f"trial-{n:05d}" for n in sorted(numbers)]
     assert {t.user_attrs["worker"] for t in finished} <= {
-        line.split()[1].rstrip(":") for line in logs if line.startswith("worker ")
+        line.split()[1].rstrip(":")
+        for log in logs
+        for line in log.splitlines()
+        if line.startswith("worker ")
     }
     assert all("trial budget spent" in log for log in logs)
 
@@ -123,6 +132,7 @@ def test_a_killed_worker_s_trial_is_failed_by_heartbeat_and_run_again(
             mine = str(trial.user_attrs.get("worker", "")).endswith(f":{victim.pid}")
             if mine and trial.params:  # its parameters are drawn: training has started
                 os.kill(victim.pid, signal.SIGKILL)
+                killed_at = datetime.now(UTC)
                 killed_trial = trial
                 break
         time.sleep(0.1)
@@ -144,6 +154,41 @@ def test_a_killed_worker_s_trial_is_failed_by_heartbeat_and_run_again(
         if t.state == optuna.trial.TrialState.COMPLETE and not t.user_attrs.get("skipped")
     ]
     assert len(counted) == budget  # the study completed its budget despite the death
+    _check_the_death_figures(study, dead, reruns[0], victim.pid, killed_at)
+
+
+def _check_the_death_figures(
+    study: Any, dead: Any, rerun: Any, victim: int, killed_at: datetime
+) -> None:
+    """The summary's figures for the killed trial, against Optuna's own records and the time
+    of the kill: its last heartbeat came at most one heartbeat period before the kill."""
+    (death,) = trial_deaths(study)
+    second = timedelta(seconds=1)  # the summary's times are to the second
+    assert death["number"] == dead.number and death["state"] == "died"
+    assert death["worker"] == dead.user_attrs["worker"] and death["worker"].endswith(f":{victim}")
+    started = datetime.fromisoformat(death["started_at"])
+    beat = datetime.fromisoformat(death["last_heartbeat_at"])
+    failed = datetime.fromisoformat(death["failed_at"])
+    assert abs(started - dead.datetime_start.astimezone(UTC)) < second
+    assert abs(failed - dead.datetime_complete.astimezone(UTC)) < second
+    assert started - second <= beat <= killed_at + second
+    assert beat >= killed_at - timedelta(seconds=HEARTBEAT_S) - 2 * second
+    assert started < failed
+    # Failed once silent for the grace period, by the next worker's check: that worker starts
+    # after the kill (imports, data), so the silence may run past the grace period by that.
+    assert death["silent_since"] == "heartbeat"
+    assert GRACE_S - 0.5 <= death["silent_s"] <= GRACE_S + HEARTBEAT_S + 60
+    assert death["silent_s"] <= (failed - killed_at).total_seconds() + HEARTBEAT_S + 2
+    assert death["rerun"]["number"] == rerun.number
+    assert death["rerun"]["state"] == "complete"
+    assert death["rerun"]["worker"] == rerun.user_attrs["worker"] != death["worker"]
+    assert (
+        abs(
+            datetime.fromisoformat(death["rerun"]["started_at"])
+            - rerun.datetime_start.astimezone(UTC)
+        )
+        < second
+    )
 
 
 def test_a_worker_for_a_missing_study_or_a_different_space_exits_2(

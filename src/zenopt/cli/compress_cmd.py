@@ -40,14 +40,17 @@ def compress(
         from zenopt.core.errors import ConfigError
         from zenopt.core.rundir import safe_name
         from zenopt.flow.compress import CompressOptions, compress_run
+        from zenopt.profile.hostlock import configure_host_lock
         from zenopt.report.console import print_candidate
 
         if not (run_dir / "config.yaml").is_file():
             raise ConfigError(f"{run_dir}: no config.yaml here; pass the --out folder of a run")
+        run_config = load_config(run_dir / "config.yaml")
+        configure_host_lock(run_config.bench.host_lock)
         if plan is not None:
             steps = parse_plan(plan)
         else:
-            steps = list(load_config(run_dir / "config.yaml").compress.plan)
+            steps = list(run_config.compress.plan)
             if not steps:
                 raise ConfigError(
                     f"{run_dir}: the run's config has no compress.plan; give --plan, e.g. "

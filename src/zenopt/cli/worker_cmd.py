@@ -33,6 +33,14 @@ def worker(
         60.0, "--wait", help="Seconds to wait for the study's setup to appear.", min=0.0
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="Training threads. Default: this host's cores divided by the zenopt processes "
+        "working on the study here (recomputed at each trial).",
+        show_default=False,
+    ),
 ) -> None:
     """Join a study and run its trials until the global trial budget is spent or a trial meets
     every quality target. A worker that dies mid-trial is noticed by its missing heartbeats;
@@ -44,7 +52,7 @@ def worker(
         from zenopt.flow.worker import WorkerOptions, run_worker
 
         cfg = load_config(config) if config is not None else None
-        options = WorkerOptions(storage, study, artifacts, wait, quiet)
+        options = WorkerOptions(storage, study, artifacts, wait, quiet, threads)
         summary = run_worker(options, cfg, err_console)
         mine = summary["this_worker"]["trials"]
         counts = summary["counts"]

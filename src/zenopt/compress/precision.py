@@ -26,6 +26,7 @@ from zenopt.compress._base import (
 )
 from zenopt.compress.onnx_graph import export_state
 from zenopt.core.compress_config import Precision
+from zenopt.profile.hostlock import timing_section
 from zenopt.profile.latency import make_batch, measure_calls
 from zenopt.runtime.onnx_runtime import make_session
 from zenopt.runtime.torch_eager import run_torch
@@ -61,8 +62,9 @@ def _fp16(state: CompressState, ctx: CompressContext, threads: int) -> tuple[Any
     dst = ctx.workdir / "fp16.onnx"
     onnx.save(half, str(dst))
     pool = ctx.X_holdout
-    fp32 = _medians(_onnx_predict(src, threads), pool)
-    low = _medians(_onnx_predict(dst, threads), pool)
+    with timing_section():  # both forms in one hold: no training between the two
+        fp32 = _medians(_onnx_predict(src, threads), pool)
+        low = _medians(_onnx_predict(dst, threads), pool)
     return (fp32, low), dst.read_bytes()
 
 
@@ -87,8 +89,9 @@ def lower_precision(config: Precision, state: CompressState, ctx: CompressContex
         torch.set_num_threads(threads)
         try:
             pool = ctx.X_holdout
-            fp32 = _medians(_torch_predict(state.model, False), pool)
-            low = _medians(_torch_predict(state.model, True), pool)
+            with timing_section():  # both forms in one hold: no training between the two
+                fp32 = _medians(_torch_predict(state.model, False), pool)
+                low = _medians(_torch_predict(state.model, True), pool)
         finally:
             torch.set_num_threads(previous)
         payload = None

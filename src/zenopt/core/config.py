@@ -134,14 +134,6 @@ class TrainConfig(_Section):
     min_delta: float = Field(0.0, ge=0.0)
 
 
-def _class_key(key: Any) -> Any:
-    if isinstance(key, bool):
-        return key
-    if isinstance(key, float) and key.is_integer():
-        return str(int(key))
-    return str(key) if isinstance(key, int | float) else key
-
-
 class RequirementsConfig(_Section):
     min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
     min_f1: float | None = Field(None, ge=0.0, le=1.0)
@@ -185,9 +177,12 @@ class RequirementsConfig(_Section):
     @classmethod
     def _class_names_as_text(cls, value: Any) -> Any:
         """YAML reads ``{1: 0.95}`` with an int key; class names are text (``1``)."""
-        if isinstance(value, dict):
-            return {_class_key(k): v for k, v in value.items()}
-        return value
+        if not isinstance(value, dict):
+            return value
+        # 1 and 1.0 are class "1", as the data's labels are named; True stays (and is refused)
+        number = [k for k in value if isinstance(k, int | float) and not isinstance(k, bool)]
+        named = {k: str(int(k)) if float(k).is_integer() else str(k) for k in number}
+        return {named.get(k, k): v for k, v in value.items()}
 
     @field_validator("min_class_recall", "min_class_precision")
     @classmethod
@@ -218,6 +213,11 @@ class BenchConfig(_Section):
     noise_retries: int = Field(2, ge=0, description="times an unsteady timing is redone")
     noise_window_s: float = Field(
         0.5, gt=0.0, description="how long the quiet check listens before timing"
+    )
+    host_lock: str | None = Field(
+        None,
+        description="lock file: one timing at a time per host, none beside training; null = "
+        "$ZENOPT_HOST_LOCK or the system temp folder; off = no lock",
     )
 
     @field_validator("batch_sizes")

@@ -93,6 +93,9 @@ class TuneConfig(BaseModel):
     heartbeat_s: int = Field(10, ge=1, description="worker heartbeat (shared storages)")
     grace_s: int = Field(30, ge=1, description="silence after which a trial counts as dead")
     retries: int = Field(1, ge=0, description="re-runs of a trial whose worker died")
+    threads: int | None = Field(
+        None, ge=1, description="training threads per process; null = this host's cores / processes"
+    )
     space: dict[str, ParamSpec] = Field(
         default_factory=dict, description="searched keys; empty = the model's default space"
     )

@@ -46,6 +46,12 @@ class RunContext:
     def task(self) -> str:
         return self.data.dataset.task
 
+    def warn(self, text: str) -> None:
+        """A warning on the console (even with ``quiet``: it says what to fix)."""
+        from rich.markup import escape
+
+        self.console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+
     def selection(self) -> RunContext:
         """This context with the test split held out: what every selection runs on (the
         efficiency search, a configured plan). Touching ``splits.test`` there raises."""

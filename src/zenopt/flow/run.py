@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.markup import escape
 
 from zenopt.core.config import RunConfig
 from zenopt.core.errors import ConfigError, first_line
@@ -32,6 +31,7 @@ from zenopt.flow.quality import quality_stage
 from zenopt.flow.train import build, train_baseline
 from zenopt.flow.tune import preflight
 from zenopt.models import ModelSpec
+from zenopt.profile.hostlock import configure_host_lock, host_lock_stats
 from zenopt.profile.machine import inference_threads
 from zenopt.runtime.predictor import backend_names
 
@@ -71,6 +71,7 @@ def run_pipeline(
         raise ConfigError(
             f"bench.backends: {unknown[0]!r} is unknown; choose from {', '.join(backend_names())}"
         )
+    configure_host_lock(config.bench.host_lock)  # one timing at a time on this host
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
     stage = prepare_data(config)
@@ -82,7 +83,7 @@ def run_pipeline(
     console = console or Console(stderr=True)
     ctx = RunContext(config, stage, run.path, console, quiet, threads, options.resume)
     for note in stage.warnings:
-        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
+        ctx.warn(note)
     record = RunRecord(run, start_manifest(ctx, options.command), timings)
     run.write_text("config.yaml", to_yaml(config.to_dict()))
     record.save()
@@ -143,6 +144,7 @@ def _verdict(ctx: RunContext, checks: list[RequirementCheck], record: RunRecord)
         manifest["verdict"]["deploy_backend"] = candidate["runtime"]
         manifest["verdict"]["deployed_model"] = candidate["folder"]
     manifest["timings"] = record.timings
+    manifest["host_lock"] = host_lock_stats()  # what waiting for the host's other work cost
     manifest["status"] = "complete"
     manifest["finished_at"] = now()
     record.save()

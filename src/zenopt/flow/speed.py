@@ -21,6 +21,7 @@ from zenopt.core.records import RequirementCheck
 from zenopt.evaluate.requirements import cautious_check
 from zenopt.flow.context import Baseline, RunContext
 from zenopt.models.deployed import DeployedModel
+from zenopt.profile.hostlock import timing_section
 from zenopt.profile.noise import LoadProbe, NoiseLimits, SystemProbe, wait_until_quiet
 from zenopt.profile.session import SessionPlan, SessionTimes, log_interval, time_session
 
@@ -136,8 +137,9 @@ def confirm_speed(
     plan, pool = _plan(ctx), ctx.splits.val.X
     attempts: list[dict[str, Any]] = []
     for attempt in range(limits.retries + 1):
-        quiet = wait_until_quiet(probe, limits)
-        times = time_session(models, pool, plan, probe)
+        with timing_section():  # the quiet check and the session: no epoch starts between
+            quiet = wait_until_quiet(probe, limits)
+            times = time_session(models, pool, plan, probe)
         figures = _figures(times, name)
         steady = _judge_noise(figures, times, limits)
         attempts.append(

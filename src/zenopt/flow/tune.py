@@ -24,6 +24,7 @@ from zenopt.flow.train import build, evaluate_split, train
 from zenopt.models import DeployableModel, ModelSpec, load_deployable, save_deployable
 from zenopt.models.registry import resolve_model_name
 from zenopt.report.progress import TuneProgress
+from zenopt.tune.hosts import ThreadBudget
 from zenopt.tune.search import ReportFn, TrialFn, TrialResult, run_search
 from zenopt.tune.space import apply_params, check_space, search_space, space_to_dict
 from zenopt.tune.storage import (
@@ -221,8 +222,9 @@ def run_trials(ctx: RunContext, study: Any, setup: dict[str, Any], artifacts: Pa
     trial_fn = make_trial_fn(config, ctx.data, artifacts, setup["metric"])
     timeout = None if config.tune.timeout_min is None else config.tune.timeout_min * 60
     budget = int(setup["budget_trials"])
+    threads = ThreadBudget(config.tune.threads, ctx.warn)
     with TuneProgress(ctx.console, ctx.quiet, setup["metric"]) as progress:
-        return run_search(study, space, budget, trial_fn, timeout, progress.update)
+        return run_search(study, space, budget, trial_fn, timeout, progress.update, threads=threads)
 
 
 def run_quality_loop(ctx: RunContext) -> QualityLoopResult:

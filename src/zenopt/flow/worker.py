@@ -20,11 +20,12 @@ from zenopt.flow.efficiency.search import drive_search, search_sampler
 from zenopt.flow.efficiency.setup import search_setup
 from zenopt.flow.tune import open_quality_study, run_trials
 from zenopt.models import load_deployable
+from zenopt.profile.hostlock import configure_host_lock
 from zenopt.profile.machine import inference_threads
 from zenopt.tune.search import worker_id
 from zenopt.tune.storage import open_storage, redact
 from zenopt.tune.study import ATTR_CONFIG, ATTR_SETUP, open_study
-from zenopt.tune.summary import study_summary
+from zenopt.tune.summary import study_summary, trial_deaths
 
 __all__ = ["WorkerOptions", "run_worker"]
 
@@ -39,11 +40,13 @@ class WorkerOptions:
     artifacts: Path | None = None
     wait_s: float = 60.0
     quiet: bool = False
+    threads: int | None = None  # training threads; None: the study's, else this host's share
 
 
 def _context(
     config: RunConfig, stage: DataStage, run_dir: Path, console: Console, quiet: bool
 ) -> RunContext:
+    configure_host_lock(config.bench.host_lock)  # one timing at a time on this host
     threads = inference_threads(config.bench.threads)
     return RunContext(config, stage, run_dir, console, quiet, threads)
 
@@ -60,7 +63,7 @@ def run_worker(
             "(no heartbeats, file locking); use postgresql://user:password@host/db"
         )
     if config is not None:
-        config = config.model_copy(deep=True)
+        config = _with_threads(config.model_copy(deep=True), options)
         config.tune.storage, config.tune.study = url, options.study
         if options.artifacts is not None:
             config.tune.artifacts = str(options.artifacts)
@@ -71,7 +74,7 @@ def run_worker(
         study = open_study(
             storage, options.study, None, RunConfig().tune, None, None, 0, url, options.wait_s
         )
-        config = RunConfig.model_validate(study.user_attrs[ATTR_CONFIG])
+        config = _with_threads(RunConfig.model_validate(study.user_attrs[ATTR_CONFIG]), options)
         if study.user_attrs[ATTR_SETUP].get("loop") == "compress":  # an efficiency search
             return _run_search_worker(options, config, console)
         setup = dict(study.user_attrs[ATTR_SETUP])
@@ -87,6 +90,13 @@ def run_worker(
         "trials": [t["number"] for t in summary["trials"] if t["worker"] == me],
     }
     return summary
+
+
+def _with_threads(config: RunConfig, options: WorkerOptions) -> RunConfig:
+    """``--threads`` wins over the study's ``tune.threads``."""
+    if options.threads is not None:
+        config.tune.threads = options.threads
+    return config
 
 
 def _artifacts(options: WorkerOptions, setup: dict[str, Any]) -> Path:
@@ -145,6 +155,7 @@ def _run_search_worker(
             "study": study.study_name,
             "stopped": stopped,
             "budget_trials": attrs["budget_trials"],
+            "deaths": trial_deaths(study),
             "this_worker": {"id": me, "trials": mine},
         }
     )

@@ -64,7 +64,9 @@ def _model(kind: str, n: int) -> bytes:
 def measure_gemm(
     kind: str, n: int, threads: int, warmup: int = 3, repeats: int = 10
 ) -> dict[str, Any]:
-    """Time one ``n``×``n``×``n`` GEMM in ONNX Runtime; GOP/s at the fastest and median call."""
+    """Time one ``n``×``n``×``n`` GEMM in ONNX Runtime, holding the host lock exclusively;
+    GOP/s at the fastest and median call."""
+    from zenopt.profile.hostlock import timing_section
     from zenopt.profile.latency import measure_calls
     from zenopt.runtime.onnx_runtime import make_session
 
@@ -74,7 +76,7 @@ def measure_gemm(
         if kind == "fp32"
         else rng.integers(0, 255, (n, n), dtype=np.uint8)
     )
-    with tempfile.TemporaryDirectory(prefix="zenopt-gemm-") as tmp:
+    with timing_section(), tempfile.TemporaryDirectory(prefix="zenopt-gemm-") as tmp:
         path = Path(tmp) / f"gemm_{kind}.onnx"
         path.write_bytes(_model(kind, n))
         session = make_session(path, threads)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from zenopt.core.records import BackendProfile, LatencyStats, ThroughputStats
+from zenopt.profile.hostlock import timing_section
 from zenopt.profile.machine import peak_rss_mb
 from zenopt.runtime.predictor import Predictor, create_predictor
 
@@ -23,14 +24,16 @@ __all__ = ["make_batch", "measure_calls", "profile_backend", "summarize_latency"
 def measure_calls(
     predict: Callable[[np.ndarray], object], x: np.ndarray, warmup: int, repeats: int
 ) -> np.ndarray:
-    """Call ``predict(x)`` ``warmup`` times untimed, then ``repeats`` times timed (ms each)."""
-    for _ in range(warmup):
-        predict(x)
+    """Call ``predict(x)`` ``warmup`` times untimed, then ``repeats`` times timed (ms each),
+    holding the host lock exclusively (a no-op inside a section that already holds it)."""
     samples = np.empty(repeats, dtype=np.float64)
-    for i in range(repeats):
-        start = time.perf_counter_ns()
-        predict(x)
-        samples[i] = (time.perf_counter_ns() - start) / 1e6
+    with timing_section():
+        for _ in range(warmup):
+            predict(x)
+        for i in range(repeats):
+            start = time.perf_counter_ns()
+            predict(x)
+            samples[i] = (time.perf_counter_ns() - start) / 1e6
     return samples
 
 
@@ -122,21 +125,23 @@ def profile_backend(
     threads: int,
     latency_batches: frozenset[int] = frozenset({1}),
 ) -> BackendProfile:
-    """Load the model in ``backend`` (timed) and profile it; the predictor is closed after."""
+    """Load the model in ``backend`` (timed) and profile it; the predictor is closed after.
+    The host lock is held exclusively from the load to the last call."""
     predictor = create_predictor(backend)
-    start = time.perf_counter()
-    predictor.load(path, threads)
-    load_ms = (time.perf_counter() - start) * 1e3
-    try:
-        return profile_predictor(
-            predictor,
-            pool,
-            batch_sizes,
-            warmup,
-            repeats,
-            throughput_repeats,
-            load_ms,
-            latency_batches,
-        )
-    finally:
-        predictor.close()
+    with timing_section():
+        start = time.perf_counter()
+        predictor.load(path, threads)
+        load_ms = (time.perf_counter() - start) * 1e3
+        try:
+            return profile_predictor(
+                predictor,
+                pool,
+                batch_sizes,
+                warmup,
+                repeats,
+                throughput_repeats,
+                load_ms,
+                latency_batches,
+            )
+        finally:
+            predictor.close()

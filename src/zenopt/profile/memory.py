@@ -23,13 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from zenopt.profile.hostlock import timing_section
+
 __all__ = ["inference_memory"]
 
 
 def inference_memory(
     runtime: str, path: Path, x: np.ndarray, threads: int, calls: int = 5, timeout_s: float = 120
 ) -> dict[str, Any]:
-    """Measure ``runtime`` loading ``path`` and predicting ``x`` in a child process."""
+    """Measure ``runtime`` loading ``path`` and predicting ``x`` in a child process. This
+    process holds the host lock exclusively meanwhile (the child times the load and takes no
+    lock itself: it would wait for its parent)."""
     with tempfile.TemporaryDirectory(prefix="zenopt-mem-") as tmp:
         batch = Path(tmp) / "x.npy"
         np.save(batch, np.ascontiguousarray(x, dtype=np.float32))
@@ -43,9 +47,10 @@ def inference_memory(
             str(threads),
             str(calls),
         ]
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
-        )
+        with timing_section():
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=timeout_s, check=False
+            )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"memory probe of {runtime} on {path} failed: {last}")

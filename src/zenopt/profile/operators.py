@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from zenopt.profile.hostlock import timing_section
+
 __all__ = [
     "FLOAT_COMPUTE",
     "INT8_OPS",
@@ -135,10 +137,11 @@ def summarize_ort_trace(events: list[dict[str, Any]], warmup: int) -> dict[str, 
 def onnx_operator_profile(
     path: Path, x: np.ndarray, threads: int, warmup: int, repeats: int
 ) -> dict[str, Any]:
-    """Run ``path`` ``warmup + repeats`` times on ``x`` with ONNX Runtime's profiler on."""
+    """Run ``path`` ``warmup + repeats`` times on ``x`` with ONNX Runtime's profiler on,
+    holding the host lock exclusively."""
     import onnxruntime as ort
 
-    with tempfile.TemporaryDirectory(prefix="zenopt-ortprof-") as tmp:
+    with timing_section(), tempfile.TemporaryDirectory(prefix="zenopt-ortprof-") as tmp:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
@@ -176,26 +179,28 @@ def torch_operator_profile(
     model: Any, x: np.ndarray, threads: int, warmup: int, repeats: int, bf16: bool = False
 ) -> dict[str, Any]:
     """Self CPU time per aten operator over ``repeats`` calls, after ``warmup`` calls; with
-    ``bf16`` under bfloat16 autocast, as the torch runtime deploys a bf16 plan."""
+    ``bf16`` under bfloat16 autocast, as the torch runtime deploys a bf16 plan. The host lock
+    is held exclusively."""
     import time
 
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-            for _ in range(warmup):
-                model(batch)
-            with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
-                tick = time.perf_counter()
-                for _ in range(repeats):
+    with timing_section():
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                for _ in range(warmup):
                     model(batch)
-                wall_us = (time.perf_counter() - tick) * 1e6
-    finally:
-        torch.set_num_threads(previous)
+                with _native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU]) as prof:
+                    tick = time.perf_counter()
+                    for _ in range(repeats):
+                        model(batch)
+                    wall_us = (time.perf_counter() - tick) * 1e6
+        finally:
+            torch.set_num_threads(previous)
     per_op: dict[str, float] = {}
     nodes: dict[str, set[str]] = defaultdict(set)
     for item in prof.key_averages():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zenopt.profile.hostlock import timing_section
 from zenopt.profile.latency import make_batch, measure_calls
 from zenopt.runtime.predictor import create_predictor
 
@@ -38,28 +39,30 @@ def time_in_rounds(
     warmup: int = 10,
 ) -> dict[str, RoundTimes]:
     """Time each of ``models`` (name → (runtime, path, threads)) in ``rounds`` alternating
-    rounds; every model is loaded once and warmed up before the first round."""
+    rounds; every model is loaded once and warmed up before the first round. The host lock is
+    held exclusively throughout: no round runs beside training or another timing."""
     predictors = {}
-    try:
-        for name, (runtime, path, threads) in models.items():
-            predictor = create_predictor(runtime)
-            predictor.load(path, threads)
-            predictors[name] = predictor
-        x_lat = make_batch(pool, latency_batch)
-        x_tp = make_batch(pool, throughput_batch)
-        for predictor in predictors.values():
-            measure_calls(predictor.predict, x_lat, warmup, 1)
-            measure_calls(predictor.predict, x_tp, max(1, warmup // 5), 1)
-        out = {name: RoundTimes([], []) for name in predictors}
-        names = list(predictors)
-        for r in range(rounds):
-            for name in names if r % 2 == 0 else names[::-1]:
-                predict = predictors[name].predict
-                lat = measure_calls(predict, x_lat, 2, repeats)
-                tp = measure_calls(predict, x_tp, 1, throughput_repeats)
-                out[name].latency_ms.append(float(np.median(lat)))
-                out[name].throughput.append(throughput_batch / (float(np.median(tp)) / 1e3))
-        return out
-    finally:
-        for predictor in predictors.values():
-            predictor.close()
+    with timing_section():
+        try:
+            for name, (runtime, path, threads) in models.items():
+                predictor = create_predictor(runtime)
+                predictor.load(path, threads)
+                predictors[name] = predictor
+            x_lat = make_batch(pool, latency_batch)
+            x_tp = make_batch(pool, throughput_batch)
+            for predictor in predictors.values():
+                measure_calls(predictor.predict, x_lat, warmup, 1)
+                measure_calls(predictor.predict, x_tp, max(1, warmup // 5), 1)
+            out = {name: RoundTimes([], []) for name in predictors}
+            names = list(predictors)
+            for r in range(rounds):
+                for name in names if r % 2 == 0 else names[::-1]:
+                    predict = predictors[name].predict
+                    lat = measure_calls(predict, x_lat, 2, repeats)
+                    tp = measure_calls(predict, x_tp, 1, throughput_repeats)
+                    out[name].latency_ms.append(float(np.median(lat)))
+                    out[name].throughput.append(throughput_batch / (float(np.median(tp)) / 1e3))
+            return out
+        finally:
+            for predictor in predictors.values():
+                predictor.close()

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from zenopt.profile.hostlock import timing_section
 from zenopt.profile.latency import make_batch, measure_calls
 from zenopt.runtime.predictor import create_predictor
 
@@ -57,18 +58,20 @@ def batch_scaling(
     repeats: int,
     throughput_repeats: int,
 ) -> list[dict[str, Any]]:
-    """Samples/s and call time at each batch size, with one predictor at ``threads``."""
-    predictor = create_predictor(runtime)
-    predictor.load(path, threads)
-    try:
-        points = []
-        for batch in batches:
-            n = repeats if batch == 1 else throughput_repeats
-            samples = measure_calls(predictor.predict, make_batch(pool, batch), warmup, n)
-            points.append({**_point(samples, batch, warmup), "threads": threads})
-        return points
-    finally:
-        predictor.close()
+    """Samples/s and call time at each batch size, with one predictor at ``threads``; the
+    host lock is held exclusively for the whole ladder."""
+    with timing_section():
+        predictor = create_predictor(runtime)
+        predictor.load(path, threads)
+        try:
+            points = []
+            for batch in batches:
+                n = repeats if batch == 1 else throughput_repeats
+                samples = measure_calls(predictor.predict, make_batch(pool, batch), warmup, n)
+                points.append({**_point(samples, batch, warmup), "threads": threads})
+            return points
+        finally:
+            predictor.close()
 
 
 def thread_scaling(
@@ -81,22 +84,24 @@ def thread_scaling(
     repeats: tuple[int, int],
 ) -> list[dict[str, Any]]:
     """Latency at ``batches[0]`` and throughput at ``batches[1]`` for each thread count, each
-    with a predictor loaded at that count; ``speedup`` is against the 1-thread point."""
+    with a predictor loaded at that count; ``speedup`` is against the 1-thread point. The host
+    lock is held exclusively for the whole ladder."""
     points: list[dict[str, Any]] = []
-    for n_threads in threads:
-        predictor = create_predictor(runtime)
-        predictor.load(path, n_threads)
-        try:
-            row: dict[str, Any] = {"threads": n_threads}
-            for key, batch, n in (
-                ("latency", batches[0], repeats[0]),
-                ("throughput", batches[1], repeats[1]),
-            ):
-                samples = measure_calls(predictor.predict, make_batch(pool, batch), warmup, n)
-                row[key] = _point(samples, batch, warmup)
-            points.append(row)
-        finally:
-            predictor.close()
+    with timing_section():
+        for n_threads in threads:
+            predictor = create_predictor(runtime)
+            predictor.load(path, n_threads)
+            try:
+                row: dict[str, Any] = {"threads": n_threads}
+                for key, batch, n in (
+                    ("latency", batches[0], repeats[0]),
+                    ("throughput", batches[1], repeats[1]),
+                ):
+                    samples = measure_calls(predictor.predict, make_batch(pool, batch), warmup, n)
+                    row[key] = _point(samples, batch, warmup)
+                points.append(row)
+            finally:
+                predictor.close()
     first = points[0]
     for row in points:
         row["latency_speedup"] = first["latency"]["p50_ms"] / row["latency"]["p50_ms"]

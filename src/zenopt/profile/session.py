@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from zenopt.profile.hostlock import timing_section
 from zenopt.profile.latency import make_batch, measure_calls
 from zenopt.profile.noise import LoadProbe, LoadReading
 from zenopt.runtime.predictor import create_predictor
@@ -116,28 +117,31 @@ def time_session(
     probe: LoadProbe,
 ) -> SessionTimes:
     """Time ``models`` (name → (runtime, path, threads)) in ``plan.rounds`` rounds, the order
-    rotated every round; every model is loaded once and warmed up before the first round."""
+    rotated every round; every model is loaded once and warmed up before the first round. The
+    host lock is held exclusively throughout: no round runs beside training or another
+    timing."""
     predictors: dict[str, Any] = {}
-    try:
-        for name, (runtime, path, threads) in models.items():
-            predictors[name] = create_predictor(runtime)
-            predictors[name].load(path, threads)
-        x = (make_batch(pool, plan.latency_batch), make_batch(pool, plan.throughput_batch))
-        for predictor in predictors.values():
-            measure_calls(predictor.predict, x[0], plan.warmup, 1)
-            measure_calls(predictor.predict, x[1], max(1, plan.warmup // 5), 1)
-        names = list(predictors)
-        times = SessionTimes({n: [] for n in names}, {n: [] for n in names})
-        for r in range(plan.rounds):
-            order = names[r % len(names) :] + names[: r % len(names)]
-            probe.mark()
-            measured = _round(predictors, order, plan, x)
-            times.load.append(probe.read())
-            times.order.append(order)
-            for name, (latency, throughput) in measured.items():
-                times.latency_ms[name].append(latency)
-                times.throughput[name].append(throughput)
-        return times
-    finally:
-        for predictor in predictors.values():
-            predictor.close()
+    with timing_section():
+        try:
+            for name, (runtime, path, threads) in models.items():
+                predictors[name] = create_predictor(runtime)
+                predictors[name].load(path, threads)
+            x = (make_batch(pool, plan.latency_batch), make_batch(pool, plan.throughput_batch))
+            for predictor in predictors.values():
+                measure_calls(predictor.predict, x[0], plan.warmup, 1)
+                measure_calls(predictor.predict, x[1], max(1, plan.warmup // 5), 1)
+            names = list(predictors)
+            times = SessionTimes({n: [] for n in names}, {n: [] for n in names})
+            for r in range(plan.rounds):
+                order = names[r % len(names) :] + names[: r % len(names)]
+                probe.mark()
+                measured = _round(predictors, order, plan, x)
+                times.load.append(probe.read())
+                times.order.append(order)
+                for name, (latency, throughput) in measured.items():
+                    times.latency_ms[name].append(latency)
+                    times.throughput[name].append(throughput)
+            return times
+        finally:
+            for predictor in predictors.values():
+                predictor.close()

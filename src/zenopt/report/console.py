@@ -11,9 +11,11 @@ from rich.table import Table
 from zenopt.report.format import format_value as _fmt
 
 __all__ = [
+    "death_line",
     "drop_line",
     "per_class_recall",
     "print_candidate",
+    "print_deaths",
     "print_profile",
     "print_run_summary",
     "print_search",
@@ -56,6 +58,8 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
         console.print(f"params {cost['params']:,} · FLOPs/sample {cost['flops']:,} · {sizes}")
     if manifest.get("search"):
         print_search(manifest["search"], console)
+    for loop in ("tune", "search"):
+        print_deaths((manifest.get(loop) or {}).get("deaths") or [], loop, console)
     for decision in manifest.get("decisions", {}).values():
         ran = {"quality": "tune", "efficiency": "search"}.get(decision["loop"], "")
         if decision["loop"] == "confirmation" and not decision["met"]:
@@ -152,6 +156,43 @@ def print_search(search: dict[str, Any], console: Console) -> None:
         )
     if search.get("reproduce"):
         console.print(f"[dim]reproduce the chosen plan: {search['reproduce']}[/]")
+
+
+def _clock(stamp: str | None) -> str:
+    """``12:01:07`` from an ISO time (UTC in the manifest)."""
+    return stamp[11:19] if stamp and len(stamp) >= 19 else "—"
+
+
+def death_line(death: dict[str, Any]) -> str:
+    """``trial 3 (host:41) died: silent 31 s after its last heartbeat, failed at 12:01:07 UTC,
+    re-run as trial 9 by host:57 (complete)``: one trial whose worker died, from a study
+    summary's ``deaths``."""
+    how = "was interrupted" if death["state"] == "interrupted" else "died"
+    worker = f" ({death['worker']})" if death.get("worker") else ""
+    silent, since = death.get("silent_s"), death.get("silent_since")
+    failed = f"failed at {_clock(death.get('failed_at'))} UTC"
+    if silent is not None and since == "heartbeat":
+        parts = [f"silent {_fmt(silent, 2)} s after its last heartbeat", failed]
+    elif silent is not None:
+        parts = ["no heartbeat recorded", f"{failed}, {_fmt(silent, 2)} s after its start"]
+    else:
+        parts = [failed]
+    rerun = death.get("rerun")
+    if rerun is None:
+        parts.append("not re-run (tune.retries spent)")
+    else:
+        by = f" by {rerun['worker']}" if rerun.get("worker") else ""
+        parts.append(f"re-run as trial {rerun['number']}{by} ({rerun['state']})")
+    return f"trial {death['number']}{worker} {how}: " + ", ".join(parts)
+
+
+def print_deaths(deaths: list[dict[str, Any]], loop: str, console: Console) -> None:
+    """One line per trial whose worker died, under the name of its study (``tune``: the
+    quality loop, ``search``: the efficiency search)."""
+    name = {"tune": "quality loop", "search": "efficiency search"}.get(loop, loop)
+    for death in deaths:
+        line = f"[yellow]{name}[/]: " + escape(death_line(death))
+        console.print(line, highlight=False, soft_wrap=True)  # one line, whatever the width
 
 
 SPEED_NAMES = {

@@ -14,6 +14,7 @@ from torch import nn
 from zenopt.core.config import TrainConfig
 from zenopt.core.errors import TrainingError
 from zenopt.core.records import EpochRecord
+from zenopt.profile.hostlock import training_epoch
 from zenopt.train.early_stopping import EarlyStopping
 from zenopt.train.losses import LossKind, penalty, task_loss
 from zenopt.train.optimizers import build_optimizer, build_scheduler
@@ -116,47 +117,50 @@ def fit(
     seen, train_time, loader_time = 0, 0.0, 0.0
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
-        # 2. One pass over a seeded permutation of the training split.
-        model.train()
-        tick = time.perf_counter()
-        order = torch.randperm(n, generator=generator)
-        total_loss, total_penalty = 0.0, 0.0
-        for start in range(0, n, config.batch_size):
-            # The "loader": an index slice of the prepared tensors (+ on-the-fly augmentation),
-            # timed apart from the step so the manifest shows whether training waits on data.
-            fetch = time.perf_counter()
-            idx = order[start : start + config.batch_size]
-            xb, yb = Xt[idx], yt[idx]
-            if augmenter is not None:
-                xb = augmenter(xb)
-            loader_time += time.perf_counter() - fetch
-            optimizer.zero_grad(set_to_none=True)
-            if objective is not None:
-                data_loss = objective(model(xb), xb, yb)
-            elif augmenter is not None and augmenter.mixes:
-                xb, perm, lam = augmenter.mix(xb)
-                out = model(xb)
-                data_loss = lam * task_loss(out, yb, loss, weights) + (1.0 - lam) * task_loss(
-                    out, yb[perm], loss, weights
-                )
-            else:
-                data_loss = task_loss(model(xb), yb, loss, weights)
-            reg = penalty(model, config.l1, config.l2)
-            if not torch.isfinite(data_loss):
-                value = float(data_loss.detach())
-                raise TrainingError(
-                    f"training diverged: the loss became {value} in epoch {epoch}; "
-                    f"lower train.lr (now {config.lr}) or check the data for extreme values"
-                )
-            (data_loss + reg).backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            total_loss += float(data_loss.detach()) * xb.shape[0]
-            total_penalty += float(reg.detach()) * xb.shape[0]
-        epoch_seconds = time.perf_counter() - tick
-        train_time += epoch_seconds
-        seen += n
-        # 3. Validate, then let the schedule and early stopping see the monitored metric.
-        val_loss, val_metric = validation_score(model, Xv, yv, loss)
+        # 2. One pass over a seeded permutation of the training split, and its validation,
+        #    holding the host lock shared: a timing on this host waits for the epoch to end,
+        #    and while one waits no new epoch starts (zenopt.profile.hostlock).
+        with training_epoch():
+            model.train()
+            tick = time.perf_counter()
+            order = torch.randperm(n, generator=generator)
+            total_loss, total_penalty = 0.0, 0.0
+            for start in range(0, n, config.batch_size):
+                # The "loader": an index slice of the prepared tensors (+ on-the-fly augmentation),
+                # timed apart from the step so the manifest shows whether training waits on data.
+                fetch = time.perf_counter()
+                idx = order[start : start + config.batch_size]
+                xb, yb = Xt[idx], yt[idx]
+                if augmenter is not None:
+                    xb = augmenter(xb)
+                loader_time += time.perf_counter() - fetch
+                optimizer.zero_grad(set_to_none=True)
+                if objective is not None:
+                    data_loss = objective(model(xb), xb, yb)
+                elif augmenter is not None and augmenter.mixes:
+                    xb, perm, lam = augmenter.mix(xb)
+                    out = model(xb)
+                    data_loss = lam * task_loss(out, yb, loss, weights) + (1.0 - lam) * task_loss(
+                        out, yb[perm], loss, weights
+                    )
+                else:
+                    data_loss = task_loss(model(xb), yb, loss, weights)
+                reg = penalty(model, config.l1, config.l2)
+                if not torch.isfinite(data_loss):
+                    value = float(data_loss.detach())
+                    raise TrainingError(
+                        f"training diverged: the loss became {value} in epoch {epoch}; "
+                        f"lower train.lr (now {config.lr}) or check the data for extreme values"
+                    )
+                (data_loss + reg).backward()  # type: ignore[no-untyped-call]
+                optimizer.step()
+                total_loss += float(data_loss.detach()) * xb.shape[0]
+                total_penalty += float(reg.detach()) * xb.shape[0]
+            epoch_seconds = time.perf_counter() - tick
+            train_time += epoch_seconds
+            seen += n
+            # 3. Validate, then let the schedule and early stopping see the monitored metric.
+            val_loss, val_metric = validation_score(model, Xv, yv, loss)
         lr = float(optimizer.param_groups[0]["lr"])
         record = EpochRecord(
             epoch, total_loss / n, total_penalty / n, val_loss, val_metric, lr, epoch_seconds

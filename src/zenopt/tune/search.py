@@ -19,6 +19,7 @@ from typing import Any
 
 from zenopt.core.config import ParamSpec
 from zenopt.core.errors import ModelError, TrainingError
+from zenopt.tune.hosts import ThreadBudget
 from zenopt.tune.space import suggest
 from zenopt.tune.study import budget_used, counts_toward_budget
 
@@ -98,14 +99,56 @@ def _met(study: Any) -> bool:
 SampleFn = Callable[[Any], dict[str, Any]]
 
 
+# A sampler that keeps proposing finished parameter sets is asked this many times in a row
+# before the search ends (each refused proposal is free: it trains nothing).
+MAX_REPLAYS = 20
+
+
+@dataclass
+class _Replays:
+    """Proposals refused in a row because their parameters already finished in the study."""
+
+    in_a_row: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.in_a_row >= MAX_REPLAYS
+
+
+def _refuse_a_replay(study: Any, trial: Any, repeats: _Replays) -> None:
+    """End a trial whose sampled parameters equal a finished trial's, before training: free
+    (not counted), so the sampler is asked again on the next trial. A re-queued trial (a dead
+    worker's, re-run with its parameters on purpose) is not a replay: its twin failed."""
+    import optuna
+    from optuna.trial import TrialState
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    twin = next(
+        (t.number for t in done if t.number != trial.number and t.params == trial.params), None
+    )
+    if twin is None:
+        repeats.in_a_row = 0
+        return
+    repeats.in_a_row += 1
+    trial.set_user_attr("free", True)
+    trial.set_user_attr("replay_of", twin)
+    if repeats.exhausted:
+        study.stop()
+    raise optuna.TrialPruned(f"the parameters of trial {twin}, which finished: not run again")
+
+
 def _objective(
     study: Any,
     space: dict[str, ParamSpec],
     budget: int,
     trial_fn: TrialFn,
     sample: SampleFn | None = None,
+    repeats: _Replays | None = None,
+    threads: ThreadBudget | None = None,
 ) -> Callable[[Any], float | tuple[float, ...]]:
     import optuna
+
+    repeats = repeats if repeats is not None else _Replays()
 
     def objective(trial: Any) -> float | tuple[float, ...]:
         # Checked at the start, against the storage: other workers may have used the budget or
@@ -116,13 +159,19 @@ def _objective(
             raise _SkippedError
         trial.set_user_attr("worker", worker_id())
         params = sample(trial) if sample is not None else suggest(trial, space)
+        if sample is None:  # the efficiency search answers its repeats from their records
+            _refuse_a_replay(study, trial, repeats)
 
         def report(epoch: int, value: float) -> None:
             trial.report(value, epoch)
+            if threads is not None:  # a neighbour may have left (or joined) since the start
+                threads.refresh(study)
             if trial.should_prune():
                 trial.set_user_attr("pruned_at_epoch", epoch)
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
+        if threads is not None:  # this host's cores, shared by the processes training there
+            trial.set_user_attr("train_threads", threads.apply(study))
         try:
             result = trial_fn(params, trial.number, report)
         except (TrainingError, ModelError, TrialFailedError) as exc:
@@ -178,15 +227,38 @@ def run_search(
     on_update: Callable[[SearchSnapshot], None] | None = None,
     poll_s: float = 1.0,
     sample: SampleFn | None = None,
+    threads: ThreadBudget | None = None,
 ) -> str:
-    """Run trials until the target is met or the budget is spent; return why it stopped."""
+    """Run trials until the target is met or the budget is spent; return why it stopped.
+    ``threads``: this process's share of its host's cores for training (``tune.hosts``)."""
+    try:
+        return _search(
+            study, space, budget, trial_fn, timeout_s, on_update, poll_s, sample, threads
+        )
+    finally:
+        if threads is not None:
+            threads.leave(study)
+
+
+def _search(
+    study: Any,
+    space: dict[str, ParamSpec],
+    budget: int,
+    trial_fn: TrialFn,
+    timeout_s: float | None,
+    on_update: Callable[[SearchSnapshot], None] | None,
+    poll_s: float,
+    sample: SampleFn | None,
+    threads: ThreadBudget | None,
+) -> str:
     import optuna
     from optuna.storages._heartbeat import is_heartbeat_enabled
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(logging.ERROR)
     started = time.monotonic()
-    objective = _objective(study, space, budget, trial_fn, sample)
+    replays = _Replays()
+    objective = _objective(study, space, budget, trial_fn, sample, replays, threads)
 
     def after_trial(study: Any, trial: Any) -> None:
         if on_update is not None:
@@ -217,6 +289,8 @@ def run_search(
                 )
             if getattr(study.sampler, "is_exhausted", lambda _: False)(study):
                 return "every grid point tried"
+            if replays.exhausted:
+                return f"the sampler proposed finished parameters {MAX_REPLAYS} times in a row"
             if _met(study):
                 return "target met on validation"
             if timeout_s is not None and time.monotonic() - started >= timeout_s:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from zenopt.core.config import ParamSpec, TuneConfig
@@ -21,6 +24,8 @@ __all__ = [
     "make_pruner",
     "make_sampler",
     "open_study",
+    "resumed_seed",
+    "study_lock",
 ]
 
 ATTR_CONFIG = "zenopt_config"  # the run configuration: what a worker needs to run trials
@@ -187,10 +192,38 @@ def open_study(
     sampler_space = {k: ParamSpec.model_validate(v) for k, v in stored.items()}
     shared = not url.startswith("sqlite")
     # Workers sharing a study must not draw the same points: each gets its own random stream.
-    sampler_seed = None if shared else seed
+    sampler_seed = None if shared else resumed_seed(study, seed)
     study.sampler = make_sampler(tune, sampler_space, sampler_seed, workers=shared)
     study.pruner = make_pruner(tune)
     return study
+
+
+@contextmanager
+def study_lock(study: Any) -> Iterator[None]:
+    """One process at a time inside, of all that share the study: a PostgreSQL advisory lock
+    keyed by the study's name. A SQLite study has one owner, so it needs none."""
+    storage = getattr(study._storage, "_backend", study._storage)
+    engine = getattr(storage, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    key = zlib.crc32(f"zenopt:{study.study_name}".encode())
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()
+
+
+def resumed_seed(study: Any, seed: int) -> int:
+    """The sampler's seed: ``seed`` for a new study, ``seed`` plus its trial count for one
+    that already has trials. A resumed study re-seeded with ``seed`` alone would draw its
+    start-up trials again, the very parameter sets it has already run."""
+    return seed + len(study.get_trials(deepcopy=False))
 
 
 def counts_toward_budget(trial: Any) -> bool:

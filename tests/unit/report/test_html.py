@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from rich.console import Console
 from tests.conftest import fast_overrides
 
@@ -71,3 +72,67 @@ def test_user_strings_are_escaped(tmp_path: Path) -> None:
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert html.count("<script") == 0
+
+
+DEATHS = [
+    {
+        "number": 3,
+        "state": "died",
+        "worker": "node-a:4121",
+        "started_at": "2026-03-02T12:00:20+00:00",
+        "last_heartbeat_at": "2026-03-02T12:00:36+00:00",
+        "failed_at": "2026-03-02T12:01:07+00:00",
+        "silent_s": 31.2,
+        "silent_since": "heartbeat",
+        "rerun": {
+            "number": 9,
+            "state": "complete",
+            "worker": "node-b:77",
+            "started_at": "2026-03-02T12:01:08+00:00",
+        },
+    },
+    {
+        "number": 5,
+        "state": "interrupted",
+        "worker": "node-a:4121",
+        "started_at": "2026-03-02T12:02:00+00:00",
+        "last_heartbeat_at": None,
+        "failed_at": "2026-03-02T12:02:30+00:00",
+        "silent_s": 30.0,
+        "silent_since": "start",
+        "rerun": None,
+    },
+]
+
+
+def _deaths_html(manifest: dict[str, Any], loop: str) -> str:
+    """The deaths table of one section, rendered as report.html.j2 renders it."""
+    from zenopt.report.html import _environment
+
+    template = _environment().from_string(
+        '{% from "deaths.html.j2" import deaths_table %}{{ deaths_table(m[loop].deaths) }}'
+    )
+    return template.render(m=manifest, loop=loop)
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+
+
+@pytest.mark.parametrize("loop", ["tune", "search"])
+def test_the_trials_whose_worker_died_get_a_table_only_when_there_are_any(loop: str) -> None:
+    html = _deaths_html({loop: {"deaths": DEATHS}}, loop)
+    text = _text(html)
+    assert "Trials whose worker died" in text
+    assert html.count("<tr>") == 3  # the head and one row per death
+    assert (
+        "3 node-a:4121 2026-03-02T12:00:20+00:00 2026-03-02T12:00:36+00:00 "
+        "2026-03-02T12:01:07+00:00 31.2 trial 9 (complete) by node-b:77, started "
+        "2026-03-02T12:01:08+00:00"
+    ) in text
+    assert (
+        "5 (interrupted) node-a:4121 2026-03-02T12:02:00+00:00 none recorded "
+        "2026-03-02T12:02:30+00:00 30 since its start not re-run (tune.retries spent)"
+    ) in text
+    assert _deaths_html({loop: {"deaths": []}}, loop).strip() == ""
+    assert _deaths_html({loop: {}}, loop).strip() == ""  # a manifest from before the list

@@ -96,3 +96,32 @@ def test_cosine_schedule_anneals_the_learning_rate() -> None:
     _, result = _train(TrainConfig(epochs=4, schedule="cosine", lr=0.01, patience=None))
     lrs = [r.lr for r in result.history]  # type: ignore[attr-defined]
     assert lrs[0] == pytest.approx(0.01) and lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.01
+
+
+def test_each_epoch_holds_the_host_lock_shared() -> None:
+    import fcntl
+    import os
+
+    from zenopt.profile.hostlock import host_lock
+    from zenopt.train.losses import task_loss
+
+    path = os.environ["ZENOPT_HOST_LOCK"]  # this test's own (tests/conftest.py)
+    seen = []
+
+    def objective(out: torch.Tensor, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        fd = os.open(path, os.O_RDONLY)  # another process's view: shared, not exclusive
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            seen.append(True)
+        finally:
+            os.close(fd)
+        return task_loss(out, yb, "cross_entropy")
+
+    Xtr, ytr, Xv, yv, _, _ = _iris()
+    model = build_model("mlp", (4,), 3, {"hidden": [8]})
+    config = TrainConfig(epochs=2, patience=None, batch_size=64)
+    fit(model, Xtr, ytr, Xv, yv, config, "cross_entropy", 0, objective=objective)
+    assert seen
+    assert host_lock(None).stats()["shared"]["acquisitions"] == 2

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zenopt.compress import plan_label
 from zenopt.compress._base import has_vnni
 from zenopt.compress.search_space import ladder, precisions, sample_plan
 from zenopt.core.config import RunConfig
@@ -29,9 +30,17 @@ from zenopt.flow.efficiency.setup import SearchSetup, quality_budget, search_set
 from zenopt.flow.efficiency.trial import make_search_trial, objective_values
 from zenopt.profile.machine import fingerprint
 from zenopt.report.progress import SearchProgress
+from zenopt.tune.hosts import ThreadBudget
 from zenopt.tune.search import SearchSnapshot, run_search
 from zenopt.tune.storage import default_study_name, open_storage, redact, storage_url
-from zenopt.tune.study import ATTR_CONFIG, ATTR_SETUP, fail_interrupted, open_study
+from zenopt.tune.study import (
+    ATTR_CONFIG,
+    ATTR_SETUP,
+    fail_interrupted,
+    open_study,
+    resumed_seed,
+)
+from zenopt.tune.summary import trial_deaths
 
 __all__ = [
     "SEARCH_FOLDER",
@@ -99,7 +108,8 @@ def _open(ctx: RunContext, directions: list[str], setup: dict[str, Any]) -> tupl
         section="compress.search",
     )
     shared = not url.startswith("sqlite")
-    study.sampler = search_sampler(config, None if shared else config.seed, shared)
+    seed = None if shared else resumed_seed(study, config.seed)
+    study.sampler = search_sampler(config, seed, shared)
     return study, url
 
 
@@ -146,7 +156,10 @@ def drive_search(study: Any, setup: SearchSetup, precision_choices: list[str]) -
 
     def sample(trial: Any) -> dict[str, Any]:
         steps = sample_plan(trial, search, precision_choices)
+        trial.set_user_attr("plan", plan_label(steps))  # before it runs: repeats look for it
         return {"steps": [step.model_dump(mode="json") for step in steps]}
+
+    setup.study = study  # the free allowance and the repeats are the study's
 
     timeout = None if search.timeout_min is None else search.timeout_min * 60
     with SearchProgress(ctx.console, ctx.quiet) as progress:
@@ -156,7 +169,10 @@ def drive_search(study: Any, setup: SearchSetup, precision_choices: list[str]) -
             summary = setup.last
             progress.update(snap, summary.get("counts", {}), _best_text(summary, config))
 
-        stopped = run_search(study, {}, search.trials, trial_fn, timeout, on_update, sample=sample)
+        threads = ThreadBudget(config.tune.threads, ctx.warn)
+        stopped = run_search(
+            study, {}, search.trials, trial_fn, timeout, on_update, sample=sample, threads=threads
+        )
     if stopped == "target met on validation":
         stopped = "a feasible plan was found (stop: first_feasible)"
     return stopped
@@ -217,6 +233,7 @@ def run_efficiency_loop(ctx: RunContext, baseline: Baseline) -> EfficiencyResult
             **_budgets(ctx),
             "recovered_trials": recovered,
             "interrupted_trials_rerun": interrupted,
+            "deaths": trial_deaths(study),
             "workers": sorted({t.user_attrs.get("worker", "") for t in study.trials} - {""}),
             "cpu": _cpu(machine, ctx.threads),
             "seconds": time.perf_counter() - tick,

@@ -50,6 +50,7 @@ class SearchSetup:
     cache: PrefixCache
     higher: bool = True  # the primary metric is better when higher
     free_left: int = 0  # repeats and plans rejected before training that may still be free
+    study: Any = None  # the search's study: the free allowance and repeats are kept in it
     progress: Any = None  # called with a short text while a trial works
     last: dict[str, Any] = field(default_factory=dict)
 

@@ -20,9 +20,11 @@ from zenopt.core.errors import first_line
 from zenopt.flow.candidate import candidate_checks, candidate_record
 from zenopt.flow.compress import make_context
 from zenopt.flow.efficiency.precheck import precheck
-from zenopt.flow.efficiency.setup import SearchSetup, measured_records, plan_of, write_record
+from zenopt.flow.efficiency.repeats import earlier_record
+from zenopt.flow.efficiency.setup import FREE_TRIALS, SearchSetup, plan_of, write_record
 from zenopt.profile.rounds import time_in_rounds
 from zenopt.tune.search import ReportFn, TrialFailedError, TrialRejectedError, TrialResult
+from zenopt.tune.study import study_lock
 
 __all__ = ["make_search_trial", "objective_values"]
 
@@ -58,11 +60,26 @@ def _speeds(setup: SearchSetup, runtime: str, path: Path, threads: int) -> list[
     ]
 
 
-def _free(setup: SearchSetup) -> bool:
+def _free(setup: SearchSetup, number: int) -> bool:
     """A trial that took seconds (a repeat, or a plan rejected before training) is free while
-    the allowance lasts; past it, it counts, so a search that only repeats still ends."""
-    setup.free_left -= 1
-    return setup.free_left >= 0
+    the allowance lasts; past it, it counts, so a search that only repeats still ends. The
+    allowance is the study's, across every process on it: counted and claimed under the
+    study's lock, so that two workers never both take its last free trial."""
+    study = setup.study
+    if study is None:  # no study (a unit test of one trial): this process's own count
+        setup.free_left -= 1
+        return setup.free_left >= 0
+    allowance = FREE_TRIALS * setup.config.compress.search.trials
+    with study_lock(study):
+        taken = sum(
+            1
+            for t in study.get_trials(deepcopy=False)
+            if t.user_attrs.get("free") and t.number != number
+        )
+        free = taken < allowance
+        trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        study._storage.set_trial_user_attr(trial_id, "free", free)
+    return free
 
 
 def objective_values(setup: SearchSetup, record: dict[str, Any]) -> tuple[float, float, float]:
@@ -79,12 +96,13 @@ def objective_values(setup: SearchSetup, record: dict[str, Any]) -> tuple[float,
 
 
 def _repeat(setup: SearchSetup, number: int, label: str) -> None:
-    """A plan measured before is answered from its first measurement, and ended as a rejection
-    that marks the plan as seen (+1 on its constraints), so that the sampler moves on."""
-    same = next((r for r in measured_records(setup.folder) if r.get("plan") == label), None)
+    """A plan drawn before, by any process on the study, is answered from the first trial's
+    record (waiting for it if it is still running), and ended as a rejection that marks the
+    plan as seen (+1 on its constraints), so that the sampler moves on."""
+    same = earlier_record(setup, number, label)
     if same is None:
         return
-    record = {**same, "trial": number, "same_as": same["trial"], "free": _free(setup)}
+    record = {**same, "trial": number, "same_as": same["trial"], "free": _free(setup, number)}
     write_record(setup.folder / f"trial-{number:05d}", record)
     setup.summarise()
     seen = {**same.get("constraints", {}), "repeat": 1.0}
@@ -99,7 +117,7 @@ def _reject_early(setup: SearchSetup, steps: list[Step], number: int, work: Path
     if rejected is None:
         return
     label = plan_label(steps)
-    rejected["free"] = _free(setup)
+    rejected["free"] = _free(setup, number)
     record = {"trial": number, "plan": label, **rejected, "seconds": time.perf_counter() - tick}
     write_record(setup.folder / f"trial-{number:05d}", record)
     setup.summarise()
