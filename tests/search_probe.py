@@ -4,7 +4,8 @@ It runs the real search loop (``run_search``: the study, the global budget, hear
 real per-host thread budget, and the search trial's real repeat answering and free allowance
 (``flow/efficiency/trial.py``), on plans that are "measured" in a fraction of a second instead
 of trained: a plan named ``slow-*`` is rejected as its speed check would reject it (free),
-any other is measured (counted). Each measurement appends a line to ``measured.log``.
+any other is measured (counted). Each measurement appends a line to ``measured.log`` and
+takes ``$PROBE_SECONDS`` (0.15 by default).
 
     python -m tests.search_probe URL STUDY FOLDER BUDGET PLAN [PLAN ...]
 """
@@ -47,7 +48,7 @@ def main(url: str, name: str, folder: Path, budget: int, plans: list[str]) -> No
         _repeat(setup, number, label)  # raises when the plan was drawn before, anywhere
         with (folder / "measured.log").open("a") as log:
             log.write(f"{label} {number} {os.getpid()}\n")
-        time.sleep(0.15)  # a measurement other processes can run into
+        time.sleep(float(os.environ.get("PROBE_SECONDS", "0.15")))  # others can run into it
         if label.startswith("slow"):
             record = {"trial": number, "plan": label, "rejected_before_training": ["slow"]}
             record["free"] = _free(setup, number)

@@ -130,6 +130,7 @@ def test_a_run_killed_mid_study_resumes_and_loses_only_the_running_trial(tmp_pat
     ran = [t for t in tune["trials"] if t["state"] in ("complete", "pruned")]
     params = [json.dumps(t["params"], sort_keys=True) for t in ran]
     assert len(params) == len(set(params)) == 6
+    assert tune["counts"]["replays"] == 0  # and not by refusing replays: the sampler moved on
 
 
 def test_resume_refuses_a_complete_run_and_config_changes(

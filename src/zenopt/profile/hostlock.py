@@ -25,7 +25,9 @@ the shared hold, takes the exclusive one, and takes the shared one back afterwar
 deadlocking against itself. Re-entrancy is per process, not per thread: zenopt times on one
 thread, and threads of a process share its hold (a ``threading.Lock`` keeps the bookkeeping
 consistent). Files are opened per acquisition and closed on release: no descriptor stays open
-between sections, and a lock file a temp cleaner removed is made again.
+between sections, and a lock file a temp cleaner removed is made again. A child forked inside a
+section forgets the parent's hold (it must not release it) and, if it takes the lock itself,
+waits for the parent's section to end: so a child a timed section starts takes no lock.
 """
 
 from __future__ import annotations

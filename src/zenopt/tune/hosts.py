@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["ATTR_PROCESS", "ThreadBudget", "host_cores", "live_processes"]
@@ -31,14 +32,24 @@ def host_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot; Linux), to tell it from a later process
+    that was given the same pid; None where /proc does not say."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: int | None) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process: alive
-        return True
-    return True
+        pass
+    return started is None or _started(pid) in (None, started)
 
 
 def live_processes(study: Any, host: str) -> dict[str, dict[str, Any]]:
@@ -48,7 +59,8 @@ def live_processes(study: Any, host: str) -> dict[str, dict[str, Any]]:
     for key, entry in study.user_attrs.items():
         if not key.startswith(ATTR_PROCESS) or not isinstance(entry, dict):
             continue
-        if entry.get("host") == host and not entry.get("left") and _alive(int(entry["pid"])):
+        alive = _alive(int(entry["pid"]), entry.get("started"))
+        if entry.get("host") == host and not entry.get("left") and alive:
             live[key.removeprefix(ATTR_PROCESS)] = entry
     return live
 
@@ -79,23 +91,37 @@ class ThreadBudget:
             self.previous = torch.get_num_threads()
         others = {k: v for k, v in live_processes(study, host).items() if k != self.me}
         share = self.explicit or max(1, min(cores, self.previous) // (len(others) + 1))
-        entry = {"host": host, "pid": os.getpid(), "threads": share, "cores": cores}
-        study.set_user_attr(ATTR_PROCESS + self.me, {**entry, "at": time.time()})
+        pid = os.getpid()
+        entry = {"host": host, "pid": pid, "started": _started(pid), "threads": share}
+        study.set_user_attr(ATTR_PROCESS + self.me, {**entry, "cores": cores, "at": time.time()})
         torch.set_num_threads(share)
         self.history.append(share)
-        total = share + sum(int(v.get("threads", 1)) for v in others.values())
-        if total > cores and not self.warned and self.note is not None:
-            self.warned = True
-            fix = (
-                f"start at most {cores} zenopt processes on this host"
-                if total == len(others) + 1  # one thread each already
-                else "leave tune.threads unset (each process takes its share) or lower --threads"
-            )
-            self.note(
-                f"{len(others) + 1} zenopt processes on {host} train with {total} threads on "
-                f"{cores} cores, which slows every one of them; {fix}"
-            )
+        self._warn(
+            host,
+            cores,
+            len(others) + 1,
+            share + sum(int(v.get("threads", 1)) for v in others.values()),
+        )
         return share
+
+    def _warn(self, host: str, cores: int, processes: int, threads: int) -> None:
+        """Once: more training threads than cores. Shares never add up to more unless there
+        are more processes than cores, or a process sets its own (what the others registered
+        may lag by a trial as they shrink to their share, so only that counts then)."""
+        if self.warned or self.note is None:
+            return
+        if self.explicit is not None and threads > cores:
+            fix = "leave tune.threads unset (each process takes its share) or lower --threads"
+        elif self.explicit is None and processes > min(cores, self.previous or cores):
+            fix = f"start at most {min(cores, self.previous or cores)} zenopt processes here"
+            threads = processes
+        else:
+            return
+        self.warned = True
+        self.note(
+            f"{processes} zenopt processes on {host} train with {threads} threads on {cores} "
+            f"cores, which slows every one of them; {fix}"
+        )
 
     def refresh(self, study: Any) -> None:
         """Between epochs: take up the cores a process that left gave back (or give some

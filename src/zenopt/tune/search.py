@@ -67,6 +67,10 @@ class _SkippedError(Exception):
     """A trial that must not run: the budget is spent or the target is already met."""
 
 
+class _ReplayError(Exception):
+    """A trial refused before training: its parameters are a finished trial's."""
+
+
 class TrialRejectedError(Exception):
     """A trial function's way to end a trial early as pruned, keeping what it measured."""
 
@@ -119,7 +123,6 @@ def _refuse_a_replay(study: Any, trial: Any, repeats: _Replays) -> None:
     """End a trial whose sampled parameters equal a finished trial's, before training: free
     (not counted), so the sampler is asked again on the next trial. A re-queued trial (a dead
     worker's, re-run with its parameters on purpose) is not a replay: its twin failed."""
-    import optuna
     from optuna.trial import TrialState
 
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -134,7 +137,9 @@ def _refuse_a_replay(study: Any, trial: Any, repeats: _Replays) -> None:
     trial.set_user_attr("replay_of", twin)
     if repeats.exhausted:
         study.stop()
-    raise optuna.TrialPruned(f"the parameters of trial {twin}, which finished: not run again")
+    # Failed, not pruned: a sampler learns nothing from it (TPE would file a pruned trial
+    # among the bad ones, at the parameters of what may be the best trial).
+    raise _ReplayError(f"the parameters of trial {twin}, which finished: not run again")
 
 
 def _objective(
@@ -158,6 +163,9 @@ def _objective(
             study.stop()
             raise _SkippedError
         trial.set_user_attr("worker", worker_id())
+        for key in ("free", "same_as", "replay_of"):  # a re-run starts with its twin's copies
+            if trial.user_attrs.get(key) is not None:
+                trial.set_user_attr(key, None)
         params = sample(trial) if sample is not None else suggest(trial, space)
         if sample is None:  # the efficiency search answers its repeats from their records
             _refuse_a_replay(study, trial, repeats)
@@ -284,7 +292,13 @@ def _search(
                     objective,
                     timeout=left,
                     callbacks=[after_trial],
-                    catch=(_SkippedError, TrainingError, ModelError, TrialFailedError),
+                    catch=(
+                        _SkippedError,
+                        _ReplayError,
+                        TrainingError,
+                        ModelError,
+                        TrialFailedError,
+                    ),
                     gc_after_trial=False,
                 )
             if getattr(study.sampler, "is_exhausted", lambda _: False)(study):

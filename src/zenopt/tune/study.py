@@ -210,13 +210,11 @@ def study_lock(study: Any) -> Iterator[None]:
     from sqlalchemy import text
 
     key = zlib.crc32(f"zenopt:{study.study_name}".encode())
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            conn.commit()
+    # A transaction-level lock: released when the transaction ends, however it ends (an
+    # interruption, a lost connection), so it can never stay held on a pooled connection.
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield
 
 
 def resumed_seed(study: Any, seed: int) -> int:

@@ -93,6 +93,7 @@ def trial_deaths(study: Any) -> list[dict[str, Any]]:
         if t.state == TrialState.FAIL
         and "error" not in t.user_attrs
         and not t.user_attrs.get("skipped")
+        and t.user_attrs.get("replay_of") is None
     ]
     # Optuna's retry appends the number of the trial it re-runs to ``retry_history`` (its
     # ``failed_trial`` is the first of a chain of re-runs, not the one that died just before).

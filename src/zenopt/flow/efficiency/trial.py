@@ -74,7 +74,7 @@ def _free(setup: SearchSetup, number: int) -> bool:
         taken = sum(
             1
             for t in study.get_trials(deepcopy=False)
-            if t.user_attrs.get("free") and t.number != number
+            if t.user_attrs.get("free") and t.number != number and t.state.name != "FAIL"
         )
         free = taken < allowance
         trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
