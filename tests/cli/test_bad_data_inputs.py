@@ -83,7 +83,7 @@ CASES: list[tuple[str, Setup, str]] = [
             ),
             data__group="patient",
         ),
-        "data.group: 1 group(s) among 40 rows; a grouped split puts whole groups on each side, so it needs more groups — use a column with more",
+        "data.group: 1 group(s) in the 40 rows being split; a grouped split puts whole groups on each side, so it needs more groups — use a column with more",
     ),
     (
         "text column left out of an explicit categorical",

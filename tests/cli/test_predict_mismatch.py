@@ -293,3 +293,23 @@ def test_images_directly_in_a_folder_are_predicted_without_labels(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == "row,prediction"
     assert len(result.stdout.splitlines()) == 4
+
+
+def test_out_is_a_file_outside_the_run(
+    tmp_path: Path, iris_run: tuple[Path, dict[str, Any]]
+) -> None:
+    """--out a folder, or a file of the run itself (its manifest), is one line, exit 2, and
+    the run's files are left as they were."""
+    import numpy as np
+
+    run, data = iris_run[0], str(tmp_path / "x.npz")
+    np.savez(data, X=np.ones((3, 4), np.float32))
+    manifest = (run / "manifest.json").read_bytes()
+    line = _one_error_line([str(run), data, "--out", str(tmp_path)])
+    suggestion = tmp_path / "predictions.csv"
+    assert line == f"error: --out {tmp_path}: a folder; give a file name, e.g. --out {suggestion}"
+    own = run / "manifest.json"
+    line = _one_error_line([str(run), data, "--out", str(own)])
+    expected = f"a file of the run in {run.resolve()}; write the predictions outside it"
+    assert line == f"error: --out {own}: {expected}"
+    assert own.read_bytes() == manifest

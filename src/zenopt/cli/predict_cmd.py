@@ -58,6 +58,22 @@ def _outputs(
         ) from exc
 
 
+def _check_out(out: Path, run_dir: Path) -> None:
+    """``--out`` is a file to write, and none of the run's own (its manifest, models)."""
+    from zenopt.core.errors import ConfigError
+
+    if out.is_dir():
+        raise ConfigError(
+            f"--out {out}: a folder; give a file name, e.g. --out {out / 'predictions.csv'}"
+        )
+    root = run_dir.resolve()
+    root = root if (root / "manifest.json").is_file() else root.parent.parent
+    if out.exists() and root in out.resolve().parents:
+        raise ConfigError(
+            f"--out {out}: a file of the run in {root}; write the predictions outside it"
+        )
+
+
 def _scored(texts: list[str], labels: list[str], head: str) -> str:
     """`` · MSE …`` or `` · accuracy …`` of the predictions against the data's labels."""
     import numpy as np
@@ -101,6 +117,8 @@ def predict(
         from zenopt.runtime.predictor import backend_names
 
         manifest, deployed = _target(run_dir)
+        if out is not None:
+            _check_out(out, run_dir)
         backend = backend or deployed.runtime
         if backend not in backend_names():
             raise ConfigError(f"--backend {backend!r}: choose from {', '.join(backend_names())}")
@@ -115,7 +133,12 @@ def predict(
         if out is None:
             typer.echo(text, nl=False)
         else:
-            atomic_write_text(out, text)
+            try:
+                atomic_write_text(out, text)
+            except OSError as exc:
+                raise ConfigError(
+                    f"--out {out}: cannot write it ({exc.strerror}); give a writable file path"
+                ) from None
         summary = f"{len(texts)} predictions by {deployed.label} in {backend}"
         if found.labels is not None:
             summary += _scored(texts, found.labels, model["head"])

@@ -179,9 +179,13 @@ class RequirementsConfig(_Section):
         """YAML reads ``{1: 0.95}`` with an int key; class names are text (``1``)."""
         if not isinstance(value, dict):
             return value
-        # 1 and 1.0 are class "1", as the data's labels are named; True stays (and is refused)
+        # 1 and 1.0 are class "1", as the data's labels are named; YAML's True (from yes)
+        # is named back once the classes are known (validate_class_targets)
         number = [k for k in value if isinstance(k, int | float) and not isinstance(k, bool)]
-        named = {k: str(int(k)) if float(k).is_integer() else str(k) for k in number}
+        named: dict[Any, str] = {
+            k: str(int(k)) if float(k).is_integer() else str(k) for k in number
+        }
+        named.update({k: str(k) for k in value if isinstance(k, bool)})  # yes/no: see the data
         return {named.get(k, k): v for k, v in value.items()}
 
     @field_validator("min_class_recall", "min_class_precision")

@@ -32,7 +32,8 @@ DISTINCT_SHARE = 0.9  # a text column distinct on this share of rows is an ident
 MIN_CONSECUTIVE = 10  # fewer distinct consecutive integers than this may be a real feature
 
 _ID_NAME = re.compile(
-    r"^(?i:id|uuid|guid)$"  # id, ID, uuid
+    r"^$|^Unnamed: \d+$"  # the row index pandas writes without index=False (read back)
+    r"|^(?i:id|uuid|guid)$"  # id, ID, uuid
     r"|(?i:[_\s.-](id|uuid|guid))$"  # patient_id, Patient ID, record-uuid
     r"|[a-z0-9](Id|ID|Uuid|UUID)$"  # patientId, PatientID, recordUuid
 )
@@ -70,7 +71,11 @@ def identifier_reason(name: str, values: np.ndarray) -> str | None:
         if present.size == 0 or not np.all(present == np.round(present)):
             return None
         if _ID_NAME.search(name):
-            return "integers, named like an identifier"
+            return (
+                "integers, named like an identifier"
+                if name and not name.startswith("Unnamed: ")
+                else "integers in an unnamed column: a row index saved with the data"
+            )
         distinct = np.unique(present)
         span = float(distinct[-1] - distinct[0]) + 1 if distinct.size else 0.0
         if distinct.size == present.size >= MIN_CONSECUTIVE and span == distinct.size:
@@ -100,9 +105,15 @@ def check_identifiers(dataset: Dataset, config: DataConfig) -> None:
         if reason is not None:
             raise DataError(
                 f"{dataset.name}: column {name!r} looks like an identifier ({reason}, {n} rows), "
-                f"so it would not generalise; drop it with data.drop=[{name}], or set "
+                f"so it would not generalise; drop it with data.drop=[{_item(name)}], or set "
                 "data.keep_ids=true to use it anyway"
             )
+
+
+def _item(name: str) -> str:
+    """A column name as a YAML list item: quoted when it is empty or not a plain word."""
+    plain = re.fullmatch(r"[A-Za-z_][\w .-]*", name) and name == name.strip()
+    return name if plain else f'"{name}"'
 
 
 def select_columns(dataset: Dataset, config: DataConfig) -> Dataset:

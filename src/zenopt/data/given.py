@@ -61,8 +61,13 @@ def resolve_given(key: str, source: str, config: DataConfig) -> Path:
                 "(train-images-idx3-ubyte[.gz] → t10k-images-idx3-ubyte[.gz]); "
                 f"data.source={config.source!r} is not one: give the file's path"
             )
+        if "train" not in train.name:
+            raise DataError(
+                f"{key}=auto looks for the t10k file of a train-… IDX file, and {train.name} has "
+                "no 'train' in its name; give the test images file's path"
+            )
         guess = train.with_name(train.name.replace("train", "t10k"))
-        if guess == train or not guess.is_file():
+        if not guess.is_file():
             raise DataError(
                 f"{key}=auto: {guess.name} not found next to {train}; "
                 "give the test images file's path"
@@ -81,6 +86,12 @@ def resolve_given(key: str, source: str, config: DataConfig) -> Path:
 def _read_given(key: str, path: Path, config: DataConfig, base: Dataset) -> Dataset:
     """``path`` read as the training source was: same columns, categorical columns, task."""
     kind = kind_of_path(path)
+    if (kind == "table") != (base.kind == "table"):
+        what = {"table": "a table", "folder": "an image folder", "idx": "IDX images"}.get(kind)
+        raise DataError(
+            f"{key}: {path} is {what or 'an .npz file'}, but the training data is "
+            f"{'a table' if base.kind == 'table' else 'images'}; give a file of the same kind"
+        )
     if kind == "idx" and sibling_labels(path) is None:
         raise DataError(
             f"{key}: no labels file next to {path} (…-labels-idx1-ubyte[.gz]); "
@@ -115,10 +126,11 @@ def _check_header(key: str, path: Path, config: DataConfig, base: Dataset) -> No
 
 def _conformed(key: str, other: Dataset, base: Dataset) -> Dataset:
     """``other`` in the training data's column order and class indices, or a clear error."""
-    if other.kind != base.kind:
+    if other.kind != base.kind:  # an .npz of the other kind
+        kinds = {"table": "a table", "image": "images"}
         raise DataError(
-            f"{key}: {other.name} holds {other.kind}s, the training data {base.kind}s; "
-            "give a file of the same kind"
+            f"{key}: {other.name} holds {kinds[other.kind]}, but the training data is "
+            f"{kinds[base.kind]}; give a file of the same kind"
         )
     if other.kind == "image" and other.input_shape != base.input_shape:
         got, want = _shape(other.input_shape), _shape(base.input_shape)

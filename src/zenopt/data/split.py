@@ -91,8 +91,8 @@ def grouped_carve(
     n_groups = int(codes.max()) + 1 if codes.size else 0
     if n_groups < 2:
         raise DataError(
-            f"data.group: {n_groups} group(s) among {len(indices)} rows; a grouped split puts "
-            "whole groups on each side, so it needs more groups — use a column with more"
+            f"data.group: {n_groups} group(s) in the {len(indices)} rows being split; a grouped "
+            "split puts whole groups on each side, so it needs more groups — use a column with more"
         )
     folds = max(2, min(round(len(indices) / max(n_take, 1)), n_groups))
     if y is not None and n_groups >= folds:

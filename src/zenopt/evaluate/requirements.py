@@ -131,15 +131,39 @@ def check_quality(
     per_class = metrics.get("per_class", {})
     for field, key in CLASS_TARGETS.items():
         for label, target in getattr(req, field).items():
-            measured = per_class.get(label, {}).get(key)
-            checks.append(_check(f"{field}[{label}]", "quality", target, measured, True, "", split))
+            found = per_class.get(label, {})
+            # no row of the class in this split: its recall is not measurable, not 0
+            measured = found.get(key) if found.get("support", 1) > 0 else None
+            detail = split if measured is not None else f"{split}: no row of {label!r} in it"
+            checks.append(
+                _check(f"{field}[{label}]", "quality", target, measured, True, "", detail)
+            )
     return checks
+
+
+_BOOLEAN_WORDS = {"True": ("yes", "true", "on", "y"), "False": ("no", "false", "off", "n")}
+
+
+def _unread_booleans(targets: dict[str, float], class_names: list[str], field: str) -> None:
+    """YAML reads ``{yes: 0.9}`` as ``{True: 0.9}``: give the key back the class name it was
+    written as (the one class named yes/true/on/y), or say to quote it."""
+    for key, words in _BOOLEAN_WORDS.items():
+        if key not in targets or key in class_names:
+            continue
+        named = [c for c in class_names if c.lower() in words]
+        if len(named) != 1:
+            raise ConfigError(
+                f"requirements.{field}: YAML read a class name as {key.lower()}; quote it, "
+                f'e.g. {{"{words[0]}": 0.9}}; classes: {", ".join(class_names)}'
+            )
+        targets[named[0]] = targets.pop(key)
 
 
 def validate_class_targets(req: RequirementsConfig, task: str, class_names: list[str]) -> None:
     """Per-class targets name classes as the report shows them; anything else exits 2."""
     for field in CLASS_TARGETS:
         targets: dict[str, float] = getattr(req, field)
+        _unread_booleans(targets, class_names, field)
         if targets and task == "regression":
             raise ConfigError(f"requirements.{field} is a classification target; remove it")
         unknown = [label for label in targets if label not in class_names]

@@ -47,6 +47,7 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
         console.print(table)
     else:
         console.print("[dim]no requirements set[/]")
+    _print_data(manifest.get("data", {}), console)
     _print_test(manifest.get("quality", {}), console)
     if manifest.get("speed"):
         print_speed(manifest["speed"], console)
@@ -66,6 +67,17 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
             console.print(f"[bold red]confirmation[/]: {escape(decision['action'])}")
         elif not decision["met"] or ran in manifest:
             console.print(f"[yellow]{decision['loop']} loop[/]: {escape(decision['action'])}")
+
+
+def _print_data(data: dict[str, Any], console: Console) -> None:
+    """Where the splits came from, when not all carved from data.source, and the data's
+    warnings (a given test file's unseen categories, rows repeated across splits …)."""
+    sources, sizes = data.get("split_sources") or {}, data.get("splits") or {}
+    if any(source != "data.source" for source in sources.values()):
+        parts = [f"{k} {sizes.get(k, '?')} rows from {v}" for k, v in sources.items()]
+        console.print(escape("splits: " + " · ".join(parts)), highlight=False)
+    for note in data.get("warnings") or []:
+        console.print(f"[yellow]data warning:[/] {escape(note)}", highlight=False)
 
 
 def _print_test(quality: dict[str, Any], console: Console) -> None:

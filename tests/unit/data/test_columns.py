@@ -37,6 +37,8 @@ def _clinic(path: Path, rows: int = 60) -> Path:
         ("uuid", np.array(["a", "a"], dtype=object), True),  # text named like one
         ("paid", np.array([5.0, 9.0]), False),  # ends in "id", but not an id name
         ("valid", np.array([0.0, 1.0]), False),
+        ("", np.array([0.0, 2.0, 3.0]), True),  # pandas' index, saved without index=False
+        ("Unnamed: 0", np.array([0.0, 2.0, 3.0]), True),
         ("rank", np.arange(12, dtype=float)[::-1], True),  # consecutive, one per row
         ("rank", np.arange(9, dtype=float), False),  # too few to tell from a feature
         ("rank", np.arange(0, 24, 2, dtype=float), False),  # not consecutive

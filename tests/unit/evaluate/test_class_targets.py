@@ -52,3 +52,26 @@ def test_unknown_class_and_regression_are_refused() -> None:
         validate_class_targets(req, "binary", CLASSES[:2])
     with pytest.raises(ConfigError, match="min_class_precision is a classification target"):
         validate_class_targets(req, "regression", [])
+
+
+def test_a_class_with_no_row_in_the_split_is_not_measured_not_zero() -> None:
+    truth, guess = np.array([0, 0, 2, 2]), np.array([0, 0, 2, 0])
+    metrics = classification_metrics(truth, guess, CLASSES)  # no "malignant" row at all
+    req = RequirementsConfig(min_class_recall={"malignant": 0.5, "unsure": 0.5})
+    checks = {c.name: c for c in check_quality(req, metrics, "test split")}
+    absent = checks["min_class_recall[malignant]"]
+    assert absent.measured is None and not absent.met
+    assert absent.detail == "test split: no row of 'malignant' in it"
+    assert checks["min_class_recall[unsure]"].measured == pytest.approx(0.5)
+
+
+def test_yes_and_no_read_as_booleans_by_yaml_name_their_class_again() -> None:
+    import yaml
+
+    text = "min_class_recall: {yes: 0.9}\nmin_class_precision: {no: 0.8}"
+    req = RequirementsConfig.model_validate(yaml.safe_load(text))
+    validate_class_targets(req, "binary", ["no", "yes"])
+    assert req.min_class_recall == {"yes": 0.9} and req.min_class_precision == {"no": 0.8}
+    odd = RequirementsConfig.model_validate(yaml.safe_load("min_class_recall: {yes: 0.9}"))
+    with pytest.raises(ConfigError, match=r"YAML read a class name as true; quote it"):
+        validate_class_targets(odd, "binary", ["cat", "dog"])
