@@ -75,6 +75,8 @@ def prepare_data(config: RunConfig) -> DataStage:
     straddling = straddling_duplicates(dataset, splits)
     if any(straddling.values()):
         notes.append(straddle_warning(straddling, config.data.group))
+    if config.data.group:
+        notes += uneven_group_splits(dataset, splits, config)
     prepared = prepare(dataset, splits, config.data, config.seed)
     return DataStage(dataset, prepared, duplicates, straddling, tuple(notes))
 
@@ -87,6 +89,25 @@ def straddling_duplicates(dataset: Dataset, splits: Splits) -> dict[str, int]:
         split: int(np.isin(keys[part.indices], train).sum())
         for split, part in (("val", splits.val), ("test", splits.test))
     }
+
+
+def uneven_group_splits(dataset: Dataset, splits: Splits, config: RunConfig) -> list[str]:
+    """Grouped splits carved far from their fractions (a group holding most rows, or too few
+    groups): each one's size against the fraction asked, and the fix."""
+    pool = int(np.sum(dataset.assigned == 0)) if dataset.assigned is not None else len(dataset.y)
+    asked = {"test": config.data.test_fraction, "val": config.data.val_fraction}
+    given = {"test": config.data.test_source, "val": config.data.val_source}
+    notes = []
+    for name, fraction in asked.items():
+        rows = len(getattr(splits, name))
+        if given[name] or abs(rows - fraction * pool) <= 0.5 * fraction * pool:
+            continue
+        notes.append(
+            f"data.group={config.data.group!r}: the {name} split has {rows} rows "
+            f"({rows / pool:.0%}), not the {fraction:.0%} asked, because whole groups were "
+            "kept together; its scores are less sure — use a column with more, evener groups"
+        )
+    return notes
 
 
 def straddle_warning(straddling: dict[str, int], group: str | None) -> str:

@@ -185,3 +185,20 @@ def test_auto_needs_an_idx_source(tmp_path: Path) -> None:
     train = _visits(tmp_path / "train.csv", 40, 0)
     with pytest.raises(ConfigError, match="data.test_source=auto finds the t10k pair"):
         prepare_data(_config(source=str(train), test_source="auto"))
+
+
+def test_a_group_holding_most_rows_makes_uneven_splits_and_says_so(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    lines = ["site,a,b,outcome"]
+    for i in range(400):  # 340 rows from one site, 60 from 12 small ones
+        site = "big" if i < 340 else f"s{i % 12}"
+        lines.append(f"{site},{rng.normal():.4f},{rng.normal():.4f},{'ab'[i % 2]}")
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(lines) + "\n")
+    stage = prepare_data(_config(source=str(path), group="site"))
+    sizes = stage.prepared.splits.sizes()
+    uneven = [w for w in stage.warnings if "because whole groups were kept together" in w]
+    assert sizes["test"] < 0.1 * 400 and uneven  # 20% asked
+    assert f"the test split has {sizes['test']} rows" in " ".join(uneven)
+    even = prepare_data(_config(source=str(_visits(tmp_path / "v.csv", 150, 0)), group="patient"))
+    assert not [w for w in even.warnings if "whole groups" in w]
