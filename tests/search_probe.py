@@ -34,9 +34,7 @@ def main(url: str, name: str, folder: Path, budget: int, plans: list[str]) -> No
     study = optuna.load_study(study_name=name, storage=storage)
     study.sampler = optuna.samplers.RandomSampler()  # each process its own stream
     config = RunConfig.model_validate({"compress": {"search": {"trials": budget}}})
-    setup: Any = SimpleNamespace(
-        study=study, folder=folder, config=config, free_left=0, summarise=dict
-    )
+    setup: Any = SimpleNamespace(study=study, folder=folder, config=config, summarise=dict)
 
     def sample(trial: Any) -> dict[str, Any]:
         plan = trial.suggest_categorical("plan", plans)

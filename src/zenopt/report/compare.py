@@ -190,14 +190,10 @@ def _quality_rows(ms: Sequence[Manifest]) -> list[Row]:
         cell = _with_ci(value, dig(m, f"quality.test.{name}_ci95") if name else None)
         cells.append(cell if metric or value is None else f"{name} {cell}")
     by_class = [dig(m, "quality.test.per_class") or {} for m in ms]  # names may hold dots
+    recall = {c: [(b.get(c) or {}).get("recall") for b in by_class] for c in _union(by_class)}
     return [
         make_row(f"test {metric or 'primary metric'} (deployed model)", values, kind, cells),
-        *(
-            make_row(
-                f"test recall of {c}", [(b.get(c) or {}).get("recall") for b in by_class], "pts"
-            )
-            for c in _union(by_class)
-        ),
+        *(make_row(f"test recall of {c}", r, "pts") for c, r in recall.items()),
         _field(ms, "test drop (deployed vs trained)", "quality.test_drop.drop", kind),
         _field(ms, "validation drop (FP32 export)", "quality.drop.value", kind),
         make_row("verdict", [_verdict(m) for m in ms]),

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,6 @@ class ThreadBudget:
     note: Callable[[str], None] | None = None
     warned: bool = False
     previous: int | None = None
-    history: list[int] = field(default_factory=list)
 
     @property
     def me(self) -> str:
@@ -89,13 +88,11 @@ class ThreadBudget:
         host, cores = socket.gethostname(), host_cores()
         if self.previous is None:  # the library's own count (physical cores, OMP_NUM_THREADS)
             self.previous = torch.get_num_threads()
-        others = {k: v for k, v in live_processes(study, host).items() if k != self.me}
-        share = self.explicit or max(1, min(cores, self.previous) // (len(others) + 1))
+        share, others = self._share(study)
         pid = os.getpid()
         entry = {"host": host, "pid": pid, "started": _started(pid), "threads": share}
         study.set_user_attr(ATTR_PROCESS + self.me, {**entry, "cores": cores, "at": time.time()})
         torch.set_num_threads(share)
-        self.history.append(share)
         self._warn(
             host,
             cores,
@@ -103,6 +100,13 @@ class ThreadBudget:
             share + sum(int(v.get("threads", 1)) for v in others.values()),
         )
         return share
+
+    def _share(self, study: Any) -> tuple[int, dict[str, dict[str, Any]]]:
+        """This process's threads, and the other live processes on this host."""
+        others = live_processes(study, socket.gethostname())
+        others.pop(self.me, None)
+        capacity = min(host_cores(), self.previous or host_cores())
+        return self.explicit or max(1, capacity // (len(others) + 1)), others
 
     def _warn(self, host: str, cores: int, processes: int, threads: int) -> None:
         """Once: more training threads than cores. Shares never add up to more unless there
@@ -130,10 +134,7 @@ class ThreadBudget:
 
         if self.previous is None or self.explicit is not None:
             return
-        others = live_processes(study, socket.gethostname())
-        others.pop(self.me, None)
-        share = max(1, min(host_cores(), self.previous) // (len(others) + 1))
-        if share != torch.get_num_threads():
+        if self._share(study)[0] != torch.get_num_threads():
             self.apply(study)
 
     def leave(self, study: Any) -> None:

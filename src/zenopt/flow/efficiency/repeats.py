@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zenopt.compress.search_summary import read_records
 from zenopt.flow.efficiency.setup import SearchSetup
 
 __all__ = ["earlier_record"]
@@ -24,9 +23,6 @@ def earlier_record(setup: SearchSetup, number: int, label: str) -> dict[str, Any
     while it runs; a trial whose process died without a record does not answer), with
     ``trial`` the one that measured it; None when the plan is new."""
     study = setup.study
-    if study is None:  # no study: the records in the folder are all there is
-        found = (r for r in read_records(setup.folder) if r.get("plan") == label)
-        return next((r for r in found if "error" not in r), None)
     for first in _same_plan(study, number, label):
         record = _wait_for_record(study, setup.folder, first)
         if record is not None and "error" not in record:

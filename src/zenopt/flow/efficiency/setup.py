@@ -49,8 +49,7 @@ class SearchSetup:
     budget: float  # the quality-drop budget, in requirements.quality_drop_mode units
     cache: PrefixCache
     higher: bool = True  # the primary metric is better when higher
-    free_left: int = 0  # repeats and plans rejected before training that may still be free
-    study: Any = None  # the search's study: the free allowance and repeats are kept in it
+    study: Any = None  # the search's study (set by drive_search): free allowance, repeats
     progress: Any = None  # called with a short text while a trial works
     last: dict[str, Any] = field(default_factory=dict)
 
@@ -82,7 +81,6 @@ def search_setup(ctx: RunContext, baseline: Baseline, folder: Path) -> SearchSet
         budget=quality_budget(ctx.config),
         cache=PrefixCache(folder / "cache", model_digest(baseline.model), ctx.config.seed),
         higher=sense == "max",
-        free_left=FREE_TRIALS * ctx.config.compress.search.trials,
     )
 
 

@@ -1,0 +1,75 @@
+"""``requirements:``: the quality, speed and size targets a run is judged by, and the
+per-class targets (by class name, as the report shows them)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["RequirementsConfig"]
+
+
+class RequirementsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
+    min_f1: float | None = Field(None, ge=0.0, le=1.0)
+    min_precision: float | None = Field(None, ge=0.0, le=1.0)
+    min_recall: float | None = Field(None, ge=0.0, le=1.0)
+    min_class_recall: dict[str, float] = Field(
+        default_factory=dict, description="recall of named classes, e.g. {malignant: 0.95}"
+    )
+    min_class_precision: dict[str, float] = Field(
+        default_factory=dict, description="precision of named classes"
+    )
+    max_mse: float | None = Field(None, ge=0.0)
+    max_mae: float | None = Field(None, ge=0.0)
+    min_r2: float | None = Field(None, le=1.0)
+    max_latency_ms: float | None = Field(None, gt=0.0)
+    latency_batch: int = Field(1, ge=1)
+    latency_percentile: Literal[50, 90, 95, 99] = 95
+    min_throughput: float | None = Field(None, gt=0.0, description="samples per second")
+    throughput_batch: int = Field(64, ge=1)
+    max_size_mb: float | None = Field(None, gt=0.0)
+    max_quality_drop: float | None = Field(
+        None, ge=0.0, description="primary metric lost vs the trained model (0.005 = 0.5 points)"
+    )
+    quality_drop_mode: Literal["auto", "absolute", "relative"] = Field(
+        "auto",
+        description="absolute points, or relative: a fraction of the baseline's value; auto: "
+        "relative for MSE/MAE, absolute otherwise",
+    )
+    min_latency_speedup: float | None = Field(
+        None, gt=0.0, description="× lower latency than PyTorch eager FP32, same batch/percentile"
+    )
+    min_throughput_speedup: float | None = Field(
+        None, gt=0.0, description="× PyTorch eager FP32 throughput at throughput_batch"
+    )
+    min_size_reduction: float | None = Field(
+        None, gt=0.0, description="× smaller than the PyTorch FP32 weights file"
+    )
+    backend: str = Field("onnxruntime", description="runtime the efficiency targets apply to")
+
+    @field_validator("min_class_recall", "min_class_precision", mode="before")
+    @classmethod
+    def _class_names_as_text(cls, value: Any) -> Any:
+        """YAML reads ``{1: 0.95}`` with an int key; class names are text (``1``)."""
+        if not isinstance(value, dict):
+            return value
+        # 1 and 1.0 are class "1", as the data's labels are named; YAML's True (from yes)
+        # is named back once the classes are known (validate_class_targets)
+        number = [k for k in value if isinstance(k, int | float) and not isinstance(k, bool)]
+        named: dict[Any, str] = {
+            k: str(int(k)) if float(k).is_integer() else str(k) for k in number
+        }
+        named.update({k: str(k) for k in value if isinstance(k, bool)})  # yes/no: see the data
+        return {named.get(k, k): v for k, v in value.items()}
+
+    @field_validator("min_class_recall", "min_class_precision")
+    @classmethod
+    def _class_targets(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, target in value.items():
+            if not 0.0 <= target <= 1.0:
+                raise ValueError(f"class {name!r}: {target} is not between 0 and 1")
+        return value
