@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_techniques.py
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_noise.py
+	$(BIN)/python benchmarks/bench_serve_stack.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from zenopt.cli import (
     profile_cmd,
     report_cmd,
     run_cmd,
+    serve_cmd,
     worker_cmd,
 )
 from zenopt.cli.errors import STATE
@@ -51,6 +52,7 @@ app.command("profile")(profile_cmd.profile)
 app.command("report")(report_cmd.report)
 app.command("compare")(compare_cmd.compare)
 app.command("predict")(predict_cmd.predict)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:

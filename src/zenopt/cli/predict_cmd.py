@@ -18,26 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["predict"]
 
 
-def _target(path: Path) -> tuple[dict[str, Any], Any]:
-    """The run's manifest and the model to predict with: what the run deployed, or the
-    candidate in a folder of it (``RUN/compressed/NAME``, ``RUN/search/trial-NNNNN``)."""
-    from zenopt.core.errors import ConfigError
-    from zenopt.core.rundir import read_manifest
-    from zenopt.models.deployed import candidate_model, deployed_model, read_candidate
-
-    if not (path / "candidate.json").is_file():
-        manifest = read_manifest(path)
-        return manifest, deployed_model(path, manifest)
-    run = path.resolve().parent.parent
-    if not (run / "manifest.json").is_file():
-        raise ConfigError(
-            f"{path}: a candidate folder outside a run folder; pass RUN/compressed/NAME or "
-            "RUN/search/trial-NNNNN as the run wrote it (its manifest gives the data format)"
-        )
-    label = str(path.resolve().relative_to(run))
-    return read_manifest(run), candidate_model(path, read_candidate(path), label)
-
-
 def _outputs(
     deployed: DeployedModel, backend: str, X: np.ndarray, threads: int, data: Path
 ) -> np.ndarray:
@@ -74,6 +54,22 @@ def _check_out(out: Path, run_dir: Path) -> None:
         )
 
 
+def _probabilities(
+    outputs: np.ndarray, model: dict[str, Any], asked: bool
+) -> dict[str, np.ndarray] | None:
+    """Class name → its probability per row, when asked for (a one-line error for a model
+    that predicts values)."""
+    from zenopt.core.errors import ConfigError
+    from zenopt.core.heads import class_probabilities
+
+    if not asked:
+        return None
+    if model["head"] == "identity":
+        raise ConfigError("--probabilities: this model predicts values, not classes; leave it out")
+    columns = class_probabilities(outputs, model["head"])
+    return {str(name): columns[:, i] for i, name in enumerate(model["class_names"])}
+
+
 def _scored(texts: list[str], labels: list[str], head: str) -> str:
     """`` · MSE …`` or `` · accuracy …`` of the predictions against the data's labels."""
     import numpy as np
@@ -102,6 +98,12 @@ def predict(
         help="Runtime: onnxruntime or torch. Default: the one the model is deployed in.",
         show_default=False,
     ),
+    probabilities: bool = typer.Option(
+        False,
+        "--probabilities",
+        help="Add a p(CLASS) column per class: the classifier's probabilities (as zenopt serve "
+        "gives them).",
+    ),
 ) -> None:
     """Predict with the model a run deployed (the one its verdict names); prints accuracy (or
     MSE) when the data has labels."""
@@ -113,10 +115,11 @@ def predict(
         from zenopt.core.heads import prediction_texts, predictions_csv
         from zenopt.core.rundir import atomic_write_text
         from zenopt.data.inference import read_for_model
+        from zenopt.models.deployed import resolve_model
         from zenopt.profile.machine import inference_threads
         from zenopt.runtime.predictor import backend_names
 
-        manifest, deployed = _target(run_dir)
+        manifest, deployed = resolve_model(run_dir)
         if out is not None:
             _check_out(out, run_dir)
         backend = backend or deployed.runtime
@@ -129,7 +132,12 @@ def predict(
         threads = deployed.threads or inference_threads(config.bench.threads)  # as measured
         outputs = _outputs(deployed, backend, found.X, threads, data)
         texts = prediction_texts(outputs, model["head"], model["class_names"])
-        text = predictions_csv(np.arange(len(texts)), texts, found.labels)
+        text = predictions_csv(
+            np.arange(len(texts)),
+            texts,
+            found.labels,
+            _probabilities(outputs, model, probabilities),
+        )
         if out is None:
             typer.echo(text, nl=False)
         else:

@@ -8,7 +8,13 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Head", "decode_outputs", "prediction_texts", "predictions_csv"]
+__all__ = [
+    "Head",
+    "class_probabilities",
+    "decode_outputs",
+    "prediction_texts",
+    "predictions_csv",
+]
 
 # softmax: one logit per class · sigmoid: one logit, positive class when > 0 · identity: a value
 Head = Literal["softmax", "sigmoid", "identity"]
@@ -23,6 +29,20 @@ def decode_outputs(outputs: np.ndarray, head: str) -> np.ndarray:
     return np.asarray(outputs.reshape(-1), dtype=np.float64)
 
 
+def class_probabilities(outputs: np.ndarray, head: str) -> np.ndarray:
+    """A classifier's outputs (logits) as float32 probabilities, one column per class: the
+    softmax, or ``[1 - p, p]`` for a sigmoid head's single logit."""
+    logits = np.asarray(outputs, dtype=np.float64)
+    if head == "sigmoid":
+        p = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
+        return np.stack([1.0 - p, p], axis=1).astype(np.float32)
+    if head != "softmax":
+        raise ValueError(f"a {head!r} head has no class probabilities")
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities: np.ndarray = (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+    return probabilities
+
+
 def prediction_texts(outputs: np.ndarray, head: str, class_names: list[str]) -> list[str]:
     """Predictions as a person reads them: the class name, or the value (full precision)."""
     decoded = decode_outputs(outputs, head)
@@ -32,12 +52,21 @@ def prediction_texts(outputs: np.ndarray, head: str, class_names: list[str]) -> 
 
 
 def predictions_csv(
-    rows: np.ndarray, predictions: list[str], labels: list[str] | None = None
+    rows: np.ndarray,
+    predictions: list[str],
+    labels: list[str] | None = None,
+    probabilities: dict[str, np.ndarray] | None = None,
 ) -> str:
-    """CSV text: ``row`` (0-based data row of the input), ``prediction`` and ``label`` if known."""
+    """CSV text: ``row`` (0-based data row of the input), ``prediction``, ``label`` if known,
+    and a ``p(CLASS)`` column per class when ``probabilities`` (class name → column) are given,
+    at float32's full precision."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["row", "prediction"] + (["label"] if labels is not None else []))
+    extra = list(probabilities or {})
+    header = ["row", "prediction"] + (["label"] if labels is not None else [])
+    writer.writerow(header + [f"p({name})" for name in extra])
     for i, row in enumerate(rows):
-        writer.writerow([int(row), predictions[i]] + ([labels[i]] if labels is not None else []))
+        cells = [int(row), predictions[i]] + ([labels[i]] if labels is not None else [])
+        cells += [repr(float(probabilities[name][i])) for name in extra]  # type: ignore[index]
+        writer.writerow(cells)
     return buffer.getvalue()

@@ -14,7 +14,14 @@ from typing import Any
 
 from zenopt.core.errors import ModelError
 
-__all__ = ["DeployedModel", "candidate_model", "deploy_path", "deployed_model", "read_candidate"]
+__all__ = [
+    "DeployedModel",
+    "candidate_model",
+    "deploy_path",
+    "deployed_model",
+    "read_candidate",
+    "resolve_model",
+]
 
 # Steps after which the PyTorch form in the folder is no longer the model that is deployed.
 _ONNX_ONLY_METHODS = {"quantize", "qat"}
@@ -90,3 +97,23 @@ def read_candidate(folder: Path) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: cannot read the candidate's record ({exc})") from None
     return record
+
+
+def resolve_model(path: Path) -> tuple[dict[str, Any], DeployedModel]:
+    """The run's manifest and the model a command works on: what the run in ``path``
+    deployed, or the candidate in a folder of it (``RUN/compressed/NAME``,
+    ``RUN/search/trial-NNNNN``)."""
+    from zenopt.core.errors import ConfigError
+    from zenopt.core.rundir import read_manifest
+
+    if not (path / "candidate.json").is_file():
+        manifest = read_manifest(path)
+        return manifest, deployed_model(path, manifest)
+    run = path.resolve().parent.parent
+    if not (run / "manifest.json").is_file():
+        raise ConfigError(
+            f"{path}: a candidate folder outside a run folder; pass RUN/compressed/NAME or "
+            "RUN/search/trial-NNNNN as the run wrote it (its manifest gives the data format)"
+        )
+    label = str(path.resolve().relative_to(run))
+    return read_manifest(run), candidate_model(path, read_candidate(path), label)

@@ -1,0 +1,328 @@
+"""The Open Inference Protocol (v2) REST app: a Starlette app of a few routes, one middleware
+that counts requests, and a lifespan that loads the model before the first request and
+drains the queue after the last.
+
+Routes: ``GET /v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{name}[/versions/1]``
+(metadata), ``…/ready``, ``POST …/infer``, and ``GET /metrics`` (Prometheus). Every error is
+``{"error": "..."}`` with its status: 400 for a request the model cannot take, 404 for an
+unknown model or path, 413 for a body over the limit, 503 (with Retry-After) when the queue is
+full or a request timed out in it; a 500 is the server's own fault, never a client's.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from zenopt import __version__
+from zenopt.serve.batcher import Batcher, BatchStats
+from zenopt.serve.metrics import ServerMetrics
+from zenopt.serve.model import LoadedRuntime, ServedModel, load_runtime, load_served
+from zenopt.serve.settings import ServeSettings
+from zenopt.serve.tensors import ClientError, parse_infer_request, response_body
+
+__all__ = ["body_limit", "create_app", "worker_app"]
+
+VERSION = "1"  # one version per served model
+_LOG = logging.getLogger("zenopt.serve")
+
+
+def body_limit(served: ServedModel, settings: ServeSettings) -> int:
+    """Bytes a request body may have: ``--max-body-mb``, else what ``max_batch`` rows take as
+    JSON (24 characters a number, 256 a text value) plus 64 KiB, and at least 1 MiB."""
+    if settings.max_body_mb is not None:
+        return int(settings.max_body_mb * 2**20)
+    per_row = sum(
+        256 if t.datatype == "BYTES" else 24 * int(np.prod(t.shape[1:], dtype=np.int64))
+        for t in served.signature.inputs
+    )
+    return max(2**20, settings.max_batch * per_row + 2**16)
+
+
+def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _endpoint(path: str) -> str:
+    if path.endswith("/infer"):
+        return "infer"
+    if path.startswith("/v2/health"):
+        return "health"
+    if path == "/metrics":
+        return "metrics"
+    return "metadata" if path.startswith("/v2") else "other"
+
+
+class _CountRequests:
+    """Pure ASGI middleware: every response counted by endpoint and status; infer requests
+    timed end to end and counted while in flight."""
+
+    def __init__(self, app: Any, metrics: ServerMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = _endpoint(scope["path"])
+        status = 500  # unless a response starts: the server failed
+
+        async def sent(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        infer = endpoint == "infer"
+        if infer:
+            self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+            if infer:
+                self.metrics.in_flight.dec()
+                self.metrics.latency.observe(time.perf_counter() - started)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 past ``limit`` bytes (before reading it when the length is
+    declared), and inflated when sent with Content-Encoding gzip or deflate."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"the body is {declared} bytes, over the limit of {limit} bytes "
+                          "(--max-body-mb); send fewer rows per request")  # fmt: skip
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(413, f"the body is over the limit of {limit} bytes "
+                              "(--max-body-mb); send fewer rows per request")  # fmt: skip
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise ClientError(400, f"Content-Encoding {encoding!r}: send gzip, deflate or none")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ClientError(400, f"the body is not valid {encoding} data ({exc})") from None
+    if len(inflated) > limit:
+        raise ClientError(413, f"the inflated body is over the limit of {limit} bytes")
+    return inflated
+
+
+class _Endpoints:
+    """The routes' handlers, over one served model and its batcher."""
+
+    def __init__(self, served: ServedModel, settings: ServeSettings) -> None:
+        self.served, self.settings = served, settings
+        self.metrics = ServerMetrics()
+        self.limit = body_limit(served, settings)
+        self.ready = False
+        self.batcher: Batcher | None = None
+
+    def _model(self, request: Request) -> None:
+        name = request.path_params["name"]
+        version = request.path_params.get("version", VERSION)
+        if name != self.served.name:
+            raise ClientError(404, f"model {name!r} is not served here; this server serves "
+                              f"{self.served.name!r}")  # fmt: skip
+        if version != VERSION:
+            raise ClientError(404, f"model {name!r} has no version {version!r}; it has {VERSION!r}")
+
+    async def live(self, request: Request) -> Response:
+        return JSONResponse({"live": True})
+
+    async def ready_check(self, request: Request) -> Response:
+        if "name" in request.path_params:
+            self._model(request)
+        return JSONResponse({"ready": self.ready}, status_code=200 if self.ready else 503)
+
+    async def server_metadata(self, request: Request) -> Response:
+        return JSONResponse(
+            {"name": "zenopt", "version": __version__, "extensions": ["binary_tensor_data"]}
+        )
+
+    async def model_metadata(self, request: Request) -> Response:
+        self._model(request)
+        served, settings = self.served, self.settings
+        parameters = {
+            "deployed": served.label,
+            "runtime": served.runtime,
+            "threads": served.threads,
+            "max_batch_size": settings.max_batch,
+            "dynamic_batching": served.unbatched_reason is None,
+            "max_queue_delay_microseconds": settings.max_delay_us,
+            "max_queue_size": settings.queue,
+            "max_body_bytes": self.limit,
+        }
+        if served.unbatched_reason is not None:
+            parameters["unbatched_reason"] = served.unbatched_reason
+        return JSONResponse({
+            "name": served.name,
+            "versions": [VERSION],
+            "platform": served.platform,
+            "inputs": [t.metadata() for t in served.signature.inputs],
+            "outputs": [t.metadata() for t in served.signature.outputs],
+            "parameters": parameters,
+        })  # fmt: skip
+
+    async def metrics_page(self, request: Request) -> Response:
+        body, content_type = self.metrics.exposition()
+        return Response(body, headers={"Content-Type": content_type})
+
+    def _wanted(self, asked: list[str] | None) -> list[str]:
+        names = [t.name for t in self.served.signature.outputs]
+        for name in asked or []:
+            if name not in names:
+                raise ClientError(400, f"unknown output {name!r}; the model gives "
+                                  f"{', '.join(repr(n) for n in names)}")  # fmt: skip
+        return asked or names
+
+    async def infer(self, request: Request) -> Response:
+        self._model(request)
+        assert self.batcher is not None  # the lifespan set it before any request
+        body = await _read_body(request, self.limit)
+        asked = parse_infer_request(body, request.headers.get("inference-header-content-length"))
+        X = self.served.signature.encode(asked.inputs)
+        if len(X) > self.settings.max_batch:
+            raise ClientError(400, f"{len(X)} rows: more than the {self.settings.max_batch} a "
+                              "request may have (--max-batch); split the request")  # fmt: skip
+        wanted = self._wanted(asked.outputs)
+        timeout = self.settings.timeout_ms / 1000
+        if asked.timeout_us is not None:
+            timeout = min(timeout, asked.timeout_us / 1e6)
+        outputs = self.served.signature.decode(await self.batcher.submit(X, timeout))
+        head: dict[str, Any] = {"model_name": self.served.name, "model_version": VERSION}
+        if asked.id is not None:
+            head["id"] = asked.id
+        tensors = [(name, *outputs[name]) for name in wanted]
+        binary = asked.binary_outputs if asked.outputs is not None else set()
+        if asked.outputs is None and asked.all_binary:
+            binary = set(wanted)
+        content, header_length = response_body(head, tensors, binary)
+        if header_length is None:
+            return Response(content, media_type="application/json")
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={"Inference-Header-Content-Length": str(header_length)},
+        )
+
+
+def _answering(
+    handler: Callable[[Request], Awaitable[Response]], debug: bool
+) -> Callable[[Request], Awaitable[Response]]:
+    """A handler whose :class:`ClientError` becomes its status and ``{"error": ...}``, and
+    whose own failure is a 500 logged in one line (with the traceback under ``--debug``)."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ClientError as exc:
+            return _error(exc.status, str(exc), exc.retry_after)
+        except Exception as exc:
+            from zenopt.core.errors import first_line
+
+            message = f"the server failed on this request: {first_line(exc)}"
+            _LOG.error("%s %s: %s", request.method, request.url.path, message, exc_info=debug)
+            return _error(500, message)
+
+    return answer
+
+
+def _routes(ends: _Endpoints) -> list[Route]:
+    model = "/v2/models/{name}"
+    versioned = "/v2/models/{name}/versions/{version}"
+    routes = [
+        Route("/v2/health/live", ends.live),
+        Route("/v2/health/ready", ends.ready_check),
+        Route("/v2", ends.server_metadata),
+        Route("/metrics", ends.metrics_page),
+    ]
+    debug = ends.settings.debug
+    for base in (model, versioned):
+        routes += [
+            Route(base, _answering(ends.model_metadata, debug)),
+            Route(base + "/ready", _answering(ends.ready_check, debug)),
+            Route(base + "/infer", _answering(ends.infer, debug), methods=["POST"]),
+        ]
+    return routes
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = (
+            f"no endpoint {request.url.path}; the server speaks the Open Inference Protocol "
+            "v2: /v2, /v2/health/ready, /v2/models/{name}[/infer], /metrics"
+        )
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return _error(exc.status_code, message)
+
+
+def create_app(
+    served: ServedModel, settings: ServeSettings, runtime: LoadedRuntime | None = None
+) -> Starlette:
+    """The app for one served model, in ``runtime`` if loaded already (else its lifespan
+    loads it); after shutdown, it finishes what is queued before closing the runtime."""
+    ends = _Endpoints(served, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loaded = runtime or load_runtime(served)
+        stats = BatchStats(
+            on_queue_depth=ends.metrics.queue_depth.set,
+            on_queue_wait=ends.metrics.queue_wait.observe,
+            on_batch=ends.metrics.on_batch,
+        )
+        ends.batcher = Batcher(
+            loaded.predictor.predict, loaded.executor, settings.max_batch,
+            settings.max_delay_us / 1e6, settings.queue, served.unbatched_reason is None, stats,
+        )  # fmt: skip
+        ends.batcher.start()
+        ends.ready = True
+        try:
+            yield
+        finally:
+            ends.ready = False
+            await ends.batcher.stop()
+            loaded.close()
+
+    return Starlette(
+        routes=_routes(ends),
+        middleware=[Middleware(_CountRequests, metrics=ends.metrics)],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+
+
+def worker_app() -> Starlette:
+    """The app of one ``--workers`` process (uvicorn's factory): settings from the
+    environment, the model loaded again in this process."""
+    from pathlib import Path
+
+    settings = ServeSettings.from_env()
+    served = load_served(Path(settings.run_dir), settings.name, settings.threads)
+    return create_app(served, settings)

@@ -1,0 +1,172 @@
+"""Dynamic batching: requests waiting for the model are coalesced into one runtime call.
+
+1. A request's rows join a bounded queue; a full queue is refused at once (503, Retry-After),
+   never queued without bound.
+2. The dispatcher takes the oldest request, then every waiting request whose rows still fit in
+   ``max_batch`` rows, waiting at most ``max_delay_s`` after the oldest one arrived for more
+   (0: an idle server runs a request at once; under load, what queued during the previous
+   call is batched anyway, as Triton's dynamic batcher does). Requests stay in the queue,
+   counting against its bound, until their batch leaves for the runtime.
+3. One runtime call runs in the inference thread while the event loop goes on reading
+   requests; its outputs are cut back into each request's own rows, in order.
+
+A model whose outputs depend on the batch's composition (dynamic INT8) is served with
+``batching=False``: each request is one runtime call of its own rows, exactly as
+``zenopt predict`` runs a file. A request that waits longer than its timeout in the queue is
+answered 503 and never run; one that has started running finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from zenopt.serve.tensors import ClientError
+
+__all__ = ["BatchStats", "Batcher"]
+
+
+@dataclass
+class _Job:
+    X: np.ndarray
+    enqueued: float
+    future: asyncio.Future[np.ndarray]
+    taken: bool = False
+
+    @property
+    def rows(self) -> int:
+        return len(self.X)
+
+
+@dataclass
+class BatchStats:
+    """What the metrics need from the batcher, as callbacks (no Prometheus import here)."""
+
+    on_queue_depth: Callable[[int], None] = lambda depth: None
+    on_queue_wait: Callable[[float], None] = lambda seconds: None
+    on_batch: Callable[[int, float], None] = lambda rows, seconds: None
+
+
+@dataclass
+class Batcher:
+    run: Callable[[np.ndarray], np.ndarray]  # the runtime call
+    executor: ThreadPoolExecutor  # the one thread it is made in
+    max_batch: int
+    max_delay_s: float
+    queue_limit: int
+    batching: bool = True
+    stats: BatchStats = field(default_factory=BatchStats)
+    _pending: deque[_Job] = field(default_factory=deque, init=False)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run ``fn`` in the inference thread."""
+        return asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def stop(self) -> None:
+        """After the server stopped taking requests: finish what is queued, then stop."""
+        while self._pending:
+            await asyncio.sleep(0.01)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    async def submit(self, X: np.ndarray, timeout_s: float) -> np.ndarray:
+        """The model's outputs for the rows ``X``; 503 when the queue is full or the request
+        waited ``timeout_s`` without being run."""
+        if len(self._pending) >= self.queue_limit:
+            raise ClientError(
+                503,
+                f"the queue is full ({self.queue_limit} requests waiting; --queue); retry later",
+                retry_after=1,
+            )
+        job = _Job(X, time.perf_counter(), asyncio.get_running_loop().create_future())
+        self._pending.append(job)
+        self.stats.on_queue_depth(len(self._pending))
+        self._wake.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
+        except TimeoutError:
+            if job.taken:  # already running: it finishes
+                return await job.future
+            self._pending.remove(job)
+            self.stats.on_queue_depth(len(self._pending))
+            self._wake.set()  # the oldest job may have changed: the dispatcher looks again
+            job.future.cancel()
+            raise ClientError(
+                503,
+                f"timed out after {timeout_s * 1000:.0f} ms in the queue without being run "
+                "(--timeout-ms, or the request's parameters.timeout); retry later",
+                retry_after=1,
+            ) from None
+        finally:
+            if not job.taken and job in self._pending:  # the client went away
+                self._pending.remove(job)
+                self.stats.on_queue_depth(len(self._pending))
+
+    def _fitting(self) -> tuple[int, int]:
+        """How many waiting jobs, from the oldest, make the next batch, and their rows."""
+        count, rows = 1, self._pending[0].rows
+        while count < len(self._pending) and rows + self._pending[count].rows <= self.max_batch:
+            rows += self._pending[count].rows
+            count += 1
+        return count, rows
+
+    async def _collect(self) -> list[_Job]:
+        """The next batch. Jobs stay in the queue (and count against its bound) until the
+        batch is full, the next job does not fit, or the oldest job has waited the delay."""
+        while True:
+            while not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            count, rows = (1, 0) if not self.batching else self._fitting()
+            remaining = self._pending[0].enqueued + self.max_delay_s - time.perf_counter()
+            if not self.batching or rows >= self.max_batch or count < len(self._pending):
+                break
+            if remaining <= 0:
+                break
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), remaining)
+        batch = [self._pending.popleft() for _ in range(count)]
+        for job in batch:
+            job.taken = True
+        return batch
+
+    async def _dispatch(self) -> None:
+        while True:
+            batch = await self._collect()
+            self.stats.on_queue_depth(len(self._pending))
+            started = time.perf_counter()
+            for job in batch:
+                self.stats.on_queue_wait(started - job.enqueued)
+            try:
+                X = batch[0].X if len(batch) == 1 else np.concatenate([j.X for j in batch])
+                out = await self.call(self.run, X)
+            except Exception as exc:  # the runtime's own error: every request of the batch
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            self.stats.on_batch(len(X), time.perf_counter() - started)
+            at = 0
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_result(out[at : at + job.rows])
+                at += job.rows

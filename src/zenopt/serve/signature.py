@@ -1,0 +1,186 @@
+"""What the served model takes and gives as Open Inference Protocol tensors, and the encoding
+between those tensors and the runtime's float32 batch — the same encoding ``zenopt predict``
+applies to a file.
+
+- images: one input ``input``, ``[rows, C, H, W]``, FP32 (or UINT8, FP16, FP64), raw pixel values
+  as the run read them (the model scales them itself);
+- tables read with a header: one input per original column, named as the column, shape
+  ``[rows]``: FP64 for numeric columns (NaN or JSON null for a missing value, when the run
+  imputes), BYTES for categorical ones (one-hot or ordinal encoded with the run's categories);
+- tables without column names (``.npz``): one input ``input``, ``[rows, features]``, FP32.
+
+Outputs: ``probabilities`` (FP32, ``[rows, classes]``) and ``label`` (BYTES, ``[rows]``) for a
+classifier, ``value`` (FP32, ``[rows]``) for regression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zenopt.core.heads import class_probabilities, prediction_texts
+from zenopt.serve.tensors import ClientError, RequestTensor
+
+__all__ = ["Signature", "TensorInfo"]
+
+_FLOATS = ("FP32", "FP64", "FP16")
+_INTS = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    datatype: str  # what the metadata declares
+    shape: tuple[int, ...]  # -1 for the rows
+    accepts: tuple[str, ...] = ()  # datatypes taken as well as the declared one
+
+    def metadata(self) -> dict[str, Any]:
+        return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
+
+
+def _inputs(model: dict[str, Any]) -> tuple[str, list[TensorInfo]]:
+    shape = tuple(int(d) for d in model["input_shape"])
+    if len(shape) == 3:
+        return "image", [TensorInfo("input", "FP32", (-1, *shape), ("UINT8", "FP16", "FP64"))]
+    inputs = model.get("inputs") or {}
+    numeric = list(inputs.get("numeric") or [])
+    categorical = list(((inputs.get("encoder") or {}).get("categories") or {}).keys())
+    if not numeric and not categorical:
+        return "features", [TensorInfo("input", "FP32", (-1, *shape), ("FP64", *_INTS))]
+    columns = [TensorInfo(n, "FP64", (-1,), ("FP32", "FP16", *_INTS)) for n in numeric]
+    columns += [TensorInfo(n, "BYTES", (-1,), ("INT64", "INT32")) for n in categorical]
+    return "columns", columns
+
+
+def _outputs(model: dict[str, Any]) -> list[TensorInfo]:
+    if model["head"] == "identity":
+        return [TensorInfo("value", "FP32", (-1,))]
+    classes = len(model["class_names"])
+    return [TensorInfo("probabilities", "FP32", (-1, classes)), TensorInfo("label", "BYTES", (-1,))]
+
+
+class Signature:
+    """The model's OIP tensors (from the run's ``model`` record and its ``data.impute``) and
+    the encoding of a request's tensors into the runtime's batch."""
+
+    def __init__(self, model: dict[str, Any], impute: str) -> None:
+        self.kind, self.inputs = _inputs(model)
+        self.outputs = _outputs(model)
+        self.head = str(model["head"])
+        self.class_names = [str(c) for c in model.get("class_names") or []]
+        self.imputes = impute != "none"
+        self._encoder = (model.get("inputs") or {}).get("encoder")
+        if self.kind == "columns":  # imported now, not on the first request (about a second)
+            import zenopt.data.encode
+            import zenopt.data.tables  # noqa: F401
+
+    # 1. the request's tensors against the declared ones
+    def _matched(self, tensors: list[RequestTensor]) -> tuple[dict[str, RequestTensor], int]:
+        by_name = {t.name: t for t in tensors}
+        expected = [t.name for t in self.inputs]
+        unknown = [n for n in by_name if n not in expected]
+        missing = [n for n in expected if n not in by_name]
+        if unknown or missing:
+            what = (
+                f"unknown input {unknown[0]!r}" if unknown else f"input {missing[0]!r} is missing"
+            )
+            raise ClientError(400, f"{what}; the model takes {_listed(expected)}")
+        rows = {t.name: t.shape[0] if t.shape else -1 for t in tensors}
+        for info in self.inputs:
+            _check_tensor(by_name[info.name], info)
+        if len(set(rows.values())) > 1:
+            raise ClientError(
+                400,
+                f"the inputs have different row counts: {rows}; send one "
+                "value per row in every input",
+            )
+        n = next(iter(rows.values()))
+        if n == 0:
+            raise ClientError(400, "the request has no rows; send at least one")
+        return by_name, n
+
+    def encode(self, tensors: list[RequestTensor]) -> np.ndarray:
+        """The runtime's float32 batch for a request's tensors, or a :class:`ClientError`."""
+        by_name, rows = self._matched(tensors)
+        if self.kind != "columns":
+            X = np.ascontiguousarray(by_name["input"].array, dtype=np.float32)
+            _check_finite(X, "input", allow_nan=self.kind == "features" and self.imputes)
+            return X
+        return self._columns(by_name, rows)
+
+    # 2. a table's columns, encoded as predict encodes a file's
+    def _columns(self, by_name: dict[str, RequestTensor], rows: int) -> np.ndarray:
+        from zenopt.data.encode import CategoricalEncoder
+        from zenopt.data.tables import stack_columns
+
+        numeric, texts = [], {}
+        for info in self.inputs:
+            array = by_name[info.name].array.reshape(-1)
+            if info.datatype == "BYTES":
+                texts[info.name] = _text(array, info.name)
+                continue
+            values = array.astype(np.float32)  # the model's precision: 1e39 is infinite there
+            _check_finite(values, info.name, allow_nan=self.imputes)
+            numeric.append(values)
+        X = stack_columns(numeric, rows)
+        if texts:
+            encoder = CategoricalEncoder.from_dict(self._encoder or {})
+            X = np.concatenate([X, encoder.transform(texts, rows)], axis=1)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def decode(self, raw: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
+        """The runtime's outputs for some rows as the OIP outputs (name → datatype, array)."""
+        if self.head == "identity":
+            return {"value": ("FP32", raw.reshape(-1).astype(np.float32))}
+        labels = np.asarray(prediction_texts(raw, self.head, self.class_names), dtype=object)
+        return {
+            "probabilities": ("FP32", class_probabilities(raw, self.head)),
+            "label": ("BYTES", labels),
+        }
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(repr(n) for n in names[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def _check_tensor(tensor: RequestTensor, info: TensorInfo) -> None:
+    where = f"input {info.name!r}"
+    if tensor.datatype != info.datatype and tensor.datatype not in info.accepts:
+        raise ClientError(
+            400,
+            f"{where}: datatype {tensor.datatype} is not {info.datatype}"
+            + (f" (or {', '.join(info.accepts)})" if info.accepts else ""),
+        )
+    expected = info.shape[1:]
+    got = tensor.shape[1:]
+    if not tensor.shape or (got != expected and not (expected == () and got == (1,))):
+        want = ", ".join(["rows", *(str(d) for d in expected)])
+        raise ClientError(400, f"{where}: shape {list(tensor.shape)} is not [{want}]")
+
+
+def _check_finite(array: np.ndarray, name: str, allow_nan: bool) -> None:
+    if array.dtype.kind != "f":
+        return
+    if np.isinf(array).any():
+        raise ClientError(400, f"input {name!r}: holds an infinite value; send finite numbers")
+    if not allow_nan and np.isnan(array).any():
+        row = int(np.flatnonzero(np.isnan(array.reshape(len(array), -1)).any(axis=1))[0])
+        raise ClientError(
+            400,
+            f"input {name!r}: row {row} holds NaN (a missing value), and this model takes none "
+            "(the run did not set data.impute); send a number",
+        )
+
+
+def _text(array: np.ndarray, name: str) -> np.ndarray:
+    """A categorical column's cells as :func:`zenopt.data.tables.text_column` reads a file's:
+    stripped text, None for a missing cell (empty, ``NA``, ``?``, JSON null…)."""
+    from zenopt.data.tables import RawTable, text_column
+
+    cells = np.asarray([None if v is None else str(v) for v in array], dtype=object)
+    raw = RawTable(Path(name), [name], [cells], lambda r: f"row {r}")
+    return text_column(raw, name)

@@ -1,0 +1,310 @@
+"""Open Inference Protocol (v2) tensors on the wire: a request body to NumPy arrays, NumPy
+arrays to a response body — JSON, or JSON followed by raw bytes (Triton's binary tensor
+extension, ``parameters.binary_data_size`` and the ``Inference-Header-Content-Length`` header).
+
+Every way a request can be wrong is a :class:`ClientError` naming the field and the fix; the
+app answers it with its status and ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+__all__ = [
+    "DTYPES",
+    "ClientError",
+    "InferRequest",
+    "RequestTensor",
+    "decode_bytes",
+    "encode_bytes",
+    "parse_infer_request",
+    "response_body",
+]
+
+# OIP datatype → NumPy dtype; BYTES tensors are object arrays of str.
+DTYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": object,
+}
+
+
+class ClientError(Exception):
+    """A request the server will not run: HTTP ``status`` and a one-line message."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RequestTensor:
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    array: np.ndarray  # shaped ``shape``; BYTES as an object array of str (None: JSON null)
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    inputs: list[RequestTensor]
+    outputs: list[str] | None  # the outputs asked for, in order; None: all
+    binary_outputs: set[str] = field(default_factory=set)  # of those asked for
+    all_binary: bool = False  # parameters.binary_data_output: every output without its own say
+    id: str | None = None
+    timeout_us: int | None = None  # Triton's per-request ``parameters.timeout``
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ClientError(400, f"{what} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _shape(raw: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(raw, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
+    ):
+        raise ClientError(
+            400, f"{where}: 'shape' must be a list of non-negative integers, got {raw!r}"
+        )
+    return tuple(raw)
+
+
+def encode_bytes(values: np.ndarray) -> bytes:
+    """A BYTES tensor's binary form: each element as a 4-byte little-endian length and its
+    UTF-8 bytes."""
+    parts = []
+    for value in values.reshape(-1):
+        data = value if isinstance(value, bytes) else str(value).encode()
+        parts.append(struct.pack("<I", len(data)) + data)
+    return b"".join(parts)
+
+
+def decode_bytes(raw: bytes, count: int, where: str) -> np.ndarray:
+    """The inverse of :func:`encode_bytes`, checked: ``count`` elements, nothing left over."""
+    out: list[str] = []
+    at = 0
+    while at < len(raw) and len(out) < count:
+        if at + 4 > len(raw):
+            break
+        (size,) = struct.unpack_from("<I", raw, at)
+        start, at = at + 4, at + 4 + size
+        if at > len(raw):
+            break
+        try:
+            out.append(raw[start:at].decode())
+        except UnicodeDecodeError:
+            raise ClientError(400, f"{where}: element {len(out)} is not UTF-8 text") from None
+    if len(out) != count or at != len(raw):
+        raise ClientError(
+            400,
+            f"{where}: binary BYTES data does not hold {count} length-prefixed elements "
+            "(4-byte little-endian length, then the bytes, for each)",
+        )
+    return np.asarray(out, dtype=object)
+
+
+def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+    if not isinstance(data, list):
+        data = [data]
+    try:
+        if datatype == "BYTES":
+            array = np.asarray(data, dtype=object).reshape(-1)
+            bad = [v for v in array if v is not None and not isinstance(v, str | int | float)]
+            if bad:
+                raise ValueError(f"{bad[0]!r} is not text")
+            array = np.asarray([v if v is None else str(v) for v in array], dtype=object)
+        else:
+            array = np.asarray(data, dtype=DTYPES[datatype])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ClientError(
+            400,
+            f"{where}: 'data' is not a list of {datatype} values ({str(exc).splitlines()[0]}); "
+            "send the values flattened in row-major order, or nested to match 'shape'",
+        ) from None
+    if array.size != math.prod(shape):
+        raise ClientError(
+            400,
+            f"{where}: 'data' holds {array.size} values but 'shape' {list(shape)} needs "
+            f"{math.prod(shape)}",
+        )
+    return array.reshape(shape)
+
+
+def _from_binary(raw: bytes, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        return decode_bytes(raw, count, where).reshape(shape)
+    dtype = np.dtype(DTYPES[datatype]).newbyteorder("<")
+    if len(raw) != count * dtype.itemsize:
+        raise ClientError(
+            400,
+            f"{where}: binary_data_size is {len(raw)} bytes, but {count} {datatype} values "
+            f"(shape {list(shape)}) take {count * dtype.itemsize}",
+        )
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _tensor(raw: Any, index: int, blob: memoryview, at: int) -> tuple[RequestTensor, int]:
+    """One entry of ``inputs`` and where the next binary tensor starts."""
+    item = _object(raw, f"inputs[{index}]")
+    name = item.get("name")
+    if not isinstance(name, str) or not name:
+        raise ClientError(400, f"inputs[{index}]: 'name' must be a non-empty string")
+    where = f"input {name!r}"
+    datatype = item.get("datatype")
+    if datatype not in DTYPES:
+        raise ClientError(400, f"{where}: datatype {datatype!r} is not one of {', '.join(DTYPES)}")
+    shape = _shape(item.get("shape"), where)
+    size = _object(item.get("parameters") or {}, f"{where}: 'parameters'").get("binary_data_size")
+    if size is None:
+        if "data" not in item:
+            raise ClientError(400, f"{where}: no 'data' and no parameters.binary_data_size")
+        return RequestTensor(
+            name, datatype, shape, _from_json(item["data"], datatype, shape, where)
+        ), at
+    if not isinstance(size, int) or size < 0 or at + size > len(blob):
+        raise ClientError(
+            400,
+            f"{where}: binary_data_size {size!r} runs past the {len(blob)} bytes after the "
+            "JSON header (set Inference-Header-Content-Length to the JSON part's length)",
+        )
+    array = _from_binary(bytes(blob[at : at + size]), datatype, shape, where)
+    return RequestTensor(name, datatype, shape, array), at + size
+
+
+def _outputs(raw: Any, everything_binary: bool) -> tuple[list[str] | None, set[str]]:
+    if raw is None:
+        return None, set()
+    if not isinstance(raw, list):
+        raise ClientError(400, "'outputs' must be a list of {\"name\": ...} objects")
+    names, binary = [], set()
+    for i, entry in enumerate(raw):
+        item = _object(entry, f"outputs[{i}]")
+        name = item.get("name")
+        if not isinstance(name, str):
+            raise ClientError(400, f"outputs[{i}]: 'name' must be a string")
+        params = _object(item.get("parameters") or {}, f"outputs[{i}]: 'parameters'")
+        if "classification" in params:
+            raise ClientError(
+                400,
+                f"output {name!r}: the classification extension is not "
+                "supported; ask for 'label' and 'probabilities'",
+            )
+        if params.get("binary_data", everything_binary):
+            binary.add(name)
+        names.append(name)
+    return names, binary
+
+
+def _header(body: bytes, header_length: str | None) -> tuple[dict[str, Any], memoryview]:
+    """The JSON part of the body, and the bytes after it."""
+    if header_length is None:
+        split = len(body)
+    else:
+        try:
+            split = int(header_length)
+        except ValueError:
+            split = -1
+        if not 0 <= split <= len(body):
+            raise ClientError(
+                400,
+                f"Inference-Header-Content-Length {header_length!r} is not a length within the "
+                f"{len(body)}-byte body",
+            )
+    try:
+        parsed = orjson.loads(body[:split])  # 12× json.loads (benchmarks/bench_serve_stack.py)
+    except orjson.JSONDecodeError as exc:
+        raise ClientError(400, f"the request body is not JSON ({exc})") from None
+    return _object(parsed, "the request body"), memoryview(body)[split:]
+
+
+def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
+    """An infer request body (JSON, or JSON + binary tensors) to arrays, checked."""
+    head, blob = _header(body, header_length)
+    raw_inputs = head.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise ClientError(400, "'inputs' must be a non-empty list of tensors")
+    params = _object(head.get("parameters") or {}, "'parameters'")
+    inputs, at = [], 0
+    for index, raw in enumerate(raw_inputs):
+        tensor, at = _tensor(raw, index, blob, at)
+        inputs.append(tensor)
+    if at != len(blob):
+        raise ClientError(
+            400,
+            f"{len(blob) - at} bytes after the JSON header belong to no input's binary_data_size",
+        )
+    names = [t.name for t in inputs]
+    if len(set(names)) != len(names):
+        raise ClientError(
+            400, f"input {next(n for n in names if names.count(n) > 1)!r} is sent twice"
+        )
+    outputs, binary = _outputs(head.get("outputs"), bool(params.get("binary_data_output")))
+    timeout = params.get("timeout")
+    if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
+        raise ClientError(
+            400, f"parameters.timeout must be a positive integer (µs), got {timeout!r}"
+        )
+    request_id = head.get("id")
+    return InferRequest(
+        inputs,
+        outputs,
+        binary,
+        bool(params.get("binary_data_output")),
+        None if request_id is None else str(request_id),
+        timeout,
+    )
+
+
+def _output_entry(
+    name: str, datatype: str, array: np.ndarray, binary: bool
+) -> tuple[dict[str, Any], bytes]:
+    entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+    if not binary:
+        flat = array.reshape(-1)
+        entry["data"] = flat.tolist() if datatype == "BYTES" else np.ascontiguousarray(flat)
+        return entry, b""
+    raw = (
+        encode_bytes(array)
+        if datatype == "BYTES"
+        else np.ascontiguousarray(array)
+        .astype(np.dtype(DTYPES[datatype]).newbyteorder("<"), copy=False)
+        .tobytes()
+    )
+    entry["parameters"] = {"binary_data_size": len(raw)}
+    return entry, raw
+
+
+def response_body(
+    head: dict[str, Any], tensors: list[tuple[str, str, np.ndarray]], binary: set[str]
+) -> tuple[bytes, int | None]:
+    """The response: ``head`` (model name, id…) with ``outputs``; when some output is binary,
+    the JSON part's length to send as Inference-Header-Content-Length."""
+    entries, blobs = [], []
+    for name, datatype, array in tensors:
+        entry, raw = _output_entry(name, datatype, array, name in binary)
+        entries.append(entry)
+        blobs.append(raw)
+    text = orjson.dumps({**head, "outputs": entries}, option=orjson.OPT_SERIALIZE_NUMPY)
+    if not any(name in binary for name, _, _ in tensors):
+        return text, None
+    return text + b"".join(blobs), len(text)

@@ -1,0 +1,153 @@
+"""The dynamic batcher against a reference computed row by row with NumPy: each request gets
+exactly its own rows back however requests are coalesced; batches never pass max_batch; the
+queue is bounded; a request that waits too long is answered 503 and never run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from zenopt.serve.batcher import Batcher, BatchStats
+from zenopt.serve.tensors import ClientError
+
+W = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+
+
+class Recorder:
+    """A model (x @ W, row by row independent) that records the rows of every call."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.calls: list[int] = []
+        self.delay_s = delay_s
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        self.calls.append(len(X))
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        out: np.ndarray = X @ W
+        return out
+
+
+def _batcher(model: Recorder, **kw: object) -> Batcher:
+    settings: dict[str, object] = {
+        "max_batch": 16, "max_delay_s": 0.0, "queue_limit": 1000, "batching": True, **kw
+    }  # fmt: skip
+    return Batcher(model, ThreadPoolExecutor(1), **settings)  # type: ignore[arg-type]
+
+
+async def _many(batcher: Batcher, requests: list[np.ndarray]) -> list[np.ndarray]:
+    batcher.start()
+    try:
+        return await asyncio.gather(*(batcher.submit(x, 10.0) for x in requests))
+    finally:
+        await batcher.stop()
+
+
+def _requests(n: int, seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(int(rng.integers(1, 6)), 4)).astype(np.float32) for _ in range(n)]
+
+
+@pytest.mark.parametrize("delay_s", [0.0, 0.005])
+def test_each_request_gets_its_own_rows_and_batches_respect_the_limit(delay_s: float) -> None:
+    model = Recorder()
+    requests = _requests(120)
+    results = asyncio.run(_many(_batcher(model, max_delay_s=delay_s), requests))
+    for x, y in zip(requests, results, strict=True):
+        np.testing.assert_allclose(y, x @ W, rtol=1e-5, atol=1e-6)  # its own rows, in order
+    assert sum(model.calls) == sum(len(x) for x in requests)
+    assert max(model.calls) <= 16
+    assert len(model.calls) < len(requests)  # submitted together: coalesced
+
+
+def test_a_delay_gathers_requests_that_arrive_within_it() -> None:
+    model = Recorder()
+
+    async def staggered() -> None:
+        batcher = _batcher(model, max_delay_s=0.2)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(np.ones((1, 4), np.float32), 10.0))
+        await asyncio.sleep(0.02)
+        second = asyncio.ensure_future(batcher.submit(np.ones((2, 4), np.float32), 10.0))
+        await asyncio.gather(first, second)
+        await batcher.stop()
+
+    asyncio.run(staggered())
+    assert model.calls == [3]
+
+
+def test_unbatched_runs_each_request_alone() -> None:
+    model = Recorder()
+    requests = _requests(30)
+    results = asyncio.run(_many(_batcher(model, batching=False, max_delay_s=0.01), requests))
+    assert model.calls == [len(x) for x in requests]
+    for x, y in zip(requests, results, strict=True):
+        np.testing.assert_allclose(y, x @ W, rtol=1e-5, atol=1e-6)
+
+
+def test_a_full_queue_is_refused_with_503_and_recovers() -> None:
+    model = Recorder()
+
+    async def flood() -> list[object]:
+        batcher = _batcher(model, queue_limit=3, max_delay_s=0.3)
+        batcher.start()
+        one = np.ones((1, 4), np.float32)
+        answers = await asyncio.gather(
+            *(batcher.submit(one, 10.0) for _ in range(8)), return_exceptions=True
+        )
+        answers.append(await batcher.submit(one, 10.0))  # the queue drained: taken again
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(flood())
+    refused = [a for a in answers if isinstance(a, ClientError)]
+    assert len(refused) == 5
+    assert all(
+        a.status == 503 and a.retry_after == 1 and "queue is full" in str(a) for a in refused
+    )
+    assert sum(isinstance(a, np.ndarray) for a in answers) == 4
+    assert model.calls == [3, 1]
+
+
+def test_a_request_that_times_out_in_the_queue_is_never_run() -> None:
+    model = Recorder(delay_s=0.3)
+    depths: list[int] = []
+
+    async def slow() -> list[object]:
+        batcher = _batcher(model, max_batch=1, stats=BatchStats(on_queue_depth=depths.append))
+        batcher.start()
+        one = np.ones((1, 4), np.float32)
+        answers = await asyncio.gather(
+            batcher.submit(one, 10.0), batcher.submit(one, 0.05), return_exceptions=True
+        )
+        await batcher.stop()
+        return answers
+
+    first, second = asyncio.run(slow())
+    assert isinstance(first, np.ndarray)
+    assert isinstance(second, ClientError) and second.status == 503
+    assert "timed out after 50 ms in the queue" in str(second)
+    assert model.calls == [1]  # the timed-out request never reached the model
+    assert depths[-1] == 0
+
+
+def test_a_runtime_failure_reaches_every_request_of_its_batch() -> None:
+    def broken(X: np.ndarray) -> np.ndarray:
+        raise RuntimeError("kernel exploded")
+
+    async def run() -> list[object]:
+        batcher = Batcher(broken, ThreadPoolExecutor(1), 8, 0.05, 100)
+        batcher.start()
+        one = np.ones((1, 4), np.float32)
+        answers = await asyncio.gather(
+            *(batcher.submit(one, 10.0) for _ in range(3)), return_exceptions=True
+        )
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(run())
+    assert all(isinstance(a, RuntimeError) and "kernel exploded" in str(a) for a in answers)
