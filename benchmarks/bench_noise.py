@@ -33,8 +33,8 @@ from zenopt.core.rundir import read_manifest
 from zenopt.flow import RunOptions, run_pipeline
 from zenopt.flow.compress import CompressOptions, load_finished_run
 from zenopt.flow.speed import SpeedConfirmation, confirm_speed
-from zenopt.models.deployed import deployed_model
 from zenopt.profile.machine import fingerprint
+from zenopt.runtime.deployed import deployed_model
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "digits.yaml"
 PLAN = (

@@ -175,12 +175,23 @@ def test_full_queue_answers_503_then_recovers_and_sigterm_loses_nothing(digits) 
         refused = next(a for a in answers if a.status_code == 503)
         assert refused.headers["retry-after"] == "1"
         assert "queue is full (3 requests waiting; --queue)" in refused.json()["error"]
-        # the queue drained: served again; a request's own timeout is honoured
+        # the queue drained: served again; a request whose own timeout (200 ms) is shorter
+        # than the batching delay (1 s) is run before it expires, not answered 503
         _check(httpx.post(f"{server.url}/v2/models/mlp/infer", json=_body(one[0])).json(),
                one[0], ref)  # fmt: skip
         timed = httpx.post(f"{server.url}/v2/models/mlp/infer",
-                           json=_body(one[0], parameters={"timeout": 200_000}))  # fmt: skip
-        assert timed.status_code == 503 and "timed out after 200 ms" in timed.json()["error"]
+                           json=_body(one[1], parameters={"timeout": 200_000}))  # fmt: skip
+        _check(timed.json(), one[1], ref)
+        # a client that gives up takes its request out of the queue: it is never run
+        before = _metrics(server.url)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.url}/v2/models/mlp/infer", json=_body(one[2]), timeout=0.3)
+        time.sleep(1.2)  # past the batching delay it would have run after
+        after = _metrics(server.url)
+        calls = ("zenopt_batch_rows_count", ())
+        assert after[calls] == before[calls]
+        gone = ("zenopt_requests_total", (("endpoint", "infer"), ("status", "499")))
+        assert after[gone] == 1 and after[("zenopt_queue_depth", ())] == 0
 
         # SIGTERM while three requests wait in the queue: all three answered, exit 0
         async def in_flight() -> list[httpx.Response]:
@@ -191,7 +202,10 @@ def test_full_queue_answers_503_then_recovers_and_sigterm_loses_nothing(digits) 
                     )
                     for r in one[:3]
                 ]
-                await asyncio.sleep(0.3)
+                while (
+                    "zenopt_queue_depth 3.0" not in (await client.get(f"{server.url}/metrics")).text
+                ):
+                    await asyncio.sleep(0.02)  # until all three wait for the batching delay
                 server.process.send_signal(signal.SIGTERM)
                 return await asyncio.gather(*sent)
 
@@ -295,7 +309,15 @@ BAD: list[tuple[str, str, str, dict, int, str]] = [  # type: ignore[type-arg]
      {"name": "label", "parameters": {"classification": 3}}]}}, 400,
      "classification extension is not supported"),
     ("negative timeout", "POST", INFER, {"json": {**_tensor(), "parameters": {"timeout": -5}}},
-     400, "parameters.timeout must be a positive integer"),
+     400, "parameters.timeout must be a number of µs (0: the server's), got -5"),
+    ("too many dimensions", "POST", INFER, {"json": _tensor(shape=[1] * 40, data=[0.0])}, 400,
+     "'shape' must have at most 32 dimensions"),
+    ("a dimension NumPy cannot hold", "POST", INFER,
+     {"json": _tensor(shape=[4611686018427387904, 0], data=[])}, 400,
+     "'shape' must have at most 32 dimensions of at most 2147483647 each"),
+    ("boolean binary size", "POST", INFER,
+     _binary({"inputs": [{**BIN, "parameters": {"binary_data_size": True}}]}, ZEROS), 400,
+     "binary_data_size True runs past"),
     ("header length not a number", "POST", INFER,
      _binary({"inputs": [{**BIN, "parameters": {"binary_data_size": 256}}]}, ZEROS, "abc"), 400,
      "Inference-Header-Content-Length 'abc' is not a length"),

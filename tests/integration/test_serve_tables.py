@@ -168,7 +168,7 @@ def test_dynamic_int8_is_served_unbatched_and_each_request_is_predicts_answer(
     samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
     assert samples["zenopt_batch_rows_count"] == len(requests)  # one runtime call per request
     table = _new_rows()
-    for rows, answer in list(zip(requests, answers, strict=True))[:4]:
+    for rows, answer in zip(requests, answers, strict=True):
         file = write_csv(
             tmp_path / f"r{rows[0]}.csv", {k: [v[i] for i in rows] for k, v in table.items()}
         )

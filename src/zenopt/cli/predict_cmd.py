@@ -13,7 +13,7 @@ from zenopt.cli.errors import err_console, reported_errors
 if TYPE_CHECKING:
     import numpy as np
 
-    from zenopt.models.deployed import DeployedModel
+    from zenopt.runtime.deployed import DeployedModel
 
 __all__ = ["predict"]
 
@@ -115,8 +115,8 @@ def predict(
         from zenopt.core.heads import prediction_texts, predictions_csv
         from zenopt.core.rundir import atomic_write_text
         from zenopt.data.inference import read_for_model
-        from zenopt.models.deployed import resolve_model
         from zenopt.profile.machine import inference_threads
+        from zenopt.runtime.deployed import resolve_model
         from zenopt.runtime.predictor import backend_names
 
         manifest, deployed = resolve_model(run_dir)

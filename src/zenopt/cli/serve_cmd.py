@@ -81,7 +81,7 @@ def _uvicorn_config(app: Any, settings: ServeSettings, **extra: Any) -> Any:
     )
 
 
-def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket) -> None:
+def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket, startup: str) -> None:
     """Serve until SIGTERM or Ctrl-C; both stop taking connections, finish the requests in
     flight and return (exit 0)."""
     import os
@@ -93,13 +93,16 @@ def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket) -> N
     from zenopt.serve.model import load_runtime
     from zenopt.serve.settings import SETTINGS_ENV
 
-    runtime = load_runtime(served)  # a model the runtime cannot load fails here, in one line
+    # a model the runtime cannot load fails here, in one line, before the startup line
+    runtime = load_runtime(served, settings.max_batch)
+    err_console.print(startup, soft_wrap=True, markup=False, highlight=False)
     if settings.workers == 1:
-        config = _uvicorn_config(create_app(served, settings, runtime), settings)
-        # uvicorn re-raises the signal it stopped on once it has shut down; let it land here
+        server = uvicorn.Server(_uvicorn_config(create_app(served, settings, runtime), settings))
+        # A signal before uvicorn listens for it, and the one it re-raises once it has shut
+        # down, both land here: passed on to the server (which is stopping, or soon starts to)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: None)
-        uvicorn.Server(config).run(sockets=[sock])
+            signal.signal(sig, server.handle_exit)
+        server.run(sockets=[sock])
         return
     runtime.close()  # each worker loads its own
     from uvicorn.supervisors import Multiprocess
@@ -167,10 +170,8 @@ def serve(
                 err_console.print(f"wrote {path}", soft_wrap=True, markup=False)
             return
         sock = _bind(settings)
-        line = _startup_line(served, settings, sock.getsockname()[1])
-        err_console.print(line, soft_wrap=True, markup=False, highlight=False)
         try:
-            _run(served, settings, sock)
+            _run(served, settings, sock, _startup_line(served, settings, sock.getsockname()[1]))
         finally:
             sock.close()
         err_console.print(f"stopped serving {served.name}", soft_wrap=True, markup=False)

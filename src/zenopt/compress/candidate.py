@@ -20,9 +20,9 @@ from zenopt.core.config import BenchConfig
 from zenopt.core.rundir import atomic_write_bytes
 from zenopt.evaluate.quality import evaluate_outputs
 from zenopt.models import save_deployable
-from zenopt.models.deployed import deploy_path
 from zenopt.profile.cost import count_flops, count_params
 from zenopt.profile.latency import profile_backend
+from zenopt.runtime.deployed import deploy_path
 from zenopt.runtime.export import export_onnx, verify_export
 from zenopt.runtime.predictor import predict_with_backend
 

@@ -20,7 +20,7 @@ import numpy as np
 from zenopt.compress._base import CompressState
 from zenopt.core.heads import decode_outputs
 from zenopt.evaluate.quality import predict_torch
-from zenopt.models.deployed import deploy_path
+from zenopt.runtime.deployed import deploy_path
 from zenopt.runtime.predictor import predict_with_backend
 
 __all__ = ["agreement", "fidelity"]

@@ -1,9 +1,29 @@
-"""Data stage: sources, checks, the seeded split and preprocessing fitted on the training split."""
+"""Data stage: sources, checks, the seeded split and preprocessing fitted on the training split.
 
-from zenopt.data.dataset import Dataset, Split, Splits
-from zenopt.data.preprocess import TargetScaler
-from zenopt.data.sources import BUNDLED, load_dataset
-from zenopt.data.split import split_dataset
+The names below are imported from their modules on first use, so that code needing one small
+module (``zenopt serve``'s encoder) does not import scikit-learn and pandas with the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers: the same names, imported eagerly
+    from zenopt.data.dataset import Dataset, Split, Splits
+    from zenopt.data.preprocess import TargetScaler
+    from zenopt.data.sources import BUNDLED, load_dataset
+    from zenopt.data.split import split_dataset
+
+_WHERE = {
+    "BUNDLED": "sources",
+    "Dataset": "dataset",
+    "Split": "dataset",
+    "Splits": "dataset",
+    "TargetScaler": "preprocess",
+    "load_dataset": "sources",
+    "split_dataset": "split",
+}
 
 __all__ = [
     "BUNDLED",
@@ -14,3 +34,9 @@ __all__ = [
     "load_dataset",
     "split_dataset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'zenopt.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"zenopt.data.{_WHERE[name]}"), name)

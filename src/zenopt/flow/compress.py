@@ -33,9 +33,9 @@ from zenopt.flow.context import Baseline, RunContext, baseline_files
 from zenopt.flow.data import DataStage, prepare_data
 from zenopt.flow.speed import SPEED_TARGETS, confirm_speed, speed_checks
 from zenopt.models import DeployableModel, load_deployable
-from zenopt.models.deployed import candidate_model
 from zenopt.profile.machine import fingerprint, inference_threads
 from zenopt.report.progress import stage_progress
+from zenopt.runtime.deployed import candidate_model
 from zenopt.train import resolve_loss
 
 __all__ = [

@@ -26,7 +26,7 @@ from zenopt.evaluate.quality import evaluate_outputs, predict_torch
 from zenopt.evaluate.requirements import check_drop, check_quality, drop_detail
 from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.speed import SPEED_TARGETS, SpeedConfirmation, confirm_speed, speed_checks
-from zenopt.models.deployed import DeployedModel, deployed_model
+from zenopt.runtime.deployed import DeployedModel, deployed_model
 from zenopt.runtime.predictor import predict_with_backend
 
 __all__ = ["Confirmation", "confirm", "confirm_stage", "confirmation_checks"]

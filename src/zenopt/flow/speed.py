@@ -20,10 +20,10 @@ from zenopt.core.config import RequirementsConfig
 from zenopt.core.records import RequirementCheck
 from zenopt.evaluate.requirements import cautious_check
 from zenopt.flow.context import Baseline, RunContext
-from zenopt.models.deployed import DeployedModel
 from zenopt.profile.hostlock import timing_section
 from zenopt.profile.noise import LoadProbe, NoiseLimits, SystemProbe, wait_until_quiet
 from zenopt.profile.session import SessionPlan, SessionTimes, log_interval, time_session
+from zenopt.runtime.deployed import DeployedModel
 
 __all__ = ["SpeedConfirmation", "confirm_speed", "speed_checks"]
 

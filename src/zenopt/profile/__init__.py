@@ -1,8 +1,30 @@
-"""Profiling: latency and throughput harness, cost (params, FLOPs, bytes), memory, machine."""
+"""Profiling: latency and throughput harness, cost (params, FLOPs, bytes), memory, machine.
 
-from zenopt.profile.cost import count_flops, count_params, file_sizes
-from zenopt.profile.latency import measure_calls, profile_backend, summarize_latency
-from zenopt.profile.machine import default_threads, fingerprint, peak_rss_mb
+The names below are imported from their modules on first use, so that code needing only
+``zenopt.profile.machine`` (``zenopt serve``, the CLI) does not import torch through ``cost``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers: the same names, imported eagerly
+    from zenopt.profile.cost import count_flops, count_params, file_sizes
+    from zenopt.profile.latency import measure_calls, profile_backend, summarize_latency
+    from zenopt.profile.machine import default_threads, fingerprint, peak_rss_mb
+
+_WHERE = {
+    "count_flops": "cost",
+    "count_params": "cost",
+    "file_sizes": "cost",
+    "measure_calls": "latency",
+    "profile_backend": "latency",
+    "summarize_latency": "latency",
+    "default_threads": "machine",
+    "fingerprint": "machine",
+    "peak_rss_mb": "machine",
+}
 
 __all__ = [
     "count_flops",
@@ -15,3 +37,9 @@ __all__ = [
     "profile_backend",
     "summarize_latency",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'zenopt.profile' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"zenopt.profile.{_WHERE[name]}"), name)

@@ -12,8 +12,6 @@ full or a request timed out in it; a 500 is the server's own fault, never a clie
 from __future__ import annotations
 
 import logging
-import time
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,13 +20,14 @@ import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zenopt import __version__
 from zenopt.serve.batcher import Batcher, BatchStats
-from zenopt.serve.metrics import ServerMetrics
+from zenopt.serve.body import ClientGoneError, read_body, unless_gone
+from zenopt.serve.metrics import CountRequests, ServerMetrics
 from zenopt.serve.model import LoadedRuntime, ServedModel, load_runtime, load_served
 from zenopt.serve.settings import ServeSettings
 from zenopt.serve.tensors import ClientError, parse_infer_request, response_body
@@ -54,79 +53,6 @@ def body_limit(served: ServedModel, settings: ServeSettings) -> int:
 def _error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _endpoint(path: str) -> str:
-    if path.endswith("/infer"):
-        return "infer"
-    if path.startswith("/v2/health"):
-        return "health"
-    if path == "/metrics":
-        return "metrics"
-    return "metadata" if path.startswith("/v2") else "other"
-
-
-class _CountRequests:
-    """Pure ASGI middleware: every response counted by endpoint and status; infer requests
-    timed end to end and counted while in flight."""
-
-    def __init__(self, app: Any, metrics: ServerMetrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        endpoint = _endpoint(scope["path"])
-        status = 500  # unless a response starts: the server failed
-
-        async def sent(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
-        infer = endpoint == "infer"
-        if infer:
-            self.metrics.in_flight.inc()
-        try:
-            await self.app(scope, receive, sent)
-        finally:
-            self.metrics.requests.labels(endpoint, str(status)).inc()
-            if infer:
-                self.metrics.in_flight.dec()
-                self.metrics.latency.observe(time.perf_counter() - started)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 past ``limit`` bytes (before reading it when the length is
-    declared), and inflated when sent with Content-Encoding gzip or deflate."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ClientError(413, f"the body is {declared} bytes, over the limit of {limit} bytes "
-                          "(--max-body-mb); send fewer rows per request")  # fmt: skip
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ClientError(413, f"the body is over the limit of {limit} bytes "
-                              "(--max-body-mb); send fewer rows per request")  # fmt: skip
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").lower()
-    if encoding == "identity":
-        return body
-    if encoding not in ("gzip", "deflate"):
-        raise ClientError(400, f"Content-Encoding {encoding!r}: send gzip, deflate or none")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
-    try:
-        inflated = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ClientError(400, f"the body is not valid {encoding} data ({exc})") from None
-    if len(inflated) > limit:
-        raise ClientError(413, f"the inflated body is over the limit of {limit} bytes")
-    return inflated
 
 
 class _Endpoints:
@@ -186,7 +112,7 @@ class _Endpoints:
         })  # fmt: skip
 
     async def metrics_page(self, request: Request) -> Response:
-        body, content_type = self.metrics.exposition()
+        body, content_type = self.metrics.exposition(request.headers.get("accept"))
         return Response(body, headers={"Content-Type": content_type})
 
     def _wanted(self, asked: list[str] | None) -> list[str]:
@@ -200,7 +126,7 @@ class _Endpoints:
     async def infer(self, request: Request) -> Response:
         self._model(request)
         assert self.batcher is not None  # the lifespan set it before any request
-        body = await _read_body(request, self.limit)
+        body = await read_body(request, self.limit, self.settings.timeout_ms / 1000)
         asked = parse_infer_request(body, request.headers.get("inference-header-content-length"))
         X = self.served.signature.encode(asked.inputs)
         if len(X) > self.settings.max_batch:
@@ -210,7 +136,8 @@ class _Endpoints:
         timeout = self.settings.timeout_ms / 1000
         if asked.timeout_us is not None:
             timeout = min(timeout, asked.timeout_us / 1e6)
-        outputs = self.served.signature.decode(await self.batcher.submit(X, timeout))
+        raw = await unless_gone(request, self.batcher.submit(X, timeout))
+        outputs = self.served.signature.decode(raw)
         head: dict[str, Any] = {"model_name": self.served.name, "model_version": VERSION}
         if asked.id is not None:
             head["id"] = asked.id
@@ -239,6 +166,8 @@ def _answering(
             return await handler(request)
         except ClientError as exc:
             return _error(exc.status, str(exc), exc.retry_after)
+        except (ClientGoneError, ClientDisconnect):  # nobody to answer: counted as nginx's 499
+            return Response(status_code=499)
         except Exception as exc:
             from zenopt.core.errors import first_line
 
@@ -279,7 +208,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"{request.method} is not allowed on {request.url.path}"
     else:
         message = str(exc.detail)
-    return _error(exc.status_code, message)
+    response = _error(exc.status_code, message)
+    response.headers.update(exc.headers or {})  # 405's Allow
+    return response
 
 
 def create_app(
@@ -291,14 +222,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loaded = runtime or load_runtime(served)
+        loaded = runtime or load_runtime(served, settings.max_batch)
         stats = BatchStats(
             on_queue_depth=ends.metrics.queue_depth.set,
             on_queue_wait=ends.metrics.queue_wait.observe,
             on_batch=ends.metrics.on_batch,
         )
         ends.batcher = Batcher(
-            loaded.predictor.predict, loaded.executor, settings.max_batch,
+            loaded.run, loaded.executor, settings.max_batch,
             settings.max_delay_us / 1e6, settings.queue, served.unbatched_reason is None, stats,
         )  # fmt: skip
         ends.batcher.start()
@@ -312,7 +243,7 @@ def create_app(
 
     return Starlette(
         routes=_routes(ends),
-        middleware=[Middleware(_CountRequests, metrics=ends.metrics)],
+        middleware=[Middleware(CountRequests, metrics=ends.metrics)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )

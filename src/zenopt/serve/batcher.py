@@ -12,8 +12,10 @@
 
 A model whose outputs depend on the batch's composition (dynamic INT8) is served with
 ``batching=False``: each request is one runtime call of its own rows, exactly as
-``zenopt predict`` runs a file. A request that waits longer than its timeout in the queue is
-answered 503 and never run; one that has started running finishes.
+``zenopt predict`` runs a file. A batch never waits for more requests past the timeout of one
+already in it, so a request only expires while the model is busy: then it is answered 503
+and never run; one that has started running finishes. A request whose client went away
+(its task cancelled) leaves the queue and is never run.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ from zenopt.serve.tensors import ClientError
 
 __all__ = ["BatchStats", "Batcher"]
 
+_MARGIN_S = 0.002  # a batch leaves this long before the timeout of a job in it
+
 
 @dataclass
 class _Job:
     X: np.ndarray
     enqueued: float
+    deadline: float  # when it stops waiting in the queue
     future: asyncio.Future[np.ndarray]
     taken: bool = False
 
@@ -67,6 +72,7 @@ class Batcher:
     _pending: deque[_Job] = field(default_factory=deque, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _running: bool = field(default=False, init=False)  # a runtime call is under way
 
     def call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Run ``fn`` in the inference thread."""
@@ -77,7 +83,7 @@ class Batcher:
 
     async def stop(self) -> None:
         """After the server stopped taking requests: finish what is queued, then stop."""
-        while self._pending:
+        while self._pending or self._running:
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
@@ -96,7 +102,8 @@ class Batcher:
                 f"the queue is full ({self.queue_limit} requests waiting; --queue); retry later",
                 retry_after=1,
             )
-        job = _Job(X, time.perf_counter(), asyncio.get_running_loop().create_future())
+        now = time.perf_counter()
+        job = _Job(X, now, now + timeout_s, asyncio.get_running_loop().create_future())
         self._pending.append(job)
         self.stats.on_queue_depth(len(self._pending))
         self._wake.set()
@@ -136,9 +143,13 @@ class Batcher:
                 self._wake.clear()
                 await self._wake.wait()
             count, rows = (1, 0) if not self.batching else self._fitting()
-            remaining = self._pending[0].enqueued + self.max_delay_s - time.perf_counter()
             if not self.batching or rows >= self.max_batch or count < len(self._pending):
                 break
+            # wait for more no longer than the delay, nor past a waiting job's own timeout
+            # (less a margin, so that it runs instead of expiring while the model is idle)
+            soonest = min(job.deadline for job in self._pending) - _MARGIN_S
+            remaining = min(self._pending[0].enqueued + self.max_delay_s, soonest)
+            remaining -= time.perf_counter()
             if remaining <= 0:
                 break
             self._wake.clear()
@@ -156,6 +167,7 @@ class Batcher:
             started = time.perf_counter()
             for job in batch:
                 self.stats.on_queue_wait(started - job.enqueued)
+            self._running = True
             try:
                 X = batch[0].X if len(batch) == 1 else np.concatenate([j.X for j in batch])
                 out = await self.call(self.run, X)
@@ -164,6 +176,8 @@ class Batcher:
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
+            finally:
+                self._running = False
             self.stats.on_batch(len(X), time.perf_counter() - started)
             at = 0
             for job in batch:

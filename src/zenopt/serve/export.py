@@ -109,7 +109,9 @@ def triton_config(served: ServedModel, settings: ServeSettings) -> str:
 
 def _inference_service(served: ServedModel, settings: ServeSettings) -> str:
     """A KServe InferenceService serving the repository with Triton over the v2 protocol."""
-    dns = re.sub(r"[^a-z0-9-]", "-", served.name.lower()).strip("-")[:63] or "model"
+    # a DNS-1035 label: lower-case letters, digits and '-', a letter first, at most 63
+    dns = re.sub(r"[^a-z0-9-]", "-", served.name.lower()).strip("-")
+    dns = (dns if dns[:1].isalpha() else f"model-{dns}")[:63].rstrip("-")
     cpu = served.threads * settings.workers
     return f"""# KServe InferenceService for the Triton model repository next to this file.
 # Upload the folder {served.name}/ (config.pbtxt and 1/model.onnx) to your model store and put

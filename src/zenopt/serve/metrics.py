@@ -8,9 +8,11 @@ them up, so a scrape sees the whole server whichever worker answers it.
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ServerMetrics"]
+__all__ = ["CountRequests", "ServerMetrics"]
 
 # Seconds: from 100 µs (a small model's whole request) to 10 s (the default timeout).
 _LATENCY_BUCKETS = (
@@ -68,14 +70,73 @@ class ServerMetrics:
         self.batch_rows.observe(rows)
         self.inference.observe(seconds)
 
-    def exposition(self) -> tuple[bytes, str]:
-        """The text format for a scrape, and its content type."""
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """A scrape in the format the scraper accepts, and its content type."""
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.exposition import choose_encoder
 
         registry = self.registry
         if registry is None:
             from prometheus_client import multiprocess
 
+            _forget_dead_processes()
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(registry), content_type
+
+
+def _forget_dead_processes() -> None:
+    """Drop the live gauges of worker processes that died (killed, crashed, restarted):
+    prometheus-client keeps adding up their last values until told the process is dead."""
+    import psutil
+    from prometheus_client import multiprocess
+
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    for path in folder.glob("gauge_live*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(folder))  # type: ignore[no-untyped-call]
+
+
+def _endpoint(path: str) -> str:
+    if path.endswith("/infer"):
+        return "infer"
+    if path.startswith("/v2/health"):
+        return "health"
+    if path == "/metrics":
+        return "metrics"
+    return "metadata" if path.startswith("/v2") else "other"
+
+
+class CountRequests:
+    """Pure ASGI middleware: every response counted by endpoint and status; infer requests
+    timed end to end and counted while in flight."""
+
+    def __init__(self, app: Any, metrics: ServerMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = _endpoint(scope["path"])
+        status = 500  # unless a response starts: the server failed
+
+        async def sent(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        started = time.perf_counter()
+        infer = endpoint == "infer"
+        if infer:
+            self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+            if infer:
+                self.metrics.in_flight.dec()
+                self.metrics.latency.observe(time.perf_counter() - started)

@@ -18,19 +18,21 @@ from zenopt.serve.signature import Signature
 
 __all__ = [
     "BATCH_DEPENDENT_OPS",
+    "SHAPE_SPECIALISED",
     "LoadedRuntime",
     "ServedModel",
     "batch_dependence",
     "load_runtime",
     "load_served",
     "model_name",
+    "padded_sizes",
 ]
 
 # Operators that compute a quantization scale from the whole tensor they are given, so a row's
 # result depends on the rows it is batched with (ONNX Runtime's dynamic INT8 path).
 BATCH_DEPENDENT_OPS = ("DynamicQuantizeLinear", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM")
 
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a URL part and a folder name
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,12 @@ def model_name(manifest: dict[str, Any], name: str | None) -> str:
     if name is not None:
         if not _NAME.match(name):
             raise ConfigError(
-                f"--name {name!r}: use letters, digits, '_', '.' and '-' only (it is part of "
-                "the URL and a Triton model folder's name)"
+                f"--name {name!r}: use letters, digits, '_', '.' and '-' only, not first '.' "
+                "or '-' (it is part of the URL and a Triton model folder's name)"
             )
         return name
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(manifest["model"]["name"])) or "model"
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(manifest["model"]["name"]))
+    return safe if _NAME.match(safe) else f"model_{safe}"
 
 
 def batch_dependence(onnx_path: Path | None) -> str | None:
@@ -85,8 +88,8 @@ def batch_dependence(onnx_path: Path | None) -> str | None:
 def load_served(path: Path, name: str | None, threads: int | None) -> ServedModel:
     """What ``zenopt serve PATH`` serves; one-line errors for a folder that is not a run."""
     from zenopt.core.config import RunConfig
-    from zenopt.models.deployed import resolve_model
     from zenopt.profile.machine import inference_threads
+    from zenopt.runtime.deployed import resolve_model
 
     if not path.is_dir():
         raise ConfigError(f"{path}: not a folder; pass the --out folder of a zenopt run")
@@ -101,10 +104,25 @@ def load_served(path: Path, name: str | None, threads: int | None) -> ServedMode
         threads=threads or deployed.threads or inference_threads(config.bench.threads),
         artifact=artifact,
         onnx=onnx_path if onnx_path.is_file() else None,
-        signature=Signature(manifest["model"], config.data.impute),
+        signature=Signature(
+            manifest["model"], config.data.impute, str(config.data.source).endswith(".npz")
+        ),
         unbatched_reason=batch_dependence(onnx_path if deployed.runtime == "onnxruntime" else None),
         manifest=manifest,
     )
+
+
+# Runtimes that specialise a model to each batch size they see (torch.compile with
+# dynamic=False recompiles per shape, and falls back to eager after 8): their calls are
+# padded to a few fixed sizes, each compiled once at startup.
+SHAPE_SPECIALISED = frozenset({"torch_compile"})
+_SIZES = 8
+
+
+def padded_sizes(max_batch: int) -> tuple[int, ...]:
+    """At most 8 batch sizes from 1 to ``max_batch``, spaced geometrically: a call of n rows
+    runs padded to the smallest size ≥ n (at most about twice the rows)."""
+    return tuple(sorted({max(1, round(max_batch ** (i / (_SIZES - 1)))) for i in range(_SIZES)}))
 
 
 @dataclass(frozen=True)
@@ -114,21 +132,35 @@ class LoadedRuntime:
 
     predictor: Predictor
     executor: ThreadPoolExecutor
+    sizes: tuple[int, ...] | None = None  # pad each call to one of these (SHAPE_SPECIALISED)
+
+    def run(self, X: np.ndarray) -> np.ndarray:
+        """The model's outputs for ``X`` (called in the inference thread)."""
+        if self.sizes is None:
+            return self.predictor.predict(X)
+        size = next(s for s in self.sizes if s >= len(X))
+        padded = np.zeros((size, *X.shape[1:]), dtype=X.dtype)
+        padded[: len(X)] = X
+        out: np.ndarray = self.predictor.predict(padded)[: len(X)]
+        return out
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)
         self.predictor.close()
 
 
-def load_runtime(served: ServedModel) -> LoadedRuntime:
-    """Load ``served`` in its runtime and make one warm-up call; a one-line error when the
-    runtime cannot."""
+def load_runtime(served: ServedModel, max_batch: int) -> LoadedRuntime:
+    """Load ``served`` in its runtime and warm it up (every padded size, for a runtime that
+    specialises to shapes); a one-line error when the runtime cannot."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="zenopt-infer")
     predictor = create_predictor(served.runtime)
+    sizes = padded_sizes(max_batch) if served.runtime in SHAPE_SPECIALISED else None
+    loaded = LoadedRuntime(predictor, executor, sizes)
     shape = tuple(int(d) for d in served.manifest["model"]["input_shape"])
     try:
         executor.submit(predictor.load, served.artifact, served.threads).result()
-        executor.submit(predictor.predict, np.zeros((1, *shape), dtype=np.float32)).result()
+        for size in sizes or (1,):
+            executor.submit(loaded.run, np.zeros((size, *shape), dtype=np.float32)).result()
     except Exception as exc:
         executor.shutdown(wait=False)
         if isinstance(exc, ZenoptError):
@@ -136,4 +168,4 @@ def load_runtime(served: ServedModel) -> LoadedRuntime:
         raise RuntimeBackendError(
             f"{served.runtime} cannot run {served.label} ({served.artifact}): {first_line(exc)}"
         ) from exc
-    return LoadedRuntime(predictor, executor)
+    return loaded

@@ -15,6 +15,7 @@ classifier, ``value`` (FP32, ``[rows]``) for regression.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,17 +42,17 @@ class TensorInfo:
         return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
 
 
-def _inputs(model: dict[str, Any]) -> tuple[str, list[TensorInfo]]:
+def _inputs(model: dict[str, Any], matrix: bool) -> tuple[str, list[TensorInfo]]:
     shape = tuple(int(d) for d in model["input_shape"])
     if len(shape) == 3:
         return "image", [TensorInfo("input", "FP32", (-1, *shape), ("UINT8", "FP16", "FP64"))]
     inputs = model.get("inputs") or {}
     numeric = list(inputs.get("numeric") or [])
     categorical = list(((inputs.get("encoder") or {}).get("categories") or {}).keys())
-    if not numeric and not categorical:
+    if matrix or (not numeric and not categorical):
         return "features", [TensorInfo("input", "FP32", (-1, *shape), ("FP64", *_INTS))]
     columns = [TensorInfo(n, "FP64", (-1,), ("FP32", "FP16", *_INTS)) for n in numeric]
-    columns += [TensorInfo(n, "BYTES", (-1,), ("INT64", "INT32")) for n in categorical]
+    columns += [TensorInfo(n, "BYTES", (-1,), (*_INTS, *_FLOATS)) for n in categorical]
     return "columns", columns
 
 
@@ -66,8 +67,8 @@ class Signature:
     """The model's OIP tensors (from the run's ``model`` record and its ``data.impute``) and
     the encoding of a request's tensors into the runtime's batch."""
 
-    def __init__(self, model: dict[str, Any], impute: str) -> None:
-        self.kind, self.inputs = _inputs(model)
+    def __init__(self, model: dict[str, Any], impute: str, matrix: bool = False) -> None:
+        self.kind, self.inputs = _inputs(model, matrix)
         self.outputs = _outputs(model)
         self.head = str(model["head"])
         self.class_names = [str(c) for c in model.get("class_names") or []]
@@ -106,7 +107,7 @@ class Signature:
         """The runtime's float32 batch for a request's tensors, or a :class:`ClientError`."""
         by_name, rows = self._matched(tensors)
         if self.kind != "columns":
-            X = np.ascontiguousarray(by_name["input"].array, dtype=np.float32)
+            X = np.array(by_name["input"].array, dtype=np.float32, order="C")  # writable
             _check_finite(X, "input", allow_nan=self.kind == "features" and self.imputes)
             return X
         return self._columns(by_name, rows)
@@ -120,7 +121,8 @@ class Signature:
         for info in self.inputs:
             array = by_name[info.name].array.reshape(-1)
             if info.datatype == "BYTES":
-                texts[info.name] = _text(array, info.name)
+                numbers = by_name[info.name].datatype != "BYTES"
+                texts[info.name] = _text(array, info.name, self._categories(info.name, numbers))
                 continue
             values = array.astype(np.float32)  # the model's precision: 1e39 is infinite there
             _check_finite(values, info.name, allow_nan=self.imputes)
@@ -130,6 +132,17 @@ class Signature:
             encoder = CategoricalEncoder.from_dict(self._encoder or {})
             X = np.concatenate([X, encoder.transform(texts, rows)], axis=1)
         return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _categories(self, name: str, numbers: bool) -> dict[float, str] | None:
+        """For a categorical column sent as numbers: its categories by numeric value, so that
+        ``94110`` finds ``"94110.0"`` (a Parquet float column's text) as well as ``"94110"``."""
+        if not numbers:
+            return None
+        found: dict[float, str] = {}
+        for category in (self._encoder or {}).get("categories", {}).get(name, []):
+            with contextlib.suppress(ValueError):  # a category that is not a number
+                found.setdefault(float(category), category)
+        return found
 
     def decode(self, raw: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
         """The runtime's outputs for some rows as the OIP outputs (name → datatype, array)."""
@@ -176,11 +189,15 @@ def _check_finite(array: np.ndarray, name: str, allow_nan: bool) -> None:
         )
 
 
-def _text(array: np.ndarray, name: str) -> np.ndarray:
+def _text(array: np.ndarray, name: str, by_value: dict[float, str] | None) -> np.ndarray:
     """A categorical column's cells as :func:`zenopt.data.tables.text_column` reads a file's:
-    stripped text, None for a missing cell (empty, ``NA``, ``?``, JSON null…)."""
+    stripped text, None for a missing cell (empty, ``NA``, ``?``, JSON null…); numbers
+    (``by_value``) as the category of the same value, else as text."""
     from zenopt.data.tables import RawTable, text_column
 
-    cells = np.asarray([None if v is None else str(v) for v in array], dtype=object)
+    if by_value is not None:
+        cells = np.asarray([by_value.get(float(v), str(v)) for v in array], dtype=object)
+    else:
+        cells = np.asarray([None if v is None else str(v) for v in array], dtype=object)
     raw = RawTable(Path(name), [name], [cells], lambda r: f"row {r}")
     return text_column(raw, name)

@@ -78,12 +78,24 @@ def _object(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+_MAX_DIMS, _MAX_DIM = 32, 2**31 - 1  # within what NumPy can shape
+
+
+def _count(value: Any) -> bool:
+    """A JSON integer (not a boolean) that is 0 or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _shape(raw: Any, where: str) -> tuple[int, ...]:
-    if not isinstance(raw, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in raw
-    ):
+    if not isinstance(raw, list) or not all(_count(d) for d in raw):
         raise ClientError(
             400, f"{where}: 'shape' must be a list of non-negative integers, got {raw!r}"
+        )
+    if len(raw) > _MAX_DIMS or any(d > _MAX_DIM for d in raw):
+        raise ClientError(
+            400,
+            f"{where}: 'shape' must have at most {_MAX_DIMS} dimensions of at most "
+            f"{_MAX_DIM} each, got {len(raw)} dimensions up to {max(raw)}",
         )
     return tuple(raw)
 
@@ -134,19 +146,19 @@ def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> 
             array = np.asarray([v if v is None else str(v) for v in array], dtype=object)
         else:
             array = np.asarray(data, dtype=DTYPES[datatype])
+        if array.size == math.prod(shape):
+            return array.reshape(shape)
     except (ValueError, TypeError, OverflowError) as exc:
         raise ClientError(
             400,
             f"{where}: 'data' is not a list of {datatype} values ({str(exc).splitlines()[0]}); "
             "send the values flattened in row-major order, or nested to match 'shape'",
         ) from None
-    if array.size != math.prod(shape):
-        raise ClientError(
-            400,
-            f"{where}: 'data' holds {array.size} values but 'shape' {list(shape)} needs "
-            f"{math.prod(shape)}",
-        )
-    return array.reshape(shape)
+    raise ClientError(
+        400,
+        f"{where}: 'data' holds {array.size} values but 'shape' {list(shape)} needs "
+        f"{math.prod(shape)}",
+    )
 
 
 def _from_binary(raw: bytes, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -181,7 +193,7 @@ def _tensor(raw: Any, index: int, blob: memoryview, at: int) -> tuple[RequestTen
         return RequestTensor(
             name, datatype, shape, _from_json(item["data"], datatype, shape, where)
         ), at
-    if not isinstance(size, int) or size < 0 or at + size > len(blob):
+    if not _count(size) or at + size > len(blob):
         raise ClientError(
             400,
             f"{where}: binary_data_size {size!r} runs past the {len(blob)} bytes after the "
@@ -192,7 +204,7 @@ def _tensor(raw: Any, index: int, blob: memoryview, at: int) -> tuple[RequestTen
 
 
 def _outputs(raw: Any, everything_binary: bool) -> tuple[list[str] | None, set[str]]:
-    if raw is None:
+    if raw is None or raw == []:  # none named: all of them
         return None, set()
     if not isinstance(raw, list):
         raise ClientError(400, "'outputs' must be a list of {\"name\": ...} objects")
@@ -260,9 +272,9 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
         )
     outputs, binary = _outputs(head.get("outputs"), bool(params.get("binary_data_output")))
     timeout = params.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int) or timeout <= 0):
+    if timeout is not None and not _count(timeout):
         raise ClientError(
-            400, f"parameters.timeout must be a positive integer (µs), got {timeout!r}"
+            400, f"parameters.timeout must be a number of µs (0: the server's), got {timeout!r}"
         )
     request_id = head.get("id")
     return InferRequest(
@@ -271,7 +283,7 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
         binary,
         bool(params.get("binary_data_output")),
         None if request_id is None else str(request_id),
-        timeout,
+        timeout or None,  # Triton's 0: no timeout of its own
     )
 
 

@@ -15,7 +15,7 @@ from zenopt.core.config import load_config
 from zenopt.core.errors import ConfigError
 from zenopt.flow.compress import CompressOptions, load_finished_run
 from zenopt.flow.speed import confirm_speed, speed_checks
-from zenopt.models.deployed import deployed_model
+from zenopt.runtime.deployed import deployed_model
 
 
 def _context(run: Path, **bench: Any) -> Any:

@@ -151,3 +151,66 @@ def test_a_runtime_failure_reaches_every_request_of_its_batch() -> None:
 
     answers = asyncio.run(run())
     assert all(isinstance(a, RuntimeError) and "kernel exploded" in str(a) for a in answers)
+
+
+def test_a_request_whose_client_went_away_leaves_the_queue_unrun() -> None:
+    model = Recorder()
+
+    async def abandon() -> np.ndarray:
+        batcher = _batcher(model, max_delay_s=0.2)
+        batcher.start()
+        gone = asyncio.ensure_future(batcher.submit(np.zeros((2, 4), np.float32), 10.0))
+        await asyncio.sleep(0.05)
+        gone.cancel()  # what the app does when the client disconnects
+        kept = await batcher.submit(np.ones((1, 4), np.float32), 10.0)
+        await batcher.stop()
+        return kept
+
+    kept = asyncio.run(abandon())
+    np.testing.assert_allclose(kept, np.ones((1, 4), np.float32) @ W, rtol=1e-5)
+    assert model.calls == [1]  # the abandoned 2 rows never ran
+
+
+def test_a_short_timeout_cuts_the_batching_delay_instead_of_expiring() -> None:
+    model = Recorder()
+
+    async def hurried() -> tuple[np.ndarray, float]:
+        batcher = _batcher(model, max_delay_s=5.0)
+        batcher.start()
+        started = time.perf_counter()
+        out = await batcher.submit(np.ones((1, 4), np.float32), 0.1)
+        waited = time.perf_counter() - started
+        await batcher.stop()
+        return out, waited
+
+    out, waited = asyncio.run(hurried())
+    assert out.shape == (1, 3) and model.calls == [1]
+    assert waited < 5.0  # it did not wait out the delay (nor was it refused)
+
+
+def test_a_request_already_running_when_its_timeout_passes_gets_its_answer() -> None:
+    model = Recorder(delay_s=0.3)
+
+    async def slow() -> np.ndarray:
+        batcher = _batcher(model, max_batch=1)
+        batcher.start()
+        out = await batcher.submit(np.ones((1, 4), np.float32), 0.1)
+        await batcher.stop()
+        return out
+
+    np.testing.assert_allclose(asyncio.run(slow()), np.ones((1, 4), np.float32) @ W, rtol=1e-5)
+
+
+def test_stop_waits_for_the_call_under_way() -> None:
+    model = Recorder(delay_s=0.3)
+
+    async def stopping() -> np.ndarray:
+        batcher = _batcher(model)
+        batcher.start()
+        pending = asyncio.ensure_future(batcher.submit(np.ones((1, 4), np.float32), 10.0))
+        await asyncio.sleep(0.05)  # the call has started
+        await batcher.stop()
+        assert pending.done()
+        return pending.result()
+
+    assert asyncio.run(stopping()).shape == (1, 3)

@@ -1,0 +1,98 @@
+"""A request's body, read within bounds, and a client that goes away.
+
+The body is refused (413) past the limit — before reading it when its length is declared, and
+after inflating a gzip or deflate body — and must arrive within the request timeout (408), so
+a slow or endless upload cannot hold the server. A client that disconnects while its request
+waits for the model takes the request with it: it leaves the queue and is never run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+from zenopt.serve.tensors import ClientError
+
+__all__ = ["ClientGoneError", "read_body", "unless_gone"]
+
+T = TypeVar("T")
+
+
+class ClientGoneError(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def _receive(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ClientError(
+            413,
+            f"the body is {declared} bytes, over the limit of {limit} bytes (--max-body-mb); "
+            "send fewer rows per request",
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ClientError(
+                413,
+                f"the body is over the limit of {limit} bytes (--max-body-mb); send fewer "
+                "rows per request",
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _inflated(body: bytes, encoding: str, limit: int) -> bytes:
+    if encoding == "identity":
+        return body
+    if encoding not in ("gzip", "deflate"):
+        raise ClientError(400, f"Content-Encoding {encoding!r}: send gzip, deflate or none")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        inflated = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ClientError(400, f"the body is not valid {encoding} data ({exc})") from None
+    if len(inflated) > limit:
+        raise ClientError(413, f"the inflated body is over the limit of {limit} bytes")
+    return inflated
+
+
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The body, at most ``limit`` bytes (inflated), arrived within ``timeout_s``."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            body = await _receive(request, limit)
+    except TimeoutError:
+        raise ClientError(
+            408,
+            f"the body did not arrive within {timeout_s * 1000:.0f} ms (--timeout-ms); send "
+            "it at once",
+        ) from None
+    return _inflated(body, request.headers.get("content-encoding", "identity").lower(), limit)
+
+
+async def _until_disconnected(request: Request) -> None:
+    # once the body is read, the server's next message is the disconnect (or the response's end)
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_gone(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """``work``'s result; if the client disconnects first, ``work`` is cancelled and
+    :class:`ClientGoneError` raised."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_until_disconnected(request))
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientGoneError
+    return task.result()
