@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -79,3 +81,16 @@ def _wait_ready(process: subprocess.Popen[str], lines: list[str], ready_s: float
                 pass
         time.sleep(0.1)
     raise AssertionError(f"zenopt serve not ready after {ready_s} s: {''.join(lines)}")
+
+
+def triton_model_config() -> Any:
+    """Triton's ModelConfig message, from the generated module tritonclient ships (loaded by
+    path: importing tritonclient.grpc needs grpcio, which only that client uses)."""
+    import tritonclient
+
+    path = Path(tritonclient.__file__).parent / "grpc" / "model_config_pb2.py"
+    spec = importlib.util.spec_from_file_location("triton_model_config_pb2", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -39,7 +39,8 @@ def test_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
         (["--threads", "0"], "--threads 0: must be at least 1"),
         (["--max-delay-us", "-1"], "--max-delay-us -1: must be 0 or more"),
         (["--port", "70000"], "--port 70000: must be 0–65535"),
-        (["--max-body-mb", "0"], "--max-body-mb 0.0: must be above 0"),
+        (["--max-body-mb", "0"], "--max-body-mb 0.0: must be a size in MiB above 0"),
+        (["--max-body-mb", "nan"], "--max-body-mb nan: must be a size in MiB above 0"),
         (["--name", "my model"], "--name 'my model': use letters, digits"),
     ],
 )
@@ -57,3 +58,22 @@ def test_a_port_in_use(iris_run: tuple[Path, dict[str, Any]]) -> None:
         result = _serve(str(iris_run[0]), "--port", str(port))
     _one_line_error(result, f"--host 127.0.0.1 --port {port}: cannot listen there")
     assert "pass another --port (0: any free one)" in " ".join(result.output.split())
+
+
+def test_export_to_a_file(iris_run: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    target = tmp_path / "deploy.txt"
+    target.write_text("x")
+    _one_line_error(_serve(str(iris_run[0]), "--export", str(target)), "a file; give a new")
+
+
+def test_a_damaged_or_missing_model_file(
+    iris_run: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(iris_run[0], run)
+    (run / "model.onnx").write_bytes(b"not a protobuf at all")
+    _one_line_error(_serve(str(run)), "model.onnx: not a readable ONNX model")
+    (run / "model.onnx").unlink()
+    _one_line_error(_serve(str(run)), "model.onnx is missing: the folder of the FP32 export is")

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import fast_overrides
 from tests.datafiles import digit_images, write_idx
-from tests.serving import served
+from tests.serving import served, triton_model_config
 from typer.testing import CliRunner
 
 from zenopt.cli.app import app
@@ -256,13 +256,39 @@ def _binary(header: dict[str, object], blob: bytes, length: int | str | None = N
     return {"content": text + blob, "headers": {"Inference-Header-Content-Length": size}}
 
 
+def _first_pixel(token: str) -> bytes:
+    """A body as Python's json.dumps writes it, with NaN or Infinity (not JSON) first."""
+    values = ", ".join([token] + ["0.0"] * 63)
+    head = '{"inputs": [{"name": "input", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": ['
+    return f"{head}{values}]}}]}}".encode()
+
+
 ZEROS = np.zeros(64, np.float32).tobytes()
 BIN = {"name": "input", "shape": [1, 1, 8, 8], "datatype": "FP32"}
 INFER = "/v2/models/mlp/infer"
 # (what is wrong, method, path, request arguments, status, a fragment of the one-line error)
 BAD: list[tuple[str, str, str, dict, int, str]] = [  # type: ignore[type-arg]
     ("not JSON", "POST", INFER, {"content": b"{inputs"}, 400, "not JSON"),
-    ("JSON's NaN token", "POST", INFER, {"content": b'{"inputs": NaN}'}, 400, "not JSON"),
+    ("JSON's NaN token", "POST", INFER, {"content": b'{"inputs": NaN}'}, 400,
+     "'inputs' must be a non-empty list"),
+    ("NaN token for a pixel", "POST", INFER, {"content": _first_pixel("NaN")}, 400,
+     "images cannot have missing values"),
+    ("data not a list", "POST", INFER, {"json": _tensor(data="0.5")}, 400,
+     "'data' must be a list, got str"),
+    ("booleans for numbers", "POST", INFER, {"json": _tensor(data=[True] * 64)}, 400,
+     "'data' is not a list of FP32 values (got booleans)"),
+    ("nesting against the shape", "POST", INFER, {"json": _tensor(data=[[0.0] * 64])}, 400,
+     "'data' is nested as [1, 64], not as 'shape' [1, 1, 8, 8]"),
+    ("both data and binary", "POST", INFER,
+     _binary({"inputs": [{**BIN, "data": [0.0] * 64, "parameters": {"binary_data_size": 256}}]},
+             ZEROS), 400, "both 'data' and parameters.binary_data_size"),
+    ("an output asked for twice", "POST", INFER, {"json": {**_tensor(), "outputs": [
+     {"name": "label"}, {"name": "label"}]}}, 400, "output 'label' is asked for twice"),
+    ("binary_data_output as text", "POST", INFER, {"json": {**_tensor(), "parameters": {
+     "binary_data_output": "false"}}}, 400, "parameters.binary_data_output must be true or false"),
+    ("a value beyond FP32", "POST", INFER, {"json": _tensor(datatype="FP64",
+     data=[1e300] + [0.0] * 63)}, 400, "a value outside FP32's range"),
+    ("trailing slash", "POST", INFER + "/", {"json": _tensor()}, 404, "no endpoint"),
     ("a JSON list", "POST", INFER, {"json": [1, 2]}, 400, "must be a JSON object"),
     ("no inputs", "POST", INFER, {"json": {}}, 400, "'inputs' must be a non-empty list"),
     ("inputs not a list", "POST", INFER, {"json": {"inputs": "x"}}, 400, "'inputs' must be"),
@@ -288,9 +314,9 @@ BAD: list[tuple[str, str, str, dict, int, str]] = [  # type: ignore[type-arg]
     ("ragged nested data", "POST", INFER, {"json": _tensor(data=[[0.0] * 8] * 7 + [[0.0]])},
      400, "'data' is not a list of FP32 values"),
     ("null pixel (NaN)", "POST", INFER, {"json": _tensor(data=[None] + [0.0] * 63)}, 400,
-     "row 0 holds NaN (a missing value), and this model takes none"),
-    ("infinite pixel", "POST", INFER, {"json": _tensor(data=[1e39] + [0.0] * 63)}, 400,
-     "holds an infinite value"),
+     "row 0 holds NaN (a missing value), and images cannot have missing values"),
+    ("infinite pixel", "POST", INFER, {"content": _first_pixel("Infinity")}, 400,
+     "row 0 holds an infinite value"),
     ("UINT8 out of range", "POST", INFER, {"json": _tensor(datatype="UINT8",
      data=[300] + [0] * 63)}, 400, "'data' is not a list of UINT8 values"),
     ("too many rows", "POST", INFER, {"json": _tensor(shape=[17, 1, 8, 8], data=[0.0] * 1088)},
@@ -317,7 +343,7 @@ BAD: list[tuple[str, str, str, dict, int, str]] = [  # type: ignore[type-arg]
      "'shape' must have at most 32 dimensions of at most 2147483647 each"),
     ("boolean binary size", "POST", INFER,
      _binary({"inputs": [{**BIN, "parameters": {"binary_data_size": True}}]}, ZEROS), 400,
-     "binary_data_size True runs past"),
+     "binary_data_size must be a number of bytes (0 or more), got True"),
     ("header length not a number", "POST", INFER,
      _binary({"inputs": [{**BIN, "parameters": {"binary_data_size": 256}}]}, ZEROS, "abc"), 400,
      "Inference-Header-Content-Length 'abc' is not a length"),
@@ -372,3 +398,17 @@ def test_bad_requests_get_one_line_errors_and_the_server_keeps_serving(digits) -
     assert not any(name == "zenopt_requests_total" and ("status", "500") in labels
                    for name, labels in values)  # fmt: skip
     assert "Traceback" not in server.stderr
+
+
+def test_export_names_the_classes_for_tritons_classification(digits, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from google.protobuf import text_format
+
+    run, _ = digits
+    result = CliRunner().invoke(app, ["serve", str(run), "--export", str(tmp_path / "repo")])
+    assert result.exit_code == 0, result.output
+    pb = triton_model_config()
+    config = text_format.Parse((tmp_path / "repo/mlp/config.pbtxt").read_text(), pb.ModelConfig())
+    assert config.input[0].name == "input" and list(config.input[0].dims) == [1, 8, 8]
+    assert config.output[0].label_filename == "labels.txt" and list(config.output[0].dims) == [10]
+    labels = (tmp_path / "repo/mlp/labels.txt").read_text().splitlines()
+    assert labels == [str(d) for d in range(10)]  # the model's class order

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import importlib.util
 import io
 import math
 from pathlib import Path
@@ -20,7 +19,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import fast_overrides
 from tests.datafiles import mixed_table, write_csv
-from tests.serving import served
+from tests.serving import served, triton_model_config
 from typer.testing import CliRunner
 
 from zenopt.cli.app import app
@@ -210,19 +209,6 @@ def test_two_workers_serve_and_metrics_add_up(mixed: Path) -> None:
         assert server.stop() == 0, server.stderr
 
 
-def _model_config() -> Any:
-    """Triton's ModelConfig message, from the generated module tritonclient ships (loaded by
-    path: importing tritonclient.grpc needs grpcio, which only that client uses)."""
-    import tritonclient
-
-    path = Path(tritonclient.__file__).parent / "grpc" / "model_config_pb2.py"
-    spec = importlib.util.spec_from_file_location("triton_model_config_pb2", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _graph_tensors(values: Any) -> list[tuple[str, int, list[int]]]:
     return [
         (
@@ -246,7 +232,7 @@ def test_export_writes_a_triton_repository_and_a_kserve_service(
     args = ["serve", str(path), "--export", str(out), "--max-batch", "32", "--max-delay-us", "500"]
     result = runner.invoke(app, [*args, "--workers", "2", "--threads", "3"])
     assert result.exit_code == 0, result.output
-    pb = _model_config()
+    pb = triton_model_config()
     config = text_format.Parse((out / "mlp" / "config.pbtxt").read_text(), pb.ModelConfig())
     graph = onnx.load(str(out / "mlp" / "1" / "model.onnx")).graph
     assert config.name == "mlp" and config.backend == "onnxruntime"
@@ -265,6 +251,10 @@ def test_export_writes_a_triton_repository_and_a_kserve_service(
     else:  # a dynamic INT8 model's outputs depend on the batch: Triton must not batch it
         assert not config.HasField("dynamic_batching")
     assert "encoded feature matrix" in (out / "mlp" / "config.pbtxt").read_text()
+    encoding = yaml.safe_load((out / "mlp" / "inputs.json").read_text())  # JSON is YAML
+    assert encoding["numeric"] == ["x1", "x2"]
+    assert set(encoding["encoder"]["categories"]["colour"]) == {"blue", "red", "green"}
+    assert not (out / "mlp" / "labels.txt").exists()  # a sigmoid head: one logit, no list
     service = yaml.safe_load((out / "inference_service.yaml").read_text())
     assert service["kind"] == "InferenceService"
     model = service["spec"]["predictor"]["model"]

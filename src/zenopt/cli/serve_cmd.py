@@ -38,7 +38,7 @@ def _bind(settings: ServeSettings) -> socket.socket:
         sock.close()
         raise ConfigError(
             f"--host {settings.host} --port {settings.port}: cannot listen there "
-            f"({exc.strerror}); pass another --port (0: any free one)"
+            f"({exc.strerror or exc}); check --host, or pass another --port (0: any free one)"
         ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -59,10 +59,25 @@ def _startup_line(served: ServedModel, settings: ServeSettings, port: int) -> st
         f"http://{host}:{port}/v2/models/{served.name} · {batching} · queue {settings.queue} · "
         f"{workers}"
     )
+    return line + "".join(f"\nnote: {note}" for note in _notes(served, settings))
+
+
+def _notes(served: ServedModel, settings: ServeSettings) -> list[str]:
+    """What the user should know before relying on the server."""
+    from zenopt.profile.machine import usable_cores
+
+    notes = []
     missed = (served.manifest.get("verdict") or {}).get("missed") or []
     if missed:  # served all the same: it is what the run handed back
-        line += f"\nnote: the run missed its requirements ({', '.join(map(str, missed))})"
-    return line
+        notes.append(f"the run missed its requirements ({', '.join(map(str, missed))})")
+    cores = usable_cores() or 1
+    busy = settings.workers * served.threads
+    if busy > cores:
+        notes.append(
+            f"{settings.workers} worker(s) × {served.threads} thread(s) = {busy} on {cores} "
+            "cores: they will wait for each other; lower --workers or --threads"
+        )
+    return notes
 
 
 def _uvicorn_config(app: Any, settings: ServeSettings, **extra: Any) -> Any:

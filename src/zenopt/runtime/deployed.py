@@ -45,19 +45,25 @@ class DeployedModel:
         this model has no such form."""
         if backend == "onnxruntime":
             path = self.folder / "model.onnx"
-            if not path.is_file():
+            if not path.is_file() and self.runtime != "onnxruntime":
                 raise ModelError(
                     f"{self.label} has no model.onnx: it is deployed in {self.runtime}; use "
                     f"--backend {self.runtime}"
                 )
-            return path
-        if self.onnx_only:
+        elif self.onnx_only:
             raise ModelError(
                 f"{self.label} exists only as ONNX (INT8 or fp16): its model.json is the "
                 f"PyTorch form before that step, not the deployed model; use --backend "
                 "onnxruntime (the default)"
             )
-        return self.folder / "model.json"
+        else:
+            path = self.folder / "model.json"
+        if not path.is_file():
+            raise ModelError(
+                f"{path} is missing: the folder of {self.label} is incomplete; run zenopt run "
+                "(or zenopt compress) again to write it"
+            )
+        return path
 
 
 def _onnx_only(record: dict[str, Any]) -> bool:

@@ -11,7 +11,10 @@ full or a request timed out in it; a 500 is the server's own fault, never a clie
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +39,20 @@ __all__ = ["body_limit", "create_app", "worker_app"]
 
 VERSION = "1"  # one version per served model
 _LOG = logging.getLogger("zenopt.serve")
+BODY_TIMEOUT_S = 60.0  # a body must arrive within this (a stalled upload cannot hold a slot)
+
+
+def _finite(raw: np.ndarray) -> np.ndarray:
+    """The model's outputs for a request, refused (400) where they are not numbers: inputs far
+    outside what the model was trained on can overflow inside it."""
+    bad = ~np.isfinite(raw.reshape(len(raw), -1)).all(axis=1)
+    if bad.any():
+        raise ClientError(
+            400,
+            f"the model's outputs for row {int(np.flatnonzero(bad)[0])} are not finite (NaN or "
+            "infinite): its inputs are far outside the range the model was trained on",
+        )
+    return raw
 
 
 def body_limit(served: ServedModel, settings: ServeSettings) -> int:
@@ -102,6 +119,8 @@ class _Endpoints:
         }
         if served.unbatched_reason is not None:
             parameters["unbatched_reason"] = served.unbatched_reason
+        if served.signature.class_names:  # the columns of ``probabilities``, in order
+            parameters["classes"] = served.signature.class_names
         return JSONResponse({
             "name": served.name,
             "versions": [VERSION],
@@ -126,9 +145,9 @@ class _Endpoints:
     async def infer(self, request: Request) -> Response:
         self._model(request)
         assert self.batcher is not None  # the lifespan set it before any request
-        body = await read_body(request, self.limit, self.settings.timeout_ms / 1000)
+        body = await read_body(request, self.limit, BODY_TIMEOUT_S)
         asked = parse_infer_request(body, request.headers.get("inference-header-content-length"))
-        X = self.served.signature.encode(asked.inputs)
+        X = self.served.signature.encode(asked.inputs, self.metrics.on_unseen)
         if len(X) > self.settings.max_batch:
             raise ClientError(400, f"{len(X)} rows: more than the {self.settings.max_batch} a "
                               "request may have (--max-batch); split the request")  # fmt: skip
@@ -137,7 +156,7 @@ class _Endpoints:
         if asked.timeout_us is not None:
             timeout = min(timeout, asked.timeout_us / 1e6)
         raw = await unless_gone(request, self.batcher.submit(X, timeout))
-        outputs = self.served.signature.decode(raw)
+        outputs = self.served.signature.decode(_finite(raw))
         head: dict[str, Any] = {"model_name": self.served.name, "model_version": VERSION}
         if asked.id is not None:
             head["id"] = asked.id
@@ -213,6 +232,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _flush_on_stop(batcher: Batcher) -> None:
+    """On SIGTERM or Ctrl-C, run what waits in the queue at once instead of waiting out the
+    batching delay; then do what the server does on the signal (stop taking connections).
+    Only the main thread may set handlers: the server's, where uvicorn runs the app."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(sig)
+
+        def stopping(number: int, frame: Any, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(batcher.flush)
+            if callable(previous):
+                previous(number, frame)
+
+        signal.signal(sig, stopping)
+
+
 def create_app(
     served: ServedModel, settings: ServeSettings, runtime: LoadedRuntime | None = None
 ) -> Starlette:
@@ -233,6 +270,7 @@ def create_app(
             settings.max_delay_us / 1e6, settings.queue, served.unbatched_reason is None, stats,
         )  # fmt: skip
         ends.batcher.start()
+        _flush_on_stop(ends.batcher)
         ends.ready = True
         try:
             yield
@@ -241,12 +279,14 @@ def create_app(
             await ends.batcher.stop()
             loaded.close()
 
-    return Starlette(
+    app = Starlette(
         routes=_routes(ends),
         middleware=[Middleware(CountRequests, metrics=ends.metrics)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # ``…/infer/`` is a 404 that says so, not a redirect
+    return app
 
 
 def worker_app() -> Starlette:

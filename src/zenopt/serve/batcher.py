@@ -38,7 +38,7 @@ __all__ = ["BatchStats", "Batcher"]
 _MARGIN_S = 0.002  # a batch leaves this long before the timeout of a job in it
 
 
-@dataclass
+@dataclass(eq=False)  # found in the queue by identity: comparing arrays is an error
 class _Job:
     X: np.ndarray
     enqueued: float
@@ -73,6 +73,7 @@ class Batcher:
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _running: bool = field(default=False, init=False)  # a runtime call is under way
+    _closing: bool = field(default=False, init=False)  # stopping: no more waiting for company
 
     def call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Run ``fn`` in the inference thread."""
@@ -80,6 +81,11 @@ class Batcher:
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._dispatch())
+
+    def flush(self) -> None:
+        """The server is stopping: run what waits now, without waiting out the delay."""
+        self._closing = True
+        self._wake.set()
 
     async def stop(self) -> None:
         """After the server stopped taking requests: finish what is queued, then stop."""
@@ -108,17 +114,16 @@ class Batcher:
         self.stats.on_queue_depth(len(self._pending))
         self._wake.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
+            return await self._answer(job, timeout_s)
         except TimeoutError:
-            if job.taken:  # already running: it finishes
-                return await job.future
             self._pending.remove(job)
             self.stats.on_queue_depth(len(self._pending))
             self._wake.set()  # the oldest job may have changed: the dispatcher looks again
             job.future.cancel()
+            waited = f"{timeout_s * 1e3:g} ms" if timeout_s >= 1e-3 else f"{timeout_s * 1e6:g} µs"
             raise ClientError(
                 503,
-                f"timed out after {timeout_s * 1000:.0f} ms in the queue without being run "
+                f"timed out after {waited} in the queue without being run "
                 "(--timeout-ms, or the request's parameters.timeout); retry later",
                 retry_after=1,
             ) from None
@@ -126,6 +131,20 @@ class Batcher:
             if not job.taken and job in self._pending:  # the client went away
                 self._pending.remove(job)
                 self.stats.on_queue_depth(len(self._pending))
+
+    async def _answer(self, job: _Job, timeout_s: float) -> np.ndarray:
+        """The job's outputs; TimeoutError when its time ran out while the model was busy.
+        (While the model is idle the dispatcher takes a job before its time runs out; if both
+        fall due together, the dispatcher wins: the job is looked at again shortly.)"""
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(job.future), timeout_s)
+            except TimeoutError:
+                if job.taken:  # already running: it finishes
+                    return await job.future
+                if self._running:
+                    raise
+                timeout_s = 0.005
 
     def _fitting(self) -> tuple[int, int]:
         """How many waiting jobs, from the oldest, make the next batch, and their rows."""
@@ -143,7 +162,8 @@ class Batcher:
                 self._wake.clear()
                 await self._wake.wait()
             count, rows = (1, 0) if not self.batching else self._fitting()
-            if not self.batching or rows >= self.max_batch or count < len(self._pending):
+            full = rows >= self.max_batch or count < len(self._pending)
+            if not self.batching or full or self._closing:
                 break
             # wait for more no longer than the delay, nor past a waiting job's own timeout
             # (less a margin, so that it runs instead of expiring while the model is idle)

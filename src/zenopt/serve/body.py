@@ -1,8 +1,8 @@
 """A request's body, read within bounds, and a client that goes away.
 
 The body is refused (413) past the limit — before reading it when its length is declared, and
-after inflating a gzip or deflate body — and must arrive within the request timeout (408), so
-a slow or endless upload cannot hold the server. A client that disconnects while its request
+after inflating a gzip or deflate body — and must arrive within a minute (408), so a stalled
+or endless upload cannot hold the server. A client that disconnects while its request
 waits for the model takes the request with it: it leaves the queue and is never run.
 """
 
@@ -70,8 +70,7 @@ async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
     except TimeoutError:
         raise ClientError(
             408,
-            f"the body did not arrive within {timeout_s * 1000:.0f} ms (--timeout-ms); send "
-            "it at once",
+            f"the body did not arrive within {timeout_s:g} s; send it at once",
         ) from None
     return _inflated(body, request.headers.get("content-encoding", "identity").lower(), limit)
 

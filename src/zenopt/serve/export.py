@@ -9,6 +9,7 @@ so the files say, in a comment, what a client of Triton has to do itself.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -39,11 +40,15 @@ def _tensors(values: list[object], batched: bool) -> list[tuple[str, str, list[i
     return out
 
 
-def _block(kind: str, tensors: list[tuple[str, str, list[int]]]) -> str:
+def _block(kind: str, tensors: list[tuple[str, str, list[int]]], labels: bool = False) -> str:
+    """An ``input [...]`` or ``output [...]`` block; with ``labels``, the first output names
+    its class per position in ``labels.txt`` (Triton's classification extension)."""
     items = ",\n".join(
         f'  {{\n    name: "{name}"\n    data_type: {dtype}\n'
-        f"    dims: [ {', '.join(map(str, dims))} ]\n  }}"
-        for name, dtype, dims in tensors
+        f"    dims: [ {', '.join(map(str, dims))} ]\n"
+        + ('    label_filename: "labels.txt"\n' if labels and i == 0 else "")
+        + "  }"
+        for i, (name, dtype, dims) in enumerate(tensors)
     )
     return f"{kind} [\n{items}\n]\n"
 
@@ -62,12 +67,13 @@ def _comment(served: ServedModel) -> str:
         lines.append(
             "# Input: the encoded feature matrix, not the table's columns: numeric columns "
             "first (NaN for a missing value), then each categorical column one-hot or ordinal "
-            "encoded with the run's categories (manifest.json: model.inputs.encoder). "
+            "encoded with the run's categories (inputs.json next to this file). "
             "`zenopt serve` takes the columns themselves."
         )
     if served.signature.head != "identity":
         lines.append(
-            f"# Output: {served.signature.head} logits, one per class in this order: "
+            f"# Output: logits (apply {served.signature.head} for probabilities), one per class "
+            "in this order: "
             + ", ".join(served.signature.class_names[:50])
             + "; `zenopt serve` gives probabilities and labels."
         )
@@ -91,7 +97,8 @@ def triton_config(served: ServedModel, settings: ServeSettings) -> str:
     text += f'name: "{served.name}"\nbackend: "onnxruntime"\n'
     text += f"max_batch_size: {settings.max_batch if batched else 0}\n"
     text += _block("input", _tensors(list(inputs), batched))
-    text += _block("output", _tensors(list(graph.output), batched))
+    softmax = served.signature.head == "softmax"
+    text += _block("output", _tensors(list(graph.output), batched), labels=softmax)
     if batched and served.unbatched_reason is None:
         text += (
             f"dynamic_batching {{\n  max_queue_delay_microseconds: {settings.max_delay_us}\n"
@@ -144,11 +151,38 @@ def export_deployment(served: ServedModel, settings: ServeSettings, folder: Path
             f"{served.label} has no model.onnx ({served.runtime} model): Triton's files need "
             "the ONNX form; serve it with zenopt serve instead"
         )
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--export {folder}: a file; give a new or empty folder")
     if folder.exists() and any(folder.iterdir()):
         raise ConfigError(f"--export {folder}: not empty; give a new or empty folder")
     model = folder / served.name
     (model / "1").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(served.onnx, model / "1" / "model.onnx")
-    atomic_write_text(model / "config.pbtxt", triton_config(served, settings))
-    atomic_write_text(folder / "inference_service.yaml", _inference_service(served, settings))
-    return [model / "config.pbtxt", model / "1" / "model.onnx", folder / "inference_service.yaml"]
+    written = [model / "config.pbtxt", model / "1" / "model.onnx"]
+    atomic_write_text(written[0], triton_config(served, settings))
+    if served.signature.head == "softmax":  # the class of each output position
+        written.append(model / "labels.txt")
+        atomic_write_text(written[-1], "".join(f"{c}\n" for c in served.signature.class_names))
+    if served.signature.kind == "columns":  # what a client must do to the columns
+        written.append(model / "inputs.json")
+        atomic_write_text(written[-1], _inputs_json(served))
+    written.append(folder / "inference_service.yaml")
+    atomic_write_text(written[-1], _inference_service(served, settings))
+    return written
+
+
+def _inputs_json(served: ServedModel) -> str:
+    """The encoding from a table's columns to the graph's input, for a client of Triton."""
+    inputs = served.manifest["model"].get("inputs") or {}
+    return json.dumps(
+        {
+            "input": "the graph's input: numeric columns, then each categorical column encoded",
+            "numeric": inputs.get("numeric", []),
+            "missing_numeric": "NaN (the graph imputes)" if served.signature.imputes else "none",
+            "encoder": inputs.get("encoder"),
+            "unseen_category": "all zeros (onehot), -1 (ordinal)",
+            "missing_category": "the category '(missing)' when the training data had one",
+            "class_names": served.signature.class_names,
+        },
+        indent=2,
+    )

@@ -59,12 +59,20 @@ class ServerMetrics:
             "zenopt_batch_rows", "Runtime calls: rows in one call (requests coalesced).",
             buckets=_ROW_BUCKETS, **kw,
         )  # fmt: skip
+        self.unseen = Counter(
+            "zenopt_unseen_categories",
+            "Categorical values no training row had (encoded as all zeros), by input column.",
+            ["input"], **kw,
+        )  # fmt: skip
         self.queue_depth = Gauge(
             "zenopt_queue_depth", "Infer requests waiting in the queue.", **gauge_kw
         )
         self.in_flight = Gauge(
             "zenopt_requests_in_flight", "Infer requests being handled.", **gauge_kw
         )
+
+    def on_unseen(self, column: str, count: int) -> None:
+        self.unseen.labels(column).inc(count)
 
     def on_batch(self, rows: int, seconds: float) -> None:
         self.batch_rows.observe(rows)

@@ -75,7 +75,13 @@ def batch_dependence(onnx_path: Path | None) -> str | None:
         return None
     import onnx
 
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    try:
+        graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    except Exception as exc:  # onnx raises protobuf's untyped errors for a damaged file
+        raise RuntimeBackendError(
+            f"{onnx_path}: not a readable ONNX model ({first_line(exc)}); re-run zenopt run "
+            "(or zenopt compress) to write it again"
+        ) from None
     ops = {node.op_type for node in graph.node} & set(BATCH_DEPENDENT_OPS)
     if not ops:
         return None

@@ -44,8 +44,8 @@ class ServeSettings:
             raise ConfigError(f"--max-delay-us {self.max_delay_us}: must be 0 or more")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"--port {self.port}: must be 0–65535 (0: a free port)")
-        if self.max_body_mb is not None and self.max_body_mb <= 0:
-            raise ConfigError(f"--max-body-mb {self.max_body_mb}: must be above 0")
+        if self.max_body_mb is not None and not 0 < self.max_body_mb < 2**20:
+            raise ConfigError(f"--max-body-mb {self.max_body_mb}: must be a size in MiB above 0")
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))

@@ -16,6 +16,7 @@ classifier, ``value`` (FP32, ``[rows]``) for regression.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ import numpy as np
 from zenopt.core.heads import class_probabilities, prediction_texts
 from zenopt.serve.tensors import ClientError, RequestTensor
 
-__all__ = ["Signature", "TensorInfo"]
+__all__ = ["Signature", "TensorInfo", "Unseen"]
+
+Unseen = Callable[[str, int], None]  # (column, values no training row had)
 
 _FLOATS = ("FP32", "FP64", "FP16")
 _INTS = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
@@ -50,7 +53,7 @@ def _inputs(model: dict[str, Any], matrix: bool) -> tuple[str, list[TensorInfo]]
     numeric = list(inputs.get("numeric") or [])
     categorical = list(((inputs.get("encoder") or {}).get("categories") or {}).keys())
     if matrix or (not numeric and not categorical):
-        return "features", [TensorInfo("input", "FP32", (-1, *shape), ("FP64", *_INTS))]
+        return "features", [TensorInfo("input", "FP32", (-1, *shape), ("FP64", "FP16", *_INTS))]
     columns = [TensorInfo(n, "FP64", (-1,), ("FP32", "FP16", *_INTS)) for n in numeric]
     columns += [TensorInfo(n, "BYTES", (-1,), (*_INTS, *_FLOATS)) for n in categorical]
     return "columns", columns
@@ -74,6 +77,9 @@ class Signature:
         self.class_names = [str(c) for c in model.get("class_names") or []]
         self.imputes = impute != "none"
         self._encoder = (model.get("inputs") or {}).get("encoder")
+        categories = (self._encoder or {}).get("categories", {})
+        self._known = {name: set(values) for name, values in categories.items()}
+        self._by_value = {name: _by_value(values) for name, values in categories.items()}
         if self.kind == "columns":  # imported now, not on the first request (about a second)
             import zenopt.data.encode
             import zenopt.data.tables  # noqa: F401
@@ -103,17 +109,21 @@ class Signature:
             raise ClientError(400, "the request has no rows; send at least one")
         return by_name, n
 
-    def encode(self, tensors: list[RequestTensor]) -> np.ndarray:
-        """The runtime's float32 batch for a request's tensors, or a :class:`ClientError`."""
+    def encode(self, tensors: list[RequestTensor], unseen: Unseen | None = None) -> np.ndarray:
+        """The runtime's float32 batch for a request's tensors, or a :class:`ClientError`;
+        ``unseen(column, n)`` hears of values no training row had (encoded as all zeros)."""
         by_name, rows = self._matched(tensors)
         if self.kind != "columns":
-            X = np.array(by_name["input"].array, dtype=np.float32, order="C")  # writable
-            _check_finite(X, "input", allow_nan=self.kind == "features" and self.imputes)
+            sent = by_name["input"].array
+            X = np.array(sent, dtype=np.float32, order="C")  # writable: torch takes it as is
+            _check_finite(X, sent, "input", self._nan_rule("input"))
             return X
-        return self._columns(by_name, rows)
+        return self._columns(by_name, rows, unseen)
 
     # 2. a table's columns, encoded as predict encodes a file's
-    def _columns(self, by_name: dict[str, RequestTensor], rows: int) -> np.ndarray:
+    def _columns(
+        self, by_name: dict[str, RequestTensor], rows: int, unseen: Unseen | None
+    ) -> np.ndarray:
         from zenopt.data.encode import CategoricalEncoder
         from zenopt.data.tables import stack_columns
 
@@ -121,11 +131,14 @@ class Signature:
         for info in self.inputs:
             array = by_name[info.name].array.reshape(-1)
             if info.datatype == "BYTES":
-                numbers = by_name[info.name].datatype != "BYTES"
-                texts[info.name] = _text(array, info.name, self._categories(info.name, numbers))
+                texts[info.name] = _text(array, info.name, self._by_value[info.name])
+                known = self._known[info.name]
+                count = sum(v is not None and v not in known for v in texts[info.name])
+                if count and unseen is not None:
+                    unseen(info.name, count)
                 continue
             values = array.astype(np.float32)  # the model's precision: 1e39 is infinite there
-            _check_finite(values, info.name, allow_nan=self.imputes)
+            _check_finite(values, array, info.name, self._nan_rule(info.name))
             numeric.append(values)
         X = stack_columns(numeric, rows)
         if texts:
@@ -133,16 +146,13 @@ class Signature:
             X = np.concatenate([X, encoder.transform(texts, rows)], axis=1)
         return np.ascontiguousarray(X, dtype=np.float32)
 
-    def _categories(self, name: str, numbers: bool) -> dict[float, str] | None:
-        """For a categorical column sent as numbers: its categories by numeric value, so that
-        ``94110`` finds ``"94110.0"`` (a Parquet float column's text) as well as ``"94110"``."""
-        if not numbers:
+    def _nan_rule(self, name: str) -> str | None:
+        """None when NaN (a missing value) is taken, else why not."""
+        if self.kind == "image":
+            return "images cannot have missing values"
+        if self.imputes:
             return None
-        found: dict[float, str] = {}
-        for category in (self._encoder or {}).get("categories", {}).get(name, []):
-            with contextlib.suppress(ValueError):  # a category that is not a number
-                found.setdefault(float(category), category)
-        return found
+        return "this model takes none (the run did not set data.impute)"
 
     def decode(self, raw: np.ndarray) -> dict[str, tuple[str, np.ndarray]]:
         """The runtime's outputs for some rows as the OIP outputs (name → datatype, array)."""
@@ -175,29 +185,53 @@ def _check_tensor(tensor: RequestTensor, info: TensorInfo) -> None:
         raise ClientError(400, f"{where}: shape {list(tensor.shape)} is not [{want}]")
 
 
-def _check_finite(array: np.ndarray, name: str, allow_nan: bool) -> None:
-    if array.dtype.kind != "f":
-        return
-    if np.isinf(array).any():
-        raise ClientError(400, f"input {name!r}: holds an infinite value; send finite numbers")
-    if not allow_nan and np.isnan(array).any():
-        row = int(np.flatnonzero(np.isnan(array.reshape(len(array), -1)).any(axis=1))[0])
+def _first_row(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
+
+
+def _check_finite(X: np.ndarray, sent: np.ndarray, name: str, no_nan: str | None) -> None:
+    """``X`` (float32, what the model gets from ``sent``) has no infinity, and no NaN unless
+    the model takes missing values (``no_nan`` says why it does not)."""
+    infinite = np.isinf(X)
+    if infinite.any():
+        row = _first_row(infinite)
+        if sent.dtype.kind == "f" and np.isinf(sent).any():
+            problem = "an infinite value"
+        else:
+            problem = "a value outside FP32's range (±3.4e38), infinite to the model"
+        raise ClientError(400, f"input {name!r}: row {row} holds {problem}; send finite numbers")
+    if no_nan is not None and np.isnan(X).any():
         raise ClientError(
             400,
-            f"input {name!r}: row {row} holds NaN (a missing value), and this model takes none "
-            "(the run did not set data.impute); send a number",
+            f"input {name!r}: row {_first_row(np.isnan(X))} holds NaN (a missing value), and "
+            f"{no_nan}; send a number",
         )
 
 
-def _text(array: np.ndarray, name: str, by_value: dict[float, str] | None) -> np.ndarray:
+def _by_value(categories: list[str]) -> dict[float, str]:
+    """A categorical column's categories that are numbers, by value: so that a number sent
+    as ``94110`` or ``94110.0`` finds ``"94110.0"`` (a Parquet float column) or ``"94110"``."""
+    found: dict[float, str] = {}
+    for category in categories:
+        with contextlib.suppress(ValueError):  # a category that is not a number
+            found.setdefault(float(category), category)
+    return found
+
+
+def _cell(value: Any, by_value: dict[float, str]) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float | int | np.number) and not isinstance(value, bool | np.bool_):
+        return by_value.get(float(value), str(value))
+    return str(value)
+
+
+def _text(array: np.ndarray, name: str, by_value: dict[float, str]) -> np.ndarray:
     """A categorical column's cells as :func:`zenopt.data.tables.text_column` reads a file's:
-    stripped text, None for a missing cell (empty, ``NA``, ``?``, JSON null…); numbers
-    (``by_value``) as the category of the same value, else as text."""
+    stripped text, None for a missing cell (empty, ``NA``, ``?``, JSON null…); a number as the
+    category of the same value (else as its text)."""
     from zenopt.data.tables import RawTable, text_column
 
-    if by_value is not None:
-        cells = np.asarray([by_value.get(float(v), str(v)) for v in array], dtype=object)
-    else:
-        cells = np.asarray([None if v is None else str(v) for v in array], dtype=object)
+    cells = np.asarray([_cell(v, by_value) for v in array], dtype=object)
     raw = RawTable(Path(name), [name], [cells], lambda r: f"row {r}")
     return text_column(raw, name)

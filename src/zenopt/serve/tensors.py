@@ -134,31 +134,68 @@ def decode_bytes(raw: bytes, count: int, where: str) -> np.ndarray:
     return np.asarray(out, dtype=object)
 
 
+def _text_cell(value: Any) -> str | float | None:
+    """A BYTES cell from JSON: text; a number stays a number (the model decides how it reads:
+    ``94110`` and ``94110.0`` are one category); null stays missing."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as JSON writes it
+    if isinstance(value, int | float):
+        return value
+    raise ValueError(f"{value!r} is not text")
+
+
+def _numbers(data: list[Any], datatype: str) -> np.ndarray:
+    """JSON numbers as ``datatype``: no text, no booleans for numbers (nor numbers for BOOL),
+    whole numbers in range for integers; JSON null is NaN (a missing value) for floats."""
+    array = np.asarray(data)
+    if array.dtype.kind == "O":  # null among numbers, text, or ragged lists
+        cells = array.reshape(-1) if array.ndim else [array.item()]
+        if not all(v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+                   for v in cells):  # fmt: skip
+            raise ValueError("text, booleans or lists of different lengths among the numbers")
+        array = np.asarray(data, dtype=np.float64)
+    if array.dtype.kind not in "biuf" or (array.dtype.kind == "b") != (datatype == "BOOL"):
+        raise ValueError(f"got {'booleans' if array.dtype.kind == 'b' else 'text'}")
+    target = np.dtype(DTYPES[datatype])
+    if target.kind in "iu" and array.size:
+        if array.dtype.kind == "f" and not np.array_equal(np.floor(array), array):
+            raise ValueError("not whole numbers")
+        info = np.iinfo(target)
+        if array.min() < info.min or array.max() > info.max:
+            raise ValueError(f"outside {datatype}'s range {info.min}..{info.max}")
+    return array.astype(target)
+
+
 def _from_json(data: Any, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
     if not isinstance(data, list):
-        data = [data]
+        raise ClientError(400, f"{where}: 'data' must be a list, got {type(data).__name__}")
     try:
         if datatype == "BYTES":
-            array = np.asarray(data, dtype=object).reshape(-1)
-            bad = [v for v in array if v is not None and not isinstance(v, str | int | float)]
-            if bad:
-                raise ValueError(f"{bad[0]!r} is not text")
-            array = np.asarray([v if v is None else str(v) for v in array], dtype=object)
+            cells = np.asarray(data, dtype=object).reshape(-1)
+            array = np.asarray([_text_cell(v) for v in cells], dtype=object)
+            nested = np.shape(data)
         else:
-            array = np.asarray(data, dtype=DTYPES[datatype])
-        if array.size == math.prod(shape):
-            return array.reshape(shape)
+            array = _numbers(data, datatype)
+            nested = array.shape
     except (ValueError, TypeError, OverflowError) as exc:
         raise ClientError(
             400,
             f"{where}: 'data' is not a list of {datatype} values ({str(exc).splitlines()[0]}); "
             "send the values flattened in row-major order, or nested to match 'shape'",
         ) from None
-    raise ClientError(
-        400,
-        f"{where}: 'data' holds {array.size} values but 'shape' {list(shape)} needs "
-        f"{math.prod(shape)}",
-    )
+    if len(nested) > 1 and tuple(nested) != shape:
+        raise ClientError(
+            400, f"{where}: 'data' is nested as {list(nested)}, not as 'shape' {list(shape)}"
+        )
+    if array.size != math.prod(shape):
+        raise ClientError(
+            400,
+            f"{where}: 'data' holds {array.size} values but 'shape' {list(shape)} needs "
+            f"{math.prod(shape)}",
+        )
+    return array.reshape(shape)
 
 
 def _from_binary(raw: bytes, datatype: str, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -193,7 +230,13 @@ def _tensor(raw: Any, index: int, blob: memoryview, at: int) -> tuple[RequestTen
         return RequestTensor(
             name, datatype, shape, _from_json(item["data"], datatype, shape, where)
         ), at
-    if not _count(size) or at + size > len(blob):
+    if "data" in item:
+        raise ClientError(400, f"{where}: both 'data' and parameters.binary_data_size; send one")
+    if not _count(size):
+        raise ClientError(
+            400, f"{where}: binary_data_size must be a number of bytes (0 or more), got {size!r}"
+        )
+    if at + size > len(blob):
         raise ClientError(
             400,
             f"{where}: binary_data_size {size!r} runs past the {len(blob)} bytes after the "
@@ -201,6 +244,13 @@ def _tensor(raw: Any, index: int, blob: memoryview, at: int) -> tuple[RequestTen
         )
     array = _from_binary(bytes(blob[at : at + size]), datatype, shape, where)
     return RequestTensor(name, datatype, shape, array), at + size
+
+
+def _flag(params: dict[str, Any], key: str, default: bool) -> bool:
+    value = params.get(key, default)
+    if not isinstance(value, bool):
+        raise ClientError(400, f"parameters.{key} must be true or false, got {value!r}")
+    return value
 
 
 def _outputs(raw: Any, everything_binary: bool) -> tuple[list[str] | None, set[str]]:
@@ -221,7 +271,9 @@ def _outputs(raw: Any, everything_binary: bool) -> tuple[list[str] | None, set[s
                 f"output {name!r}: the classification extension is not "
                 "supported; ask for 'label' and 'probabilities'",
             )
-        if params.get("binary_data", everything_binary):
+        if name in names:
+            raise ClientError(400, f"output {name!r} is asked for twice")
+        if _flag(params, "binary_data", everything_binary):
             binary.add(name)
         names.append(name)
     return names, binary
@@ -245,8 +297,19 @@ def _header(body: bytes, header_length: str | None) -> tuple[dict[str, Any], mem
     try:
         parsed = orjson.loads(body[:split])  # 12× json.loads (benchmarks/bench_serve_stack.py)
     except orjson.JSONDecodeError as exc:
-        raise ClientError(400, f"the request body is not JSON ({exc})") from None
+        parsed = _lenient(body[:split], exc)
     return _object(parsed, "the request body"), memoryview(body)[split:]
+
+
+def _lenient(text: bytes, error: Exception) -> Any:
+    """Python's json, for what orjson refuses that clients write: the NaN and Infinity of
+    Python's ``json.dumps`` (and tritonclient's JSON mode)."""
+    import json
+
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ClientError(400, f"the request body is not JSON ({error})") from None
 
 
 def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
@@ -270,7 +333,8 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
         raise ClientError(
             400, f"input {next(n for n in names if names.count(n) > 1)!r} is sent twice"
         )
-    outputs, binary = _outputs(head.get("outputs"), bool(params.get("binary_data_output")))
+    all_binary = _flag(params, "binary_data_output", False)
+    outputs, binary = _outputs(head.get("outputs"), all_binary)
     timeout = params.get("timeout")
     if timeout is not None and not _count(timeout):
         raise ClientError(
@@ -281,7 +345,7 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
         inputs,
         outputs,
         binary,
-        bool(params.get("binary_data_output")),
+        all_binary,
         None if request_id is None else str(request_id),
         timeout or None,  # Triton's 0: no timeout of its own
     )

@@ -214,3 +214,50 @@ def test_stop_waits_for_the_call_under_way() -> None:
         return pending.result()
 
     assert asyncio.run(stopping()).shape == (1, 3)
+
+
+def test_requests_in_the_middle_of_the_queue_can_leave_it() -> None:
+    """Timed out or abandoned, a job behind others leaves the queue (found by identity: its
+    rows are never compared with its neighbours')."""
+    model = Recorder(delay_s=0.2)
+
+    async def crowd() -> list[object]:
+        batcher = _batcher(model, max_batch=1)
+        batcher.start()
+        one = np.ones((1, 4), np.float32)
+        first = asyncio.ensure_future(batcher.submit(one, 10.0))  # runs for 0.2 s
+        await asyncio.sleep(0.02)
+        waiting = [asyncio.ensure_future(batcher.submit(one * k, 10.0)) for k in (2, 3, 4)]
+        expiring = asyncio.ensure_future(batcher.submit(one * 5, 0.05))
+        last = asyncio.ensure_future(batcher.submit(one * 6, 10.0))
+        await asyncio.sleep(0.01)
+        waiting[1].cancel()  # the client of the third went away
+        answers = await asyncio.gather(first, *waiting, expiring, last, return_exceptions=True)
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(crowd())
+    assert isinstance(answers[2], asyncio.CancelledError)
+    assert isinstance(answers[4], ClientError) and answers[4].status == 503
+    for k, answer in zip(
+        (1, 2, 4, 6), (answers[0], answers[1], answers[3], answers[5]), strict=True
+    ):
+        np.testing.assert_allclose(answer, k * np.ones((1, 4), np.float32) @ W, rtol=1e-5)  # type: ignore[arg-type]
+    assert model.calls == [1, 1, 1, 1]  # neither the abandoned nor the expired one ran
+
+
+def test_flush_runs_waiting_requests_without_the_delay() -> None:
+    model = Recorder()
+
+    async def stopping() -> float:
+        batcher = _batcher(model, max_delay_s=5.0)
+        batcher.start()
+        started = time.perf_counter()
+        waiting = asyncio.ensure_future(batcher.submit(np.ones((1, 4), np.float32), 30.0))
+        await asyncio.sleep(0.05)
+        batcher.flush()
+        await waiting
+        await batcher.stop()
+        return time.perf_counter() - started
+
+    assert asyncio.run(stopping()) < 5.0 and model.calls == [1]

@@ -95,3 +95,24 @@ def test_which_tensors_a_model_takes() -> None:
     assert image.inputs[0].metadata()["shape"] == [-1, 3, 8, 8]
     regression = Signature({**npz, "head": "identity"}, "none", matrix=True)
     assert [t.name for t in regression.outputs] == ["value"]
+
+
+def test_numbers_and_booleans_find_their_category_and_unseen_values_are_counted() -> None:
+    model = _model("onehot")
+    model["inputs"]["encoder"]["categories"] = {"colour": ["true", "false"], "zip": ["94110"]}
+    model["input_shape"] = [2 + 3]
+    heard: list[tuple[str, int]] = []
+    got = Signature(model, "none").encode(
+        [
+            _tensor("x1", "FP64", [0.0, 0.0, 0.0]),
+            _tensor("x2", "FP64", [0.0, 0.0, 0.0]),
+            # JSON's true, as parsed from a BYTES tensor's data; a float for an int category
+            _tensor("colour", "BYTES", ["true", "false", "maybe"]),
+            _tensor("zip", "BYTES", [94110.0, 94110, "10001"]),
+        ],
+        lambda column, n: heard.append((column, n)),
+    )
+    np.testing.assert_array_equal(
+        got[:, 2:], [[1, 0, 1], [0, 1, 1], [0, 0, 0]]
+    )  # colour=true, colour=false, zip=94110
+    assert heard == [("colour", 1), ("zip", 1)]
