@@ -5,8 +5,10 @@ drains the queue after the last.
 Routes: ``GET /v2/health/live``, ``/v2/health/ready``, ``/v2``, ``/v2/models/{name}[/versions/1]``
 (metadata), ``…/ready``, ``POST …/infer``, and ``GET /metrics`` (Prometheus). Every error is
 ``{"error": "..."}`` with its status: 400 for a request the model cannot take, 404 for an
-unknown model or path, 413 for a body over the limit, 503 (with Retry-After) when the queue is
-full or a request timed out in it; a 500 is the server's own fault, never a client's.
+unknown model or path, 405 for a wrong method, 408 for a body that does not arrive, 413 for a
+body over the limit, 503 (with Retry-After) when the queue is full or a request timed out in
+it; a 500 is the server's own fault, never a client's. A client that went away is counted as
+499 and gets nothing.
 """
 
 from __future__ import annotations

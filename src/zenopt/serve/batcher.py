@@ -95,10 +95,6 @@ class Batcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    @property
-    def depth(self) -> int:
-        return len(self._pending)
-
     async def submit(self, X: np.ndarray, timeout_s: float) -> np.ndarray:
         """The model's outputs for the rows ``X``; 503 when the queue is full or the request
         waited ``timeout_s`` without being run."""
