@@ -131,6 +131,19 @@ def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket, star
         Multiprocess(config, sockets=[sock]).run()
 
 
+_CHOSEN = "the serving config the run chose (requirements.serve_p99_ms)"
+_DEFAULTS = {"workers": 1, "threads": None, "max_batch": 64, "max_delay_us": 0}
+
+
+def _knobs(manifest: dict[str, Any], given: dict[str, int | None]) -> dict[str, Any]:
+    """Each serving knob: as given, else as the run's serve stage chose it, else the default."""
+    chosen = (manifest.get("serve") or {}).get("chosen") or {}
+    return {
+        key: given[key] if given[key] is not None else chosen.get(key, default)
+        for key, default in _DEFAULTS.items()
+    }
+
+
 def serve(
     run_dir: Path = typer.Argument(
         ...,
@@ -139,15 +152,29 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every one)."),
     port: int = typer.Option(8000, help="Port to listen on; 0 picks a free one."),
-    workers: int = typer.Option(1, help="Server processes, each with its own copy of the model."),
-    threads: int | None = typer.Option(
+    workers: int | None = typer.Option(
         None,
-        help="Runtime threads per worker. Default: as the run deployed the model.",
+        help="Server processes, each with its own copy of the model. Default: "
+        + _CHOSEN
+        + ", else 1.",
         show_default=False,
     ),
-    max_batch: int = typer.Option(64, help="Rows per runtime call, and per request."),
-    max_delay_us: int = typer.Option(
-        0, help="How long the oldest waiting request waits for others to batch with (µs)."
+    threads: int | None = typer.Option(
+        None,
+        help="Runtime threads per worker. Default: " + _CHOSEN + ", else as the run "
+        "deployed the model.",
+        show_default=False,
+    ),
+    max_batch: int | None = typer.Option(
+        None,
+        help="Rows per runtime call, and per request. Default: " + _CHOSEN + ", else 64.",
+        show_default=False,
+    ),
+    max_delay_us: int | None = typer.Option(
+        None,
+        help="How long the oldest waiting request waits for others to batch with (µs). "
+        "Default: " + _CHOSEN + ", else 0.",
+        show_default=False,
     ),
     queue: int = typer.Option(256, help="Requests that may wait; one more is answered 503."),
     timeout_ms: int = typer.Option(10_000, help="Longest wait in the queue before a 503 (ms)."),
@@ -158,6 +185,9 @@ def serve(
     ),
     name: str | None = typer.Option(
         None, help="The model's name in URLs. Default: the run's model name.", show_default=False
+    ),
+    in_progress: bool = typer.Option(
+        False, "--in-progress", hidden=True, help="A run being written: its own serve stage."
     ),
     export: Path | None = typer.Option(
         None,
@@ -173,11 +203,15 @@ def serve(
         from zenopt.serve.model import load_served
         from zenopt.serve.settings import ServeSettings
 
+        given = {"workers": workers, "threads": threads, "max_batch": max_batch,
+                 "max_delay_us": max_delay_us}  # fmt: skip
+        knobs = _knobs(load_served(run_dir, name, threads, not in_progress).manifest, given)
         settings = ServeSettings(
-            str(run_dir), name, host, port, workers, threads, max_batch, max_delay_us, queue,
-            timeout_ms, max_body_mb, STATE["debug"],
+            str(run_dir), name, host, port, knobs["workers"], knobs["threads"],
+            knobs["max_batch"], knobs["max_delay_us"], queue, timeout_ms, max_body_mb,
+            STATE["debug"], in_progress,
         )  # fmt: skip
-        served = load_served(run_dir, name, threads)
+        served = load_served(run_dir, name, knobs["threads"], not in_progress)
         if export is not None:
             from zenopt.serve.export import export_deployment
 

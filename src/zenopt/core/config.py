@@ -18,6 +18,7 @@ from zenopt.core.analysis_config import AnalysisConfig
 from zenopt.core.compress_config import STEP_TYPES, CompressConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.requirements_config import RequirementsConfig
+from zenopt.core.serve_config import ServeConfig
 from zenopt.core.tune_config import ParamSpec, TuneConfig
 
 __all__ = [
@@ -181,6 +182,7 @@ class RunConfig(_Section):
     compress: CompressConfig = Field(default_factory=CompressConfig)
     bench: BenchConfig = Field(default_factory=BenchConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = ["RequirementsConfig"]
 
@@ -50,6 +50,12 @@ class RequirementsConfig(BaseModel):
         None, gt=0.0, description="× smaller than the PyTorch FP32 weights file"
     )
     backend: str = Field("onnxruntime", description="runtime the efficiency targets apply to")
+    serve_p99_ms: float | None = Field(
+        None, gt=0.0, description="p99 latency of zenopt serve at serve_rate (one sample each)"
+    )
+    serve_rate: float | None = Field(
+        None, gt=0.0, description="requests per second the serve_p99_ms target applies at"
+    )
 
     @field_validator("min_class_recall", "min_class_precision", mode="before")
     @classmethod
@@ -73,3 +79,14 @@ class RequirementsConfig(BaseModel):
             if not 0.0 <= target <= 1.0:
                 raise ValueError(f"class {name!r}: {target} is not between 0 and 1")
         return value
+
+    @model_validator(mode="after")
+    def _serving_pair(self) -> RequirementsConfig:
+        if (self.serve_p99_ms is None) != (self.serve_rate is None):
+            given = "serve_p99_ms" if self.serve_rate is None else "serve_rate"
+            missing = "serve_rate" if self.serve_rate is None else "serve_p99_ms"
+            raise ValueError(
+                f"requirements.{given} needs requirements.{missing}: a p99 latency is a target "
+                "at a request rate; set both"
+            )
+        return self

@@ -84,8 +84,9 @@ def plan_folder(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-")[:96] or "plan"
 
 
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    """Load a complete run's manifest, with a one-line error when the folder holds none."""
+def read_manifest(run_dir: Path, complete: bool = True) -> dict[str, Any]:
+    """Load a complete run's manifest (with ``complete=False``, one being written: the run's
+    own serve stage), with a one-line error when the folder holds none."""
     path = run_dir / MANIFEST_NAME
     if not path.is_file():
         raise ConfigError(f"{run_dir}: no {MANIFEST_NAME} here; pass the --out folder of a run")
@@ -98,6 +99,8 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: not a zenopt manifest (top level is not an object)")
     status = data.get("status")
+    if not complete:
+        return data
     if status != "complete":
         raise ConfigError(
             f"{path}: the run's status is {status!r}, not 'complete'; run it again to completion"

@@ -28,6 +28,7 @@ from zenopt.flow.export import export_stage
 from zenopt.flow.manifest import now, start_manifest, to_yaml
 from zenopt.flow.profile import profile_stage
 from zenopt.flow.quality import quality_stage
+from zenopt.flow.serve import serve_stage
 from zenopt.flow.train import build, train_baseline
 from zenopt.flow.tune import preflight
 from zenopt.models import ModelSpec
@@ -117,8 +118,10 @@ def _run_stages(
     record.manifest["decisions"]["efficiency"] = judged.decision.to_dict()
     # 9. Every choice is frozen: the test split confirms the deployed model, once.
     checks = confirm_stage(ctx, baseline, judged.efficiency, record)
+    # 10. Serving met? The deployed model behind zenopt serve, under load (when asked).
+    checks += serve_stage(ctx, record)
     exit_code = _verdict(ctx, checks, record)
-    # 10. The analysis the report shows beyond the verdict, after the verdict and its report
+    # 11. The analysis the report shows beyond the verdict, after the verdict and its report
     # are on disk: an interruption here loses only the analysis.
     _analyse(ctx, baseline, record)
     return RunOutcome(ctx.run_dir, record.manifest, exit_code)

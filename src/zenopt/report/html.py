@@ -23,6 +23,7 @@ from zenopt.report.plots import (
     latency_histogram,
     pareto_plot,
     search_history,
+    serving_curve,
     training_curves,
 )
 
@@ -60,6 +61,8 @@ def render_report(manifest: dict[str, Any]) -> str:
     search = manifest.get("search")
     if search:
         plots["pareto"] = pareto_plot(search, _baseline_points(manifest))
+    if manifest.get("serve"):
+        plots["serve"] = serving_curve(manifest["serve"])
     plots.update(analysis_plots(manifest.get("analysis") or {}))
     command = manifest.get("command") or []
     return env.get_template("report.html.j2").render(

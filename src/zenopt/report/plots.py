@@ -232,3 +232,25 @@ def pareto_plot(search: dict[str, Any], baseline: dict[str, Any] | None) -> str 
     ax.legend(loc="lower right", title="green: feasible · area: size")
     fig.tight_layout()
     return _encode(fig)
+
+
+@memoized
+def serving_curve(serve: dict[str, Any]) -> str | None:
+    """p50/p95/p99 of the served model against the offered request rate, with the target."""
+    curve = serve.get("curve") or []
+    if not curve:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    rates = [p["offered_rps"] for p in curve]
+    for q, style in ((50, "o-"), (95, "s-"), (99, "^-")):
+        ax.plot(rates, [p[f"p{q}_ms"] for p in curve], style, label=f"p{q}")
+    ax.axhline(serve["target_p99_ms"], color="grey", linestyle="--", label="p99 target")
+    ax.axvline(serve["rate"], color="grey", linestyle=":", label="target rate")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered requests per second (open loop)")
+    ax.set_ylabel("latency (ms)")
+    ax.legend()
+    fig.tight_layout()
+    return _encode(fig)

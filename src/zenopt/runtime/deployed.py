@@ -105,7 +105,7 @@ def read_candidate(folder: Path) -> dict[str, Any]:
     return record
 
 
-def resolve_model(path: Path) -> tuple[dict[str, Any], DeployedModel]:
+def resolve_model(path: Path, complete: bool = True) -> tuple[dict[str, Any], DeployedModel]:
     """The run's manifest and the model a command works on: what the run in ``path``
     deployed, or the candidate in a folder of it (``RUN/compressed/NAME``,
     ``RUN/search/trial-NNNNN``)."""
@@ -113,7 +113,7 @@ def resolve_model(path: Path) -> tuple[dict[str, Any], DeployedModel]:
     from zenopt.core.rundir import read_manifest
 
     if not (path / "candidate.json").is_file():
-        manifest = read_manifest(path)
+        manifest = read_manifest(path, complete)
         return manifest, deployed_model(path, manifest)
     run = path.resolve().parent.parent
     if not (run / "manifest.json").is_file():
@@ -122,4 +122,4 @@ def resolve_model(path: Path) -> tuple[dict[str, Any], DeployedModel]:
             "RUN/search/trial-NNNNN as the run wrote it (its manifest gives the data format)"
         )
     label = str(path.resolve().relative_to(run))
-    return read_manifest(run), candidate_model(path, read_candidate(path), label)
+    return read_manifest(run, complete), candidate_model(path, read_candidate(path), label)

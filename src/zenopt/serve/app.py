@@ -17,6 +17,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -148,8 +149,10 @@ class _Endpoints:
         self._model(request)
         assert self.batcher is not None  # the lifespan set it before any request
         body = await read_body(request, self.limit, BODY_TIMEOUT_S)
+        parsing = time.perf_counter()  # where a request's time goes: parse, queue, run, reply
         asked = parse_infer_request(body, request.headers.get("inference-header-content-length"))
         X = self.served.signature.encode(asked.inputs, self.metrics.on_unseen)
+        self.metrics.parse.observe(time.perf_counter() - parsing)
         if len(X) > self.settings.max_batch:
             raise ClientError(400, f"{len(X)} rows: more than the {self.settings.max_batch} a "
                               "request may have (--max-batch); split the request")  # fmt: skip
@@ -158,6 +161,7 @@ class _Endpoints:
         if asked.timeout_us is not None:
             timeout = min(timeout, asked.timeout_us / 1e6)
         raw = await unless_gone(request, self.batcher.submit(X, timeout))
+        replying = time.perf_counter()
         outputs = self.served.signature.decode(_finite(raw))
         head: dict[str, Any] = {"model_name": self.served.name, "model_version": VERSION}
         if asked.id is not None:
@@ -167,6 +171,7 @@ class _Endpoints:
         if asked.outputs is None and asked.all_binary:
             binary = set(wanted)
         content, header_length = response_body(head, tensors, binary)
+        self.metrics.serialise.observe(time.perf_counter() - replying)
         if header_length is None:
             return Response(content, media_type="application/json")
         return Response(
@@ -297,5 +302,7 @@ def worker_app() -> Starlette:
     from pathlib import Path
 
     settings = ServeSettings.from_env()
-    served = load_served(Path(settings.run_dir), settings.name, settings.threads)
+    served = load_served(
+        Path(settings.run_dir), settings.name, settings.threads, not settings.in_progress
+    )
     return create_app(served, settings)

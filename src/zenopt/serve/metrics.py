@@ -55,6 +55,16 @@ class ServerMetrics:
             "zenopt_inference_duration_seconds", "Runtime calls: time of one call.",
             buckets=_LATENCY_BUCKETS, **kw,
         )  # fmt: skip
+        self.parse = Histogram(
+            "zenopt_parse_seconds",
+            "Infer requests: parsing the body and encoding the inputs for the runtime.",
+            buckets=_LATENCY_BUCKETS, **kw,
+        )  # fmt: skip
+        self.serialise = Histogram(
+            "zenopt_serialise_seconds",
+            "Infer requests: decoding the runtime's outputs and writing the response body.",
+            buckets=_LATENCY_BUCKETS, **kw,
+        )  # fmt: skip
         self.batch_rows = Histogram(
             "zenopt_batch_rows", "Runtime calls: rows in one call (requests coalesced).",
             buckets=_ROW_BUCKETS, **kw,

@@ -91,7 +91,9 @@ def batch_dependence(onnx_path: Path | None) -> str | None:
     )
 
 
-def load_served(path: Path, name: str | None, threads: int | None) -> ServedModel:
+def load_served(
+    path: Path, name: str | None, threads: int | None, complete: bool = True
+) -> ServedModel:
     """What ``zenopt serve PATH`` serves; one-line errors for a folder that is not a run."""
     from zenopt.core.config import RunConfig
     from zenopt.profile.machine import inference_threads
@@ -99,7 +101,7 @@ def load_served(path: Path, name: str | None, threads: int | None) -> ServedMode
 
     if not path.is_dir():
         raise ConfigError(f"{path}: not a folder; pass the --out folder of a zenopt run")
-    manifest, deployed = resolve_model(path)
+    manifest, deployed = resolve_model(path, complete)
     config = RunConfig.model_validate(manifest["config"])
     artifact = deployed.file(deployed.runtime)
     onnx_path = deployed.folder / "model.onnx"

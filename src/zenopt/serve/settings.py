@@ -27,6 +27,7 @@ class ServeSettings:
     timeout_ms: int = 10_000  # the longest a request waits in the queue
     max_body_mb: float | None = None  # default: what max_batch rows take as JSON
     debug: bool = False  # log a request's server-side failure with its traceback
+    in_progress: bool = False  # a run still being written (its own serve stage)
 
     def __post_init__(self) -> None:
         positive = {

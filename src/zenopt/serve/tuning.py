@@ -1,0 +1,273 @@
+"""The serving knobs searched against a p99 target: each configuration is a real
+``zenopt serve`` process on loopback, measured with open-loop load (``serve/load.py``).
+
+1. A small Optuna study draws ``--max-batch``, ``--max-delay-us``, ``--workers`` and
+   ``--threads`` from ``serve:``; each trial serves the deployed model with them, sends
+   ``serve.requests`` one-row requests at ``requirements.serve_rate`` and scores the cautious
+   (upper) end of the p99's interval. Trials stop when 60% of ``serve.budget_s`` is spent.
+2. The best configuration is then loaded at rising rates (½×, 1×, 2×, 4×… the target rate)
+   until its p99 misses the target, the server stops keeping up or the rest of the budget is
+   spent (two rates at least): the latency-vs-rate curve, the highest rate that meets the
+   target, and the saturation rate (a lower bound when no rate saturated the server).
+3. Every figure says where a request's time went in the server (parse, queue, runtime,
+   reply), from the server's own metrics, and what the load generator itself used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from zenopt.core.errors import RuntimeBackendError
+from zenopt.core.serve_config import ServeConfig
+from zenopt.serve.load import run_load
+from zenopt.serve.signature import Signature
+from zenopt.serve.tensors import encode_bytes
+
+__all__ = ["Knobs", "sample_request", "search_serving", "serving"]
+
+_SEARCH_SHARE = 0.6  # of serve.budget_s for the knobs; the rest for the latency-vs-rate curve
+
+_STAGES = {  # metric -> what the report calls it
+    "zenopt_parse_seconds": "parse",
+    "zenopt_queue_wait_seconds": "queue",
+    "zenopt_inference_duration_seconds": "runtime",
+    "zenopt_serialise_seconds": "reply",
+    "zenopt_request_duration_seconds": "server",
+}
+
+
+@dataclass(frozen=True)
+class Knobs:
+    max_batch: int = 64
+    max_delay_us: int = 0
+    workers: int = 1
+    threads: int | None = None
+
+    def options(self) -> list[str]:
+        out = ["--max-batch", str(self.max_batch), "--max-delay-us", str(self.max_delay_us)]
+        out += ["--workers", str(self.workers)]
+        return out + ([] if self.threads is None else ["--threads", str(self.threads)])
+
+
+def _tensor(name: str, datatype: str, array: np.ndarray, binary: bool) -> tuple[dict, bytes]:  # type: ignore[type-arg]
+    entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+    if not binary:
+        flat = array.reshape(-1)
+        entry["data"] = [None if isinstance(v, float) and v != v else v for v in flat.tolist()]
+        return entry, b""
+    raw = encode_bytes(array) if datatype == "BYTES" else array.tobytes()
+    entry["parameters"] = {"binary_data_size": len(raw)}
+    return entry, raw
+
+
+def _columns(signature: Signature, row: np.ndarray, encoder: dict[str, Any]) -> list[Any]:
+    """A table row of the model's input (numeric, then encoded categorical) as the columns
+    the server takes: a one-hot block back to its category."""
+    out, at = [], 0
+    categories = encoder.get("categories", {})
+    for info in signature.inputs:
+        if info.datatype != "BYTES":
+            out.append((info.name, "FP64", row[at : at + 1].astype(np.float64)))
+            at += 1
+            continue
+        names = categories[info.name]
+        if encoder.get("method") == "ordinal":
+            index, at = int(row[at]), at + 1
+        else:
+            index, at = int(np.argmax(row[at : at + len(names)])), at + len(names)
+        out.append((info.name, "BYTES", np.asarray([names[max(index, 0)]], dtype=object)))
+    return out
+
+
+def sample_request(
+    signature: Signature, row: np.ndarray, encoder: dict[str, Any] | None, binary: bool
+) -> tuple[bytes, dict[str, str]]:
+    """An infer request body (and its headers) for one row of the model's input."""
+    import json
+
+    if signature.kind == "columns":
+        tensors = _columns(signature, row, encoder or {})
+    else:
+        tensors = [("input", "FP32", row[None].astype(np.float32))]
+    entries, blobs = zip(*(_tensor(n, d, a, binary) for n, d, a in tensors), strict=True)
+    head = json.dumps({"inputs": list(entries)}).encode()
+    if not binary:
+        return head, {"Content-Type": "application/json"}
+    return head + b"".join(blobs), {"Inference-Header-Content-Length": str(len(head))}
+
+
+@contextmanager
+def serving(path: Path, knobs: Knobs, ready_s: float = 60.0) -> Iterator[str]:
+    """``zenopt serve PATH`` with ``knobs`` on a free loopback port; its URL once ready."""
+    command = [sys.executable, "-m", "zenopt", "serve", str(path), "--port", "0", "--in-progress"]
+    command += knobs.options()
+    env = {**os.environ, "COLUMNS": "250"}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield _ready(process, ready_s)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _ready(process: subprocess.Popen[str], ready_s: float) -> str:
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    found = re.search(r"http://[^\s/]+:\d+/v2/models/[^\s]+", line)
+    if found is None:
+        rest = line + process.stderr.read() if process.poll() is not None else line
+        raise RuntimeBackendError(f"zenopt serve did not start: {rest.strip()}")
+    url = found.group(0)
+    deadline = time.monotonic() + ready_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
+                return url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeBackendError(f"zenopt serve at {url} was not ready after {ready_s:g} s")
+
+
+def _sums(url: str) -> dict[str, tuple[float, float]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(url.split("/v2/")[0] + "/metrics", timeout=10).text
+    out: dict[str, tuple[float, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in _STAGES:
+            values = {s.name: s.value for s in family.samples}
+            out[family.name] = (values[f"{family.name}_sum"], values[f"{family.name}_count"])
+    return out
+
+
+def measure(
+    url: str, request: tuple[bytes, dict[str, str]], rate: float, config: ServeConfig
+) -> dict[str, Any]:
+    """One latency figure at ``rate``: open-loop load after a short warm-up, with where the
+    time went in the server (mean µs per request, or per runtime call)."""
+    body, headers = request
+    warm_up = max(10, config.requests // 10)  # connections opened, the runtime warm
+    run_load(f"{url}/infer", body, headers, rate, warm_up, config.arrivals)
+    before = _sums(url)
+    result = run_load(f"{url}/infer", body, headers, rate, config.requests, config.arrivals)
+    after = _sums(url)
+    figure = result.to_dict()
+    figure["server_us"] = {
+        _STAGES[name]: 1e6
+        * (after[name][0] - before[name][0])
+        / max(after[name][1] - before[name][1], 1)
+        for name in _STAGES
+        if name in after and name in before
+    }
+    return figure
+
+
+def _upper(figure: dict[str, Any]) -> float:
+    """The p99's cautious end; unbounded when too few requests were answered."""
+    high = figure["p99_interval_ms"][1]
+    return float("inf") if high is None or figure["errors"] else float(high)
+
+
+def _met(figure: dict[str, Any], target_ms: float) -> bool:
+    return _upper(figure) <= target_ms
+
+
+def search_serving(
+    path: Path, request: tuple[bytes, dict[str, str]], target_ms: float, rate: float,
+    config: ServeConfig,
+) -> dict[str, Any]:  # fmt: skip
+    """The serving knobs with the lowest cautious p99 at ``rate``, and their curve."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # zenopt reports progress itself
+    started = time.monotonic()
+    deadline = started + _SEARCH_SHARE * config.budget_s  # the rest is the curve's
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=4))
+    trials: list[dict[str, Any]] = []
+    seen: set[Knobs] = set()
+    while time.monotonic() < deadline and len(seen) < _combinations(config):
+        trial = study.ask()
+        knobs = Knobs(
+            trial.suggest_categorical("max_batch", config.max_batch),
+            trial.suggest_categorical("max_delay_us", config.max_delay_us),
+            trial.suggest_categorical("workers", config.workers),
+            _threads(trial.suggest_categorical("threads", config.threads)),
+        )
+        if knobs in seen:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            continue
+        seen.add(knobs)
+        with serving(path, knobs) as url:
+            figure = measure(url, request, rate, config)
+        trials.append({"knobs": asdict(knobs), **figure})
+        study.tell(trial, min(_upper(figure), 1e12))
+    best = min(trials, key=lambda t: (_upper(t), t["p99_ms"] or float("inf")))
+    chosen = Knobs(**best["knobs"])
+    curve = _curve(path, request, chosen, target_ms, rate, config, started + config.budget_s)
+    met_rates = [p["offered_rps"] for p in curve if _met(p, target_ms)]
+    return {
+        "target_p99_ms": target_ms,
+        "rate": rate,
+        "chosen": asdict(chosen),
+        "at_rate": best,
+        "met": _met(best, target_ms),
+        "trials": trials,
+        "curve": curve,
+        "max_rate_met": max(met_rates) if met_rates else None,
+        "saturation_rps": max(p["achieved_rps"] for p in curve),
+        # whether some rate was more than the server could answer: if not, the saturation
+        # rate is only a lower bound (the budget ended first)
+        "saturated": any(not _keeping_up(p) for p in curve),
+    }
+
+
+def _keeping_up(point: dict[str, Any]) -> bool:
+    return bool(point["achieved_rps"] >= 0.9 * point["offered_rps"] and not point["errors"])
+
+
+def _threads(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _combinations(config: ServeConfig) -> int:
+    return (
+        len(set(config.max_batch)) * len(set(config.max_delay_us)) * len(set(config.workers))
+        * len(set(config.threads))
+    )  # fmt: skip
+
+
+def _curve(
+    path: Path, request: tuple[bytes, dict[str, str]], knobs: Knobs, target_ms: float,
+    rate: float, config: ServeConfig, deadline: float,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Latency at ½×, 1×, 2×, 4×… the target rate, until the target is missed, the server
+    falls behind (answers under 90% of what was offered) or the budget is spent (at least two
+    points)."""
+    points: list[dict[str, Any]] = []
+    with serving(path, knobs) as url:
+        for factor in (0.5, 1, 2, 4, 8, 16, 32):
+            point = measure(url, request, rate * factor, config)
+            points.append(point)
+            if not (_met(point, target_ms) and _keeping_up(point)) and factor >= 1:
+                break
+            if time.monotonic() > deadline and len(points) >= 2:
+                break
+    return points

@@ -1,0 +1,95 @@
+"""The open-loop load generator, calibrated against a stub server with a known delay: below
+its capacity the median, less the generator's own floor (the same requests to an endpoint with
+no delay: HTTP and the Python client, about 2 ms here), is the delay within 10%; above it,
+queueing shows, because each request is timed from when it was due, not from when the client
+got round to it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+from zenopt.serve.load import LoadResult, run_load
+
+pytestmark = pytest.mark.slow
+
+DELAY_S = 0.03  # one request at a time: a capacity of 33 per second
+
+STUB = f"""
+import asyncio, socket, sys
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+
+lock = asyncio.Lock()
+
+async def infer(request):
+    await request.body()
+    async with lock:  # served one at a time, {DELAY_S * 1000:g} ms each
+        await asyncio.sleep({DELAY_S})
+    return Response(b"{{}}", media_type="application/json")
+
+async def floor(request):
+    await request.body()
+    return Response(b"{{}}", media_type="application/json")
+
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+app = Starlette(routes=[Route("/infer", infer, methods=["POST"]),
+                       Route("/floor", floor, methods=["POST"])])
+uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+"""
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[str]:
+    process = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = f"http://127.0.0.1:{process.stdout.readline().strip()}/infer"  # and /floor
+    for _ in range(100):
+        try:
+            httpx.post(url, content=b"{}")
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+def test_below_capacity_the_median_is_the_delay(stub: str) -> None:
+    floor = run_load(stub.replace("/infer", "/floor"), b"{}", {}, rate=15, count=60)
+    result = run_load(stub, b"{}", {}, rate=15, count=60)  # 45% of capacity
+    assert result.ok == 60 and not result.errors
+    measured = result.percentile(50) - floor.percentile(50)
+    assert abs(measured - DELAY_S * 1000) <= 0.1 * DELAY_S * 1000
+    assert result.achieved_rps == pytest.approx(15, rel=0.15)
+    assert 0 < result.client_cpu < 2
+
+
+def test_above_capacity_the_queue_shows(stub: str) -> None:
+    result = run_load(stub, b"{}", {}, rate=67, count=100)  # twice the capacity
+    assert result.ok == 100
+    # the last request was due at 1.5 s but waited behind 99 others of 30 ms (~3 s): a
+    # closed-loop client would have reported ~30 ms for each
+    assert result.percentile(99) > 1000
+    assert result.percentile(50) > 10 * DELAY_S * 1000
+    assert result.achieved_rps == pytest.approx(1 / DELAY_S, rel=0.2)
+
+
+def test_percentile_intervals_hold_the_percentile() -> None:
+    rng = np.random.default_rng(0)
+    result = LoadResult(100, 2000, rng.exponential(5.0, 2000), duration_s=20)
+    for q in (50, 95, 99):
+        low, high = result.interval(q)
+        assert low <= result.percentile(q) <= high
+        true = -5.0 * np.log(1 - q / 100)  # the exponential's own percentile
+        assert low <= true <= high
