@@ -35,7 +35,10 @@ def chromium_executable() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running in this
+# process while it is open, and a later test in the same pytest worker that starts its own
+# (asyncio.run, the serving tests) would fail with "cannot be called from a running loop".
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     executable = chromium_executable()
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -134,8 +135,14 @@ def run_load(
     process = psutil.Process()
     cpu = sum(process.cpu_times()[:2])
     wall = time.perf_counter()
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        results, duration = runner.run(_open_loop(request, times, timeout_s))
+
+    def generate() -> tuple[list[tuple[str, float]], float]:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_open_loop(request, times, timeout_s))
+
+    # a thread of its own: the caller may have an event loop running (a notebook, Playwright)
+    with ThreadPoolExecutor(1, thread_name_prefix="zenopt-load") as thread:
+        results, duration = thread.submit(generate).result()
     client_cpu = (sum(process.cpu_times()[:2]) - cpu) / (time.perf_counter() - wall)
     latencies = np.asarray([ms for status, ms in results if status == "200"])
     errors: dict[str, int] = {}

@@ -93,3 +93,13 @@ def test_percentile_intervals_hold_the_percentile() -> None:
         assert low <= result.percentile(q) <= high
         true = -5.0 * np.log(1 - q / 100)  # the exponential's own percentile
         assert low <= true <= high
+
+
+def test_it_runs_where_an_event_loop_is_already_running(stub: str) -> None:
+    """As in a notebook, or beside Playwright's sync API in this test process."""
+    import asyncio
+
+    async def inside() -> LoadResult:
+        return run_load(stub.replace("/infer", "/floor"), b"{}", {}, rate=50, count=10)
+
+    assert asyncio.run(inside()).ok == 10
