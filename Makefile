@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_noise.py
 	$(BIN)/python benchmarks/bench_serve_stack.py
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
