@@ -4,6 +4,7 @@ a Triton model repository and a KServe manifest instead."""
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import socket
 from pathlib import Path
@@ -205,13 +206,15 @@ def serve(
 
         given = {"workers": workers, "threads": threads, "max_batch": max_batch,
                  "max_delay_us": max_delay_us}  # fmt: skip
-        knobs = _knobs(load_served(run_dir, name, threads, not in_progress).manifest, given)
+        served = load_served(run_dir, name, threads, not in_progress)
+        knobs = _knobs(served.manifest, given)
+        if knobs["threads"] is not None:  # the run's chosen threads, not given here
+            served = dataclasses.replace(served, threads=knobs["threads"])
         settings = ServeSettings(
             str(run_dir), name, host, port, knobs["workers"], knobs["threads"],
             knobs["max_batch"], knobs["max_delay_us"], queue, timeout_ms, max_body_mb,
             STATE["debug"], in_progress,
         )  # fmt: skip
-        served = load_served(run_dir, name, knobs["threads"], not in_progress)
         if export is not None:
             from zenopt.serve.export import export_deployment
 

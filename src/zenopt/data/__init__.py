@@ -6,8 +6,9 @@ module (``zenopt serve``'s encoder) does not import scikit-learn and pandas with
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zenopt.core.lazy import lazy_names
 
 if TYPE_CHECKING:  # for type checkers: the same names, imported eagerly
     from zenopt.data.dataset import Dataset, Split, Splits
@@ -36,7 +37,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'zenopt.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"zenopt.data.{_WHERE[name]}"), name)
+__getattr__ = lazy_names(__name__, _WHERE)

@@ -6,8 +6,9 @@ The names below are imported from their modules on first use, so that code needi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from zenopt.core.lazy import lazy_names
 
 if TYPE_CHECKING:  # for type checkers: the same names, imported eagerly
     from zenopt.profile.cost import count_flops, count_params, file_sizes
@@ -39,7 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'zenopt.profile' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"zenopt.profile.{_WHERE[name]}"), name)
+__getattr__ = lazy_names(__name__, _WHERE)

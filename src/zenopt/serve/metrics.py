@@ -41,30 +41,29 @@ class ServerMetrics:
             "zenopt_requests", "HTTP requests answered, by endpoint and status code.",
             ["endpoint", "status"], **kw,
         )  # fmt: skip
-        self.latency = Histogram(
+
+        def seconds(name: str, documentation: str) -> Any:
+            return Histogram(name, documentation, buckets=_LATENCY_BUCKETS, **kw)
+
+        self.latency = seconds(
             "zenopt_request_duration_seconds",
             "Infer requests: time in the server, from the request's arrival to its response.",
-            buckets=_LATENCY_BUCKETS, **kw,
-        )  # fmt: skip
-        self.queue_wait = Histogram(
+        )
+        self.queue_wait = seconds(
             "zenopt_queue_wait_seconds",
             "Infer requests: time waiting in the batcher's queue before their runtime call.",
-            buckets=_LATENCY_BUCKETS, **kw,
-        )  # fmt: skip
-        self.inference = Histogram(
-            "zenopt_inference_duration_seconds", "Runtime calls: time of one call.",
-            buckets=_LATENCY_BUCKETS, **kw,
-        )  # fmt: skip
-        self.parse = Histogram(
+        )
+        self.inference = seconds(
+            "zenopt_inference_duration_seconds", "Runtime calls: time of one call."
+        )
+        self.parse = seconds(
             "zenopt_parse_seconds",
             "Infer requests: parsing the body and encoding the inputs for the runtime.",
-            buckets=_LATENCY_BUCKETS, **kw,
-        )  # fmt: skip
-        self.serialise = Histogram(
+        )
+        self.serialise = seconds(
             "zenopt_serialise_seconds",
             "Infer requests: decoding the runtime's outputs and writing the response body.",
-            buckets=_LATENCY_BUCKETS, **kw,
-        )  # fmt: skip
+        )
         self.batch_rows = Histogram(
             "zenopt_batch_rows", "Runtime calls: rows in one call (requests coalesced).",
             buckets=_ROW_BUCKETS, **kw,

@@ -25,6 +25,7 @@ __all__ = [
     "encode_bytes",
     "parse_infer_request",
     "response_body",
+    "tensor_entry",
 ]
 
 # OIP datatype → NumPy dtype; BYTES tensors are object arrays of str.
@@ -351,9 +352,11 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     )
 
 
-def _output_entry(
+def tensor_entry(
     name: str, datatype: str, array: np.ndarray, binary: bool
 ) -> tuple[dict[str, Any], bytes]:
+    """A request's input or a response's output: its JSON entry, and its bytes when sent in
+    binary (``parameters.binary_data_size``; nothing otherwise)."""
     entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
     if not binary:
         flat = array.reshape(-1)
@@ -377,7 +380,7 @@ def response_body(
     the JSON part's length to send as Inference-Header-Content-Length."""
     entries, blobs = [], []
     for name, datatype, array in tensors:
-        entry, raw = _output_entry(name, datatype, array, name in binary)
+        entry, raw = tensor_entry(name, datatype, array, name in binary)
         entries.append(entry)
         blobs.append(raw)
     text = orjson.dumps({**head, "outputs": entries}, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -15,11 +15,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,12 +24,13 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 
-from zenopt.core.errors import RuntimeBackendError
 from zenopt.core.serve_config import ServeConfig
 from zenopt.serve.load import run_load
+from zenopt.serve.process import served
 from zenopt.serve.signature import Signature
-from zenopt.serve.tensors import encode_bytes
+from zenopt.serve.tensors import tensor_entry
 
 __all__ = ["Knobs", "sample_request", "search_serving", "serving"]
 
@@ -62,17 +58,6 @@ class Knobs:
         return out + ([] if self.threads is None else ["--threads", str(self.threads)])
 
 
-def _tensor(name: str, datatype: str, array: np.ndarray, binary: bool) -> tuple[dict, bytes]:  # type: ignore[type-arg]
-    entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
-    if not binary:
-        flat = array.reshape(-1)
-        entry["data"] = [None if isinstance(v, float) and v != v else v for v in flat.tolist()]
-        return entry, b""
-    raw = encode_bytes(array) if datatype == "BYTES" else array.tobytes()
-    entry["parameters"] = {"binary_data_size": len(raw)}
-    return entry, raw
-
-
 def _columns(signature: Signature, row: np.ndarray, encoder: dict[str, Any]) -> list[Any]:
     """A table row of the model's input (numeric, then encoded categorical) as the columns
     the server takes: a one-hot block back to its category."""
@@ -96,14 +81,13 @@ def sample_request(
     signature: Signature, row: np.ndarray, encoder: dict[str, Any] | None, binary: bool
 ) -> tuple[bytes, dict[str, str]]:
     """An infer request body (and its headers) for one row of the model's input."""
-    import json
-
     if signature.kind == "columns":
         tensors = _columns(signature, row, encoder or {})
     else:
         tensors = [("input", "FP32", row[None].astype(np.float32))]
-    entries, blobs = zip(*(_tensor(n, d, a, binary) for n, d, a in tensors), strict=True)
-    head = json.dumps({"inputs": list(entries)}).encode()
+    entries, blobs = zip(*(tensor_entry(n, d, a, binary) for n, d, a in tensors), strict=True)
+    # as a response's outputs are written: orjson writes a missing value (NaN) as null
+    head = orjson.dumps({"inputs": list(entries)}, option=orjson.OPT_SERIALIZE_NUMPY)
     if not binary:
         return head, {"Content-Type": "application/json"}
     return head + b"".join(blobs), {"Inference-Header-Content-Length": str(len(head))}
@@ -111,45 +95,16 @@ def sample_request(
 
 @contextmanager
 def serving(path: Path, knobs: Knobs, ready_s: float = 60.0) -> Iterator[str]:
-    """``zenopt serve PATH`` with ``knobs`` on a free loopback port; its URL once ready."""
-    command = [sys.executable, "-m", "zenopt", "serve", str(path), "--port", "0", "--in-progress"]
-    command += knobs.options()
-    env = {**os.environ, "COLUMNS": "250"}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        yield _ready(process, ready_s)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _ready(process: subprocess.Popen[str], ready_s: float) -> str:
-    assert process.stderr is not None
-    line = process.stderr.readline()
-    found = re.search(r"http://[^\s/]+:\d+/v2/models/[^\s]+", line)
-    if found is None:
-        rest = line + process.stderr.read() if process.poll() is not None else line
-        raise RuntimeBackendError(f"zenopt serve did not start: {rest.strip()}")
-    url = found.group(0)
-    deadline = time.monotonic() + ready_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=5).status_code == 200:
-                return url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeBackendError(f"zenopt serve at {url} was not ready after {ready_s:g} s")
+    """``zenopt serve PATH`` with ``knobs`` on a free loopback port (the run is still being
+    written: ``--in-progress``); its model's URL once ready."""
+    with served(path, "--in-progress", *knobs.options(), ready_s=ready_s) as server:
+        yield server.model_url
 
 
 def _sums(url: str) -> dict[str, tuple[float, float]]:
     from prometheus_client.parser import text_string_to_metric_families
 
-    text = httpx.get(url.split("/v2/")[0] + "/metrics", timeout=10).text
+    text = httpx.get(url.split("/v2/")[0] + "/metrics", timeout=10).text  # the server's
     out: dict[str, tuple[float, float]] = {}
     for family in text_string_to_metric_families(text):
         if family.name in _STAGES:
