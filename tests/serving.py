@@ -1,15 +1,54 @@
 """For the serving tests: a real ``zenopt serve`` process on a free loopback port
-(:func:`zenopt.serve.process.served`), and Triton's model-config protobuf."""
+(:func:`zenopt.serve.process.served`), a stub Starlette app on uvicorn in a process of its
+own (:func:`stub_server`), and Triton's model-config protobuf."""
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from zenopt.serve.process import ServerProcess, served
 
-__all__ = ["ServerProcess", "served", "triton_model_config"]
+__all__ = ["ServerProcess", "served", "stub_server", "triton_model_config"]
+
+_SERVE = """
+import socket
+import uvicorn
+sock = socket.socket()
+sock.bind(("127.0.0.1", 0))
+print(sock.getsockname()[1], flush=True)
+uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+"""
+
+
+@contextmanager
+def stub_server(app_code: str, probe: str) -> Iterator[str]:
+    """``app_code`` (Python defining a Starlette ``app``) served by uvicorn on a free loopback
+    port in a process of its own; its base URL once ``POST {url}{probe}`` answers. Killed
+    after (a stalled request would hold a graceful stop)."""
+    import httpx
+
+    code = app_code + _SERVE
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
+    for _ in range(100):
+        try:
+            httpx.post(url + probe, content=b"{}")
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        process.kill()
+        process.wait(10)
 
 
 def triton_model_config() -> Any:

@@ -240,6 +240,30 @@ def test_metrics_count_what_was_sent(digits) -> None:  # type: ignore[no-untyped
     assert values[("zenopt_requests_in_flight", ())] == 0
 
 
+def test_server_timing_and_inline_calls(digits) -> None:  # type: ignore[no-untyped-def]
+    """Each answer says where its time went (Server-Timing, ms): disjoint parts of the app's
+    time, inside what the client waited. With --inline-us large enough, calls run on the
+    server's own thread; the answers are the same."""
+    from zenopt.serve.load import server_timing
+
+    run, ref = digits
+    rows = np.arange(20, 36)
+    for inline in ("0", "100000"):
+        with served(run, "--inline-us", inline) as server:
+            meta = httpx.get(f"{server.url}/v2/models/mlp").json()
+            assert meta["parameters"]["inline_us"] == int(inline)
+            for _ in range(5):
+                started = time.perf_counter()
+                answer = httpx.post(f"{server.url}/v2/models/mlp/infer", json=_body(rows))
+                waited_ms = (time.perf_counter() - started) * 1000
+                _check(answer.json(), rows, ref)
+                parts = server_timing(answer.headers["server-timing"])
+                assert list(parts) == ["parse", "queue", "run", "reply", "app"]
+                inside = parts["parse"] + parts["queue"] + parts["run"] + parts["reply"]
+                assert min(parts.values()) >= 0 and inside <= parts["app"] + 0.002
+                assert parts["run"] > 0 and parts["app"] < waited_ms
+
+
 def _tensor(**changes: object) -> dict[str, object]:
     tensor: dict[str, object] = {
         "name": "input", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": [0.0] * 64,

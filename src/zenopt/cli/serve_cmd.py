@@ -110,7 +110,7 @@ def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket, star
     from zenopt.serve.settings import SETTINGS_ENV
 
     # a model the runtime cannot load fails here, in one line, before the startup line
-    runtime = load_runtime(served, settings.max_batch)
+    runtime = load_runtime(served, settings.max_batch, settings.inline_us / 1e6, settings.spin)
     err_console.print(startup, soft_wrap=True, markup=False, highlight=False)
     if settings.workers == 1:
         server = uvicorn.Server(_uvicorn_config(create_app(served, settings, runtime), settings))
@@ -133,7 +133,7 @@ def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket, star
 
 
 _CHOSEN = "the serving config the run chose (requirements.serve_p99_ms)"
-_DEFAULTS = {"workers": 1, "threads": None, "max_batch": 64, "max_delay_us": 0}
+_DEFAULTS = {"workers": 1, "threads": None, "max_batch": 64, "max_delay_us": 0, "inline_us": 200}
 
 
 def _knobs(manifest: dict[str, Any], given: dict[str, int | None]) -> dict[str, Any]:
@@ -179,10 +179,23 @@ def serve(
     ),
     queue: int = typer.Option(256, help="Requests that may wait; one more is answered 503."),
     timeout_ms: int = typer.Option(10_000, help="Longest wait in the queue before a 503 (ms)."),
+    inline_us: int | None = typer.Option(
+        None,
+        help="Runtime calls the model answers within this (µs, timed at startup) run on the "
+        "server's own thread while it is less than half busy, without the ~90 µs hand-over "
+        "to the inference thread. Default: " + _CHOSEN + ", else 200; 0: never.",
+        show_default=False,
+    ),
     max_body_mb: float | None = typer.Option(
         None,
         help="Largest request body. Default: what --max-batch rows take as JSON.",
         show_default=False,
+    ),
+    spin: bool = typer.Option(
+        False,
+        "--spin/--no-spin",
+        help="Let ONNX Runtime's threads spin between calls: a little less latency at low "
+        "load, for a core kept busy (measured: benchmarks/RESULTS.md).",
     ),
     name: str | None = typer.Option(
         None, help="The model's name in URLs. Default: the run's model name.", show_default=False
@@ -205,7 +218,7 @@ def serve(
         from zenopt.serve.settings import ServeSettings
 
         given = {"workers": workers, "threads": threads, "max_batch": max_batch,
-                 "max_delay_us": max_delay_us}  # fmt: skip
+                 "max_delay_us": max_delay_us, "inline_us": inline_us}  # fmt: skip
         served = load_served(run_dir, name, threads, not in_progress)
         knobs = _knobs(served.manifest, given)
         if knobs["threads"] is not None:  # the run's chosen threads, not given here
@@ -213,7 +226,7 @@ def serve(
         settings = ServeSettings(
             str(run_dir), name, host, port, knobs["workers"], knobs["threads"],
             knobs["max_batch"], knobs["max_delay_us"], queue, timeout_ms, max_body_mb,
-            STATE["debug"], in_progress,
+            STATE["debug"], in_progress, knobs["inline_us"], spin,
         )  # fmt: skip
         if export is not None:
             from zenopt.serve.export import export_deployment

@@ -27,3 +27,8 @@ class ServeConfig(BaseModel):
     threads: list[int | None] = Field(
         [None], description="--threads values searched (null: as the run deployed the model)"
     )
+    inline_us: list[int] = Field(
+        [0, 200],
+        description="--inline-us values searched: runtime calls this short (µs) run on the "
+        "server's own thread while it is less than half busy; 0: always in the inference thread",
+    )

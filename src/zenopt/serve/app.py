@@ -48,6 +48,8 @@ BODY_TIMEOUT_S = 60.0  # a body must arrive within this (a stalled upload cannot
 def _finite(raw: np.ndarray) -> np.ndarray:
     """The model's outputs for a request, refused (400) where they are not numbers: inputs far
     outside what the model was trained on can overflow inside it."""
+    if np.isfinite(raw.sum()):  # one reduction: a NaN or infinity anywhere makes it one
+        return raw
     bad = ~np.isfinite(raw.reshape(len(raw), -1)).all(axis=1)
     if bad.any():
         raise ClientError(
@@ -55,7 +57,12 @@ def _finite(raw: np.ndarray) -> np.ndarray:
             f"the model's outputs for row {int(np.flatnonzero(bad)[0])} are not finite (NaN or "
             "infinite): its inputs are far outside the range the model was trained on",
         )
-    return raw
+    return raw  # only the sum overflowed
+
+
+def _server_timing(marks: dict[str, float]) -> str:
+    """The Server-Timing header (ms, as its spec has it): where the request's time went."""
+    return ", ".join(f"{name};dur={seconds * 1e3:.3f}" for name, seconds in marks.items())
 
 
 def body_limit(served: ServedModel, settings: ServeSettings) -> int:
@@ -119,6 +126,8 @@ class _Endpoints:
             "max_queue_delay_microseconds": settings.max_delay_us,
             "max_queue_size": settings.queue,
             "max_body_bytes": self.limit,
+            "inline_us": settings.inline_us,
+            "spinning": settings.spin,
         }
         if served.unbatched_reason is not None:
             parameters["unbatched_reason"] = served.unbatched_reason
@@ -146,13 +155,16 @@ class _Endpoints:
         return asked or names
 
     async def infer(self, request: Request) -> Response:
+        """One infer request; its Server-Timing header says where its time went in the app:
+        ``parse`` (body to the runtime's batch), ``queue``, ``run`` (its batch's runtime call),
+        ``reply`` (outputs to the response body) and ``app`` (all of it)."""
+        entered = time.perf_counter()
         self._model(request)
         assert self.batcher is not None  # the lifespan set it before any request
         body = await read_body(request, self.limit, BODY_TIMEOUT_S)
-        parsing = time.perf_counter()  # where a request's time goes: parse, queue, run, reply
+        parsing = time.perf_counter()
         asked = parse_infer_request(body, request.headers.get("inference-header-content-length"))
         X = self.served.signature.encode(asked.inputs, self.metrics.on_unseen)
-        self.metrics.parse.observe(time.perf_counter() - parsing)
         if len(X) > self.settings.max_batch:
             raise ClientError(400, f"{len(X)} rows: more than the {self.settings.max_batch} a "
                               "request may have (--max-batch); split the request")  # fmt: skip
@@ -160,25 +172,26 @@ class _Endpoints:
         timeout = self.settings.timeout_ms / 1000
         if asked.timeout_us is not None:
             timeout = min(timeout, asked.timeout_us / 1e6)
-        raw = await unless_gone(request, self.batcher.submit(X, timeout))
+        marks = {"parse": time.perf_counter() - parsing}
+        raw = await unless_gone(request, self.batcher.submit(X, timeout, marks))
         replying = time.perf_counter()
-        outputs = self.served.signature.decode(_finite(raw))
+        outputs = self.served.signature.decode(_finite(raw), wanted)
         head: dict[str, Any] = {"model_name": self.served.name, "model_version": VERSION}
         if asked.id is not None:
             head["id"] = asked.id
-        tensors = [(name, *outputs[name]) for name in wanted]
         binary = asked.binary_outputs if asked.outputs is not None else set()
         if asked.outputs is None and asked.all_binary:
             binary = set(wanted)
-        content, header_length = response_body(head, tensors, binary)
-        self.metrics.serialise.observe(time.perf_counter() - replying)
+        content, header_length = response_body(head, [(n, *outputs[n]) for n in wanted], binary)
+        done = time.perf_counter()
+        marks["reply"], marks["app"] = done - replying, done - entered
+        self.metrics.parse.observe(marks["parse"])
+        self.metrics.serialise.observe(marks["reply"])
+        headers = {"Server-Timing": _server_timing(marks)}
         if header_length is None:
-            return Response(content, media_type="application/json")
-        return Response(
-            content,
-            media_type="application/octet-stream",
-            headers={"Inference-Header-Content-Length": str(header_length)},
-        )
+            return Response(content, headers=headers, media_type="application/json")
+        headers["Inference-Header-Content-Length"] = str(header_length)
+        return Response(content, headers=headers, media_type="application/octet-stream")
 
 
 def _answering(
@@ -266,7 +279,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loaded = runtime or load_runtime(served, settings.max_batch)
+        loaded = runtime or load_runtime(
+            served, settings.max_batch, settings.inline_us / 1e6, settings.spin
+        )
         stats = BatchStats(
             on_queue_depth=ends.metrics.queue_depth.set,
             on_queue_wait=ends.metrics.queue_wait.observe,
@@ -275,6 +290,7 @@ def create_app(
         ends.batcher = Batcher(
             loaded.run, loaded.executor, settings.max_batch,
             settings.max_delay_us / 1e6, settings.queue, served.unbatched_reason is None, stats,
+            loaded.inline_rows,
         )  # fmt: skip
         ends.batcher.start()
         _flush_on_stop(ends.batcher)

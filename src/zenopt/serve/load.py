@@ -5,10 +5,13 @@ tools such as wrk and locust do not correct).
 
 1. The send times are drawn up front: ``i / rate``, or exponential gaps for Poisson arrivals.
 2. One asyncio loop (uvloop) sleeps until each send time and starts the request as a task of
-   its own; if the loop is late, the request goes at once and its lateness counts.
+   its own, over a pool of keep-alive connections (``client.py``: a tenth of httpx's CPU per
+   request); if the loop is late, the request goes at once and its lateness counts.
 3. A request's latency is its completion minus its scheduled time; failures are counted by
    status (or exception), never dropped silently.
 4. The generator's own CPU use is reported: on a small machine it competes with the server.
+5. Where the server says where a request's time went (a ``Server-Timing`` header, as
+   ``zenopt serve`` does), the medians of its parts over the answered requests are kept.
 
 Percentiles come with a distribution-free 95% interval (order statistics of the binomial).
 """
@@ -16,6 +19,7 @@ Percentiles come with a distribution-free 95% interval (order statistics of the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +27,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["LoadResult", "run_load"]
+from zenopt.serve.client import PostClient
+
+__all__ = ["LoadResult", "run_load", "server_timing"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class LoadResult:
     errors: dict[str, int] = field(default_factory=dict)  # status or exception name -> count
     duration_s: float = 0.0  # first scheduled send to last completion
     client_cpu: float = 0.0  # the generator's CPU seconds per wall second (1.0 = one core)
+    server_ms: dict[str, float] = field(default_factory=dict)  # Server-Timing part -> median
 
     @property
     def ok(self) -> int:
@@ -68,6 +75,7 @@ class LoadResult:
             "errors": dict(self.errors),
             "achieved_rps": self.achieved_rps,
             "client_cpu": self.client_cpu,
+            "server_us": {name: ms * 1e3 for name, ms in self.server_ms.items()},
         }
         for q in (50, 95, 99):  # an end that too few requests cannot bound is null
             low, high = self.interval(q)
@@ -88,32 +96,54 @@ def _schedule(rate: float, count: int, arrivals: str, seed: int) -> np.ndarray:
     return np.arange(count) / rate
 
 
-async def _one(client: Any, request: dict[str, Any], due: float) -> tuple[str, float]:
+Outcome = tuple[str, float, str]  # status, latency in ms, the Server-Timing header ("")
+
+
+async def _one(client: PostClient, due: float) -> Outcome:
+    answer = await client.post()  # a refused connection, a timeout: a status, not raised
+    return answer.status, (answer.done - due) * 1000, answer.timing
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """A Server-Timing header's durations (ms) by name: ``parse;dur=0.012, run;dur=0.05``."""
+    out: dict[str, float] = {}
+    for metric in header.split(","):
+        name, _, params = metric.strip().partition(";")
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "dur" and name:
+                with contextlib.suppress(ValueError):  # not a number: left out
+                    out[name] = float(value)
+    return out
+
+
+def _medians(headers: list[str]) -> dict[str, float]:
+    """Each Server-Timing part's median (ms) over the responses that have it; with ``app``,
+    ``queue`` and ``run``, also ``own``, request by request: the app's time less its waiting
+    and its runtime call, the server's own cost."""
+    parts: dict[str, list[float]] = {}
+    for header in headers:
+        timing = server_timing(header)
+        if {"app", "queue", "run"} <= timing.keys():
+            timing["own"] = timing["app"] - timing["queue"] - timing["run"]
+        for name, ms in timing.items():
+            parts.setdefault(name, []).append(ms)
+    return {name: float(np.median(values)) for name, values in parts.items()}
+
+
+async def _open_loop(client: PostClient, times: np.ndarray) -> tuple[list[Outcome], float]:
+    start = time.perf_counter() + 0.05
+    tasks = []
     try:
-        response = await client.post(**request)
-        status = str(response.status_code)
-    except Exception as exc:  # a refused connection, a timeout: counted, not raised
-        status = type(exc).__name__
-    # perf_counter, not the loop's clock: uvloop's is cached per iteration, in whole ms
-    return status, (time.perf_counter() - due) * 1000
-
-
-async def _open_loop(
-    request: dict[str, Any], times: np.ndarray, timeout_s: float
-) -> tuple[list[tuple[str, float]], float]:
-    import httpx
-
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=256)
-    async with httpx.AsyncClient(limits=limits, timeout=timeout_s) as client:
-        start = time.perf_counter() + 0.05
-        tasks = []
         for at in times:
             due = start + float(at)
             delay = due - time.perf_counter()
             if delay > 0:  # timers wake within a millisecond; a late send counts as latency
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(_one(client, request, due)))
+            tasks.append(asyncio.ensure_future(_one(client, due)))
         results = await asyncio.gather(*tasks)
+    finally:
+        client.close()
     return results, time.perf_counter() - start
 
 
@@ -131,22 +161,24 @@ def run_load(
     import uvloop
 
     times = _schedule(rate, count, arrivals, seed=0)
-    request = {"url": url, "content": body, "headers": headers}
+    client = PostClient(url, body, headers, timeout_s)
     process = psutil.Process()
     cpu = sum(process.cpu_times()[:2])
     wall = time.perf_counter()
 
-    def generate() -> tuple[list[tuple[str, float]], float]:
+    def generate() -> tuple[list[Outcome], float]:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(_open_loop(request, times, timeout_s))
+            return runner.run(_open_loop(client, times))
 
     # a thread of its own: the caller may have an event loop running (a notebook, Playwright)
     with ThreadPoolExecutor(1, thread_name_prefix="zenopt-load") as thread:
         results, duration = thread.submit(generate).result()
     client_cpu = (sum(process.cpu_times()[:2]) - cpu) / (time.perf_counter() - wall)
-    latencies = np.asarray([ms for status, ms in results if status == "200"])
+    answered = [(ms, timing) for status, ms, timing in results if status == "200"]
     errors: dict[str, int] = {}
-    for status, _ in results:
+    for status, _, _ in results:
         if status != "200":
             errors[status] = errors.get(status, 0) + 1
-    return LoadResult(rate, count, latencies, errors, duration, client_cpu)
+    latencies = np.asarray([ms for ms, _ in answered])
+    server = _medians([timing for _, timing in answered if timing])
+    return LoadResult(rate, count, latencies, errors, duration, client_cpu, server)

@@ -5,14 +5,16 @@ and whether its outputs depend on the batch it is run in."""
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from zenopt.core.errors import ConfigError, RuntimeBackendError, ZenoptError, first_line
+from zenopt.runtime.onnx_runtime import OnnxRuntimePredictor
 from zenopt.runtime.predictor import Predictor, create_predictor
 from zenopt.serve.signature import Signature
 
@@ -22,6 +24,7 @@ __all__ = [
     "LoadedRuntime",
     "ServedModel",
     "batch_dependence",
+    "inline_rows",
     "load_runtime",
     "load_served",
     "model_name",
@@ -141,6 +144,7 @@ class LoadedRuntime:
     predictor: Predictor
     executor: ThreadPoolExecutor
     sizes: tuple[int, ...] | None = None  # pad each call to one of these (SHAPE_SPECIALISED)
+    inline_rows: int = 0  # calls of at most this many rows are short enough to run inline
 
     def run(self, X: np.ndarray) -> np.ndarray:
         """The model's outputs for ``X`` (called in the inference thread)."""
@@ -157,11 +161,49 @@ class LoadedRuntime:
         self.predictor.close()
 
 
-def load_runtime(served: ServedModel, max_batch: int) -> LoadedRuntime:
+def _seconds(loaded: LoadedRuntime, rows: int, shape: tuple[int, ...]) -> float:
+    """The median of 5 warm calls of ``rows`` rows, in the inference thread."""
+    X = np.zeros((rows, *shape), dtype=np.float32)
+
+    def timed() -> float:
+        started = time.perf_counter()
+        loaded.run(X)
+        return time.perf_counter() - started
+
+    loaded.executor.submit(loaded.run, X).result()
+    return float(np.median([loaded.executor.submit(timed).result() for _ in range(5)]))
+
+
+def inline_rows(
+    loaded: LoadedRuntime, shape: tuple[int, ...], max_batch: int, inline_s: float
+) -> int:
+    """The most rows a call may have and still be expected to take at most ``inline_s``
+    (linear between the timed calls of 1 and ``max_batch`` rows); 0 when none may, and for
+    runtimes that specialise to shapes (their compiled graphs stay on their own thread)."""
+    if inline_s <= 0 or loaded.sizes is not None:
+        return 0
+    one = _seconds(loaded, 1, shape)
+    if one > inline_s:
+        return 0
+    if max_batch == 1:
+        return 1
+    per_row = max(_seconds(loaded, max_batch, shape) - one, 0.0) / (max_batch - 1)
+    if per_row == 0:
+        return max_batch
+    return min(max_batch, 1 + int((inline_s - one) / per_row))
+
+
+def load_runtime(
+    served: ServedModel, max_batch: int, inline_s: float = 0.0, spinning: bool = False
+) -> LoadedRuntime:
     """Load ``served`` in its runtime and warm it up (every padded size, for a runtime that
-    specialises to shapes); a one-line error when the runtime cannot."""
+    specialises to shapes); a one-line error when the runtime cannot. Calls expected to take
+    at most ``inline_s`` will run inline (see :func:`inline_rows`); ONNX Runtime's threads
+    spin between calls only with ``spinning`` (a spinning pool keeps a core busy)."""
     executor = ThreadPoolExecutor(1, thread_name_prefix="zenopt-infer")
     predictor = create_predictor(served.runtime)
+    if isinstance(predictor, OnnxRuntimePredictor):
+        predictor.spinning = spinning
     sizes = padded_sizes(max_batch) if served.runtime in SHAPE_SPECIALISED else None
     loaded = LoadedRuntime(predictor, executor, sizes)
     shape = tuple(int(d) for d in served.manifest["model"]["input_shape"])
@@ -169,6 +211,7 @@ def load_runtime(served: ServedModel, max_batch: int) -> LoadedRuntime:
         executor.submit(predictor.load, served.artifact, served.threads).result()
         for size in sizes or (1,):
             executor.submit(loaded.run, np.zeros((size, *shape), dtype=np.float32)).result()
+        rows = inline_rows(loaded, shape, max_batch, inline_s)
     except Exception as exc:
         executor.shutdown(wait=False)
         if isinstance(exc, ZenoptError):
@@ -176,4 +219,4 @@ def load_runtime(served: ServedModel, max_batch: int) -> LoadedRuntime:
         raise RuntimeBackendError(
             f"{served.runtime} cannot run {served.label} ({served.artifact}): {first_line(exc)}"
         ) from exc
-    return loaded
+    return replace(loaded, inline_rows=rows)

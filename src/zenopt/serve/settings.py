@@ -28,6 +28,8 @@ class ServeSettings:
     max_body_mb: float | None = None  # default: what max_batch rows take as JSON
     debug: bool = False  # log a request's server-side failure with its traceback
     in_progress: bool = False  # a run still being written (its own serve stage)
+    inline_us: int = 200  # runtime calls expected to be this short run on the loop's thread
+    spin: bool = False  # ONNX Runtime's threads spin between calls (a core kept busy)
 
     def __post_init__(self) -> None:
         positive = {
@@ -41,6 +43,8 @@ class ServeSettings:
                 raise ConfigError(f"{option} {value}: must be at least 1")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"--threads {self.threads}: must be at least 1 (or leave it out)")
+        if self.inline_us < 0:
+            raise ConfigError(f"--inline-us {self.inline_us}: must be 0 (never) or more")
         if self.max_delay_us < 0:
             raise ConfigError(f"--max-delay-us {self.max_delay_us}: must be 0 or more")
         if not 0 <= self.port <= 65535:

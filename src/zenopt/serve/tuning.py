@@ -1,16 +1,18 @@
 """The serving knobs searched against a p99 target: each configuration is a real
 ``zenopt serve`` process on loopback, measured with open-loop load (``serve/load.py``).
 
-1. A small Optuna study draws ``--max-batch``, ``--max-delay-us``, ``--workers`` and
-   ``--threads`` from ``serve:``; each trial serves the deployed model with them, sends
-   ``serve.requests`` one-row requests at ``requirements.serve_rate`` and scores the cautious
-   (upper) end of the p99's interval. Trials stop when 60% of ``serve.budget_s`` is spent.
+1. A small Optuna study draws ``--max-batch``, ``--max-delay-us``, ``--workers``,
+   ``--threads`` and ``--inline-us`` from ``serve:``; each trial serves the deployed model
+   with them, sends ``serve.requests`` one-row requests at ``requirements.serve_rate`` and
+   scores the cautious (upper) end of the p99's interval. Trials stop when 60% of
+   ``serve.budget_s`` is spent.
 2. The best configuration is then loaded at rising rates (½×, 1×, 2×, 4×… the target rate)
    until its p99 misses the target, the server stops keeping up or the rest of the budget is
    spent (two rates at least): the latency-vs-rate curve, the highest rate that meets the
    target, and the saturation rate (a lower bound when no rate saturated the server).
-3. Every figure says where a request's time went in the server (parse, queue, runtime,
-   reply), from the server's own metrics, and what the load generator itself used.
+3. Every figure says where a request's time went in the server (parse, queue, runtime call,
+   reply, the whole app and its own part: all but the runtime call), as medians of the
+   server's per-request Server-Timing headers, and what the load generator itself used.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import orjson
 
@@ -36,14 +37,6 @@ __all__ = ["Knobs", "sample_request", "search_serving", "serving"]
 
 _SEARCH_SHARE = 0.6  # of serve.budget_s for the knobs; the rest for the latency-vs-rate curve
 
-_STAGES = {  # metric -> what the report calls it
-    "zenopt_parse_seconds": "parse",
-    "zenopt_queue_wait_seconds": "queue",
-    "zenopt_inference_duration_seconds": "runtime",
-    "zenopt_serialise_seconds": "reply",
-    "zenopt_request_duration_seconds": "server",
-}
-
 
 @dataclass(frozen=True)
 class Knobs:
@@ -51,10 +44,11 @@ class Knobs:
     max_delay_us: int = 0
     workers: int = 1
     threads: int | None = None
+    inline_us: int = 200
 
     def options(self) -> list[str]:
         out = ["--max-batch", str(self.max_batch), "--max-delay-us", str(self.max_delay_us)]
-        out += ["--workers", str(self.workers)]
+        out += ["--workers", str(self.workers), "--inline-us", str(self.inline_us)]
         return out + ([] if self.threads is None else ["--threads", str(self.threads)])
 
 
@@ -101,38 +95,15 @@ def serving(path: Path, knobs: Knobs, ready_s: float = 60.0) -> Iterator[str]:
         yield server.model_url
 
 
-def _sums(url: str) -> dict[str, tuple[float, float]]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    text = httpx.get(url.split("/v2/")[0] + "/metrics", timeout=10).text  # the server's
-    out: dict[str, tuple[float, float]] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name in _STAGES:
-            values = {s.name: s.value for s in family.samples}
-            out[family.name] = (values[f"{family.name}_sum"], values[f"{family.name}_count"])
-    return out
-
-
 def measure(
     url: str, request: tuple[bytes, dict[str, str]], rate: float, config: ServeConfig
 ) -> dict[str, Any]:
     """One latency figure at ``rate``: open-loop load after a short warm-up, with where the
-    time went in the server (mean µs per request, or per runtime call)."""
+    time went in the server (``server_us``: medians over the requests)."""
     body, headers = request
     warm_up = max(10, config.requests // 10)  # connections opened, the runtime warm
     run_load(f"{url}/infer", body, headers, rate, warm_up, config.arrivals)
-    before = _sums(url)
-    result = run_load(f"{url}/infer", body, headers, rate, config.requests, config.arrivals)
-    after = _sums(url)
-    figure = result.to_dict()
-    figure["server_us"] = {
-        _STAGES[name]: 1e6
-        * (after[name][0] - before[name][0])
-        / max(after[name][1] - before[name][1], 1)
-        for name in _STAGES
-        if name in after and name in before
-    }
-    return figure
+    return run_load(f"{url}/infer", body, headers, rate, config.requests, config.arrivals).to_dict()
 
 
 def _upper(figure: dict[str, Any]) -> float:
@@ -165,6 +136,7 @@ def search_serving(
             trial.suggest_categorical("max_delay_us", config.max_delay_us),
             trial.suggest_categorical("workers", config.workers),
             _threads(trial.suggest_categorical("threads", config.threads)),
+            trial.suggest_categorical("inline_us", config.inline_us),
         )
         if knobs in seen:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -205,7 +177,7 @@ def _threads(value: Any) -> int | None:
 def _combinations(config: ServeConfig) -> int:
     return (
         len(set(config.max_batch)) * len(set(config.max_delay_us)) * len(set(config.workers))
-        * len(set(config.threads))
+        * len(set(config.threads)) * len(set(config.inline_us))
     )  # fmt: skip
 
 

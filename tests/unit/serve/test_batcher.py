@@ -261,3 +261,50 @@ def test_flush_runs_waiting_requests_without_the_delay() -> None:
         return time.perf_counter() - started
 
     assert asyncio.run(stopping()) < 5.0 and model.calls == [1]
+
+
+class ThreadRecorder(Recorder):
+    """The model, recording which thread each call ran in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[int] = []
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return super().__call__(X)
+
+
+@pytest.mark.parametrize(("inline_rows", "busy"), [(0, 2.0), (3, 2.0), (16, 2.0), (16, 0.0)])
+def test_short_calls_run_inline_and_longer_ones_in_the_inference_thread(
+    inline_rows: int, busy: float
+) -> None:
+    """busy: the loop thread's CPU share under which short calls run inline (2: always;
+    0: never, as when the server is busy)."""
+    import threading
+
+    model = ThreadRecorder()
+    requests = _requests(60, seed=4)
+    loop_thread: list[int] = []
+    timings: list[dict[str, float]] = []
+
+    async def go() -> list[np.ndarray]:
+        loop_thread.append(threading.get_ident())
+        batcher = _batcher(model, inline_rows=inline_rows, inline_busy=busy)
+        batcher.start()
+        timings.extend({} for _ in requests)
+        answers = await asyncio.gather(
+            *(batcher.submit(x, 10.0, t) for x, t in zip(requests, timings, strict=True))
+        )
+        await batcher.stop()
+        return answers
+
+    results = asyncio.run(go())
+    for x, y in zip(requests, results, strict=True):
+        np.testing.assert_allclose(y, x @ W, rtol=1e-5, atol=1e-6)
+    for rows, thread in zip(model.calls, model.threads, strict=True):
+        assert (thread == loop_thread[0]) == (rows <= inline_rows and busy > 1)
+    # each request is told its wait and its batch's call, which it waited for first
+    assert all(t["queue"] >= 0 and t["run"] > 0 for t in timings)

@@ -6,14 +6,11 @@ got round to it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import numpy as np
 import pytest
+from tests.serving import stub_server
 
 from zenopt.serve.load import LoadResult, run_load
 
@@ -22,8 +19,7 @@ pytestmark = pytest.mark.slow
 DELAY_S = 0.03  # one request at a time: a capacity of 33 per second
 
 STUB = f"""
-import asyncio, socket, sys
-import uvicorn
+import asyncio
 from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.routing import Route
@@ -40,29 +36,15 @@ async def floor(request):
     await request.body()
     return Response(b"{{}}", media_type="application/json")
 
-sock = socket.socket()
-sock.bind(("127.0.0.1", 0))
-print(sock.getsockname()[1], flush=True)
 app = Starlette(routes=[Route("/infer", infer, methods=["POST"]),
                        Route("/floor", floor, methods=["POST"])])
-uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 """
 
 
 @pytest.fixture(scope="module")
 def stub() -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-c", STUB], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    url = f"http://127.0.0.1:{process.stdout.readline().strip()}/infer"  # and /floor
-    for _ in range(100):
-        try:
-            httpx.post(url, content=b"{}")
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(10)
+    with stub_server(STUB, "/floor") as url:
+        yield url + "/infer"  # and /floor
 
 
 def test_below_capacity_the_median_is_the_delay(stub: str) -> None:

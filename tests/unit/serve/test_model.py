@@ -12,7 +12,13 @@ import pytest
 from onnx import TensorProto, helper
 
 from zenopt.core.errors import ConfigError
-from zenopt.serve.model import LoadedRuntime, batch_dependence, model_name, padded_sizes
+from zenopt.serve.model import (
+    LoadedRuntime,
+    batch_dependence,
+    inline_rows,
+    model_name,
+    padded_sizes,
+)
 
 
 def _graph(path: Path, op: str) -> Path:
@@ -78,4 +84,32 @@ def test_padding_runs_fixed_sizes_and_returns_only_the_real_rows() -> None:
         np.testing.assert_allclose(loaded.run(X), X.sum(axis=1, keepdims=True) * 2, rtol=1e-6)
     assert set(fake.shapes) <= set(padded_sizes(64))
     assert fake.shapes == [1, 3, 20, 64]
+    loaded.close()
+
+
+class _Slow(_Recording):
+    """A model whose call takes 1 ms plus 0.1 ms a row."""
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        import time
+
+        time.sleep(0.001 + 0.0001 * len(x))
+        return super().predict(x)
+
+
+@pytest.mark.parametrize(
+    ("inline_s", "expected"), [(0.0, (0, 0)), (0.0005, (0, 0)), (0.0035, (5, 25)), (1.0, (64, 64))]
+)
+def test_inline_rows_are_those_the_model_answers_within_the_limit(
+    inline_s: float, expected: tuple[int, int]
+) -> None:
+    loaded = LoadedRuntime(_Slow(), ThreadPoolExecutor(1))
+    rows = inline_rows(loaded, (5,), 64, inline_s)
+    assert expected[0] <= rows <= expected[1]  # sleep overshoots: a range, not a number
+    loaded.close()
+
+
+def test_shape_specialised_runtimes_never_run_inline() -> None:
+    loaded = LoadedRuntime(_Recording(), ThreadPoolExecutor(1), padded_sizes(64))
+    assert inline_rows(loaded, (5,), 64, 1.0) == 0
     loaded.close()
