@@ -252,6 +252,8 @@ def test_server_timing_and_inline_calls(digits) -> None:  # type: ignore[no-unty
         with served(run, "--inline-us", inline) as server:
             meta = httpx.get(f"{server.url}/v2/models/mlp").json()
             assert meta["parameters"]["inline_us"] == int(inline)
+            # an MLP on 8×8 answers 64 rows well within 0.1 s: every call inline, or none
+            assert ("calls of ≤ 64 rows inline" in server.startup) == (inline != "0")
             for _ in range(5):
                 started = time.perf_counter()
                 answer = httpx.post(f"{server.url}/v2/models/mlp/infer", json=_body(rows))

@@ -111,6 +111,9 @@ def _run(served: ServedModel, settings: ServeSettings, sock: socket.socket, star
 
     # a model the runtime cannot load fails here, in one line, before the startup line
     runtime = load_runtime(served, settings.max_batch, settings.inline_us / 1e6, settings.spin)
+    if runtime.inline_rows:  # measured at load: calls this short run on the server's thread
+        inline = f" · calls of ≤ {runtime.inline_rows} rows inline · queue "
+        startup = startup.replace(" · queue ", inline, 1)
     err_console.print(startup, soft_wrap=True, markup=False, highlight=False)
     if settings.workers == 1:
         server = uvicorn.Server(_uvicorn_config(create_app(served, settings, runtime), settings))

@@ -173,6 +173,7 @@ class _Endpoints:
         if asked.timeout_us is not None:
             timeout = min(timeout, asked.timeout_us / 1e6)
         marks = {"parse": time.perf_counter() - parsing}
+        self.metrics.parse.observe(marks["parse"])
         raw = await unless_gone(request, self.batcher.submit(X, timeout, marks))
         replying = time.perf_counter()
         outputs = self.served.signature.decode(_finite(raw), wanted)
@@ -185,7 +186,6 @@ class _Endpoints:
         content, header_length = response_body(head, [(n, *outputs[n]) for n in wanted], binary)
         done = time.perf_counter()
         marks["reply"], marks["app"] = done - replying, done - entered
-        self.metrics.parse.observe(marks["parse"])
         self.metrics.serialise.observe(marks["reply"])
         headers = {"Server-Timing": _server_timing(marks)}
         if header_length is None:

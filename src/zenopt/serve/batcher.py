@@ -44,6 +44,10 @@ _WINDOW_S = 0.05  # how often the event loop thread's busy share is looked at ag
 _INLINE_BELOW = 0.5  # calls run inline only while that share is under this
 
 
+class _ExpiredError(Exception):
+    """A job's time ran out in the queue (not a runtime's own TimeoutError)."""
+
+
 @dataclass(eq=False)  # found in the queue by identity: comparing arrays is an error
 class _Job:
     X: np.ndarray
@@ -84,8 +88,10 @@ class Batcher:
     _task: asyncio.Task[None] | None = field(default=None, init=False)
     _running: bool = field(default=False, init=False)  # a runtime call is under way
     _closing: bool = field(default=False, init=False)  # stopping: no more waiting for company
-    _busy: float = field(default=0.0, init=False)  # the loop thread's CPU share, last window
+    _last_run: tuple[float, float] = field(default=(0.0, 0.0), init=False)  # start, end
+    _inline_now: bool = field(default=True, init=False)  # the mode the last window chose
     _mark: tuple[float, float] = field(default=(0.0, 0.0), init=False)  # wall, thread CPU
+    _inline_spent: list[float] = field(default_factory=lambda: [0.0, 0.0], init=False)
 
     def call(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Run ``fn`` in the inference thread."""
@@ -97,14 +103,31 @@ class Batcher:
         return out, time.perf_counter() - started
 
     def _inline(self, rows: int) -> bool:
-        """Whether a call of ``rows`` rows runs on this (the event loop's) thread."""
+        """Whether a call of ``rows`` rows runs on this (the event loop's) thread: a short
+        one, while the loop's thread is less than ``inline_busy`` busy. Busy: its CPU time
+        outside inline calls plus the wall time of those calls (in which it also waits for
+        the runtime's own threads), over the last window of ~50 ms; the mode changes only
+        when the share leaves a band of ±20% around the threshold."""
         if rows > self.inline_rows:
             return False
         wall, cpu = time.perf_counter(), time.thread_time()
-        if wall - self._mark[0] >= _WINDOW_S:
-            self._busy = (cpu - self._mark[1]) / (wall - self._mark[0])
-            self._mark = (wall, cpu)
-        return self._busy < self.inline_busy
+        elapsed = wall - self._mark[0]
+        if elapsed >= _WINDOW_S:
+            inline_wall, inline_cpu = self._inline_spent
+            busy = (cpu - self._mark[1] - inline_cpu + inline_wall) / elapsed
+            if busy > 1.2 * self.inline_busy:
+                self._inline_now = False
+            elif busy < 0.8 * self.inline_busy:
+                self._inline_now = True
+            self._mark, self._inline_spent = (wall, cpu), [0.0, 0.0]
+        return self._inline_now
+
+    def _timed_inline(self, X: np.ndarray) -> tuple[np.ndarray, float]:
+        cpu = time.thread_time()
+        out, seconds = self._timed(X)
+        self._inline_spent[0] += seconds
+        self._inline_spent[1] += time.thread_time() - cpu
+        return out, seconds
 
     async def _run(self, X: np.ndarray, inline: bool) -> tuple[np.ndarray, float]:
         """The runtime call for a batch, and its seconds (the call alone, not the hand-over):
@@ -113,10 +136,11 @@ class Batcher:
         if not inline:
             answer: tuple[np.ndarray, float] = await self.call(self._timed, X)
             return answer
-        return self._timed(X)
+        return self._timed_inline(X)
 
     def start(self) -> None:
         self._mark = (time.perf_counter(), time.thread_time())
+        self._inline_now = self.inline_busy > 0
         self._task = asyncio.get_running_loop().create_task(self._dispatch())
 
     def flush(self) -> None:
@@ -154,11 +178,7 @@ class Batcher:
             if timing is not None:
                 timing["queue"], timing["run"] = job.started - job.enqueued, job.run_s
             return out
-        except TimeoutError:
-            self._pending.remove(job)
-            self.stats.on_queue_depth(len(self._pending))
-            self._wake.set()  # the oldest job may have changed: the dispatcher looks again
-            job.future.cancel()
+        except _ExpiredError:
             waited = f"{timeout_s * 1e3:g} ms" if timeout_s >= 1e-3 else f"{timeout_s * 1e6:g} µs"
             raise ClientError(
                 503,
@@ -167,14 +187,39 @@ class Batcher:
                 retry_after=1,
             ) from None
         finally:
-            if not job.taken and job in self._pending:  # the client went away
-                self._pending.remove(job)
-                self.stats.on_queue_depth(len(self._pending))
+            if not job.taken:  # the client went away
+                self._leave(job)
+
+    def _leave(self, job: _Job) -> None:
+        """Take a job that will not run out of the queue (if it is still there)."""
+        if job in self._pending:
+            self._pending.remove(job)
+            self.stats.on_queue_depth(len(self._pending))
+            self._wake.set()  # the oldest job may have changed: the dispatcher looks again
+
+    def _expire(self, job: _Job) -> None:
+        self._leave(job)
+        job.future.set_exception(_ExpiredError())
+
+    def _expire_overdue(self) -> None:
+        """Refuse the waiting jobs whose time ran out while the model was busy (their timers
+        may not have had their turn yet: an inline call held the loop)."""
+        now = time.perf_counter()
+        for job in [j for j in self._pending if j.deadline < now and self._busy_at(j.deadline)]:
+            if not job.future.done():
+                self._expire(job)
+
+    def _busy_at(self, moment: float) -> bool:
+        """Whether the model was running at ``moment`` (or is running now)."""
+        return self._running or self._last_run[0] <= moment <= self._last_run[1]
 
     async def _answer(self, job: _Job, timeout_s: float) -> np.ndarray:
-        """The job's outputs; TimeoutError when its time ran out while the model was busy.
-        (While the model is idle the dispatcher takes a job before its time runs out; if both
-        fall due together, the dispatcher wins: the job is looked at again shortly.)"""
+        """The job's outputs; :class:`_ExpiredError` when its time ran out while the model was busy
+        (running when it fell due, or since: an inline call holds the loop, and this timer,
+        until it ends). While the model is idle the dispatcher takes a job before its time
+        runs out; if both fall due together, the dispatcher wins: the job is looked at again
+        shortly. An expired job leaves the queue here, in the timer's own callback, so that the
+        dispatcher can never take it."""
         loop = asyncio.get_running_loop()
         timer: asyncio.TimerHandle
 
@@ -182,8 +227,8 @@ class Batcher:
             nonlocal timer
             if job.future.done() or job.taken:  # answered, or running: it finishes
                 return
-            if self._running:
-                job.future.set_exception(TimeoutError())
+            if self._busy_at(job.deadline):
+                self._expire(job)
             else:
                 timer = loop.call_later(0.005, expire)
 
@@ -205,6 +250,7 @@ class Batcher:
         """The next batch. Jobs stay in the queue (and count against its bound) until the
         batch is full, the next job does not fit, or the oldest job has waited the delay."""
         while True:
+            self._expire_overdue()
             while not self._pending:
                 self._wake.clear()
                 await self._wake.wait()
@@ -225,12 +271,14 @@ class Batcher:
         batch = [self._pending.popleft() for _ in range(count)]
         for job in batch:
             job.taken = True
-        return batch
+        return [job for job in batch if not job.future.done()]  # (a client gone meanwhile)
 
     async def _dispatch(self) -> None:
         while True:
             batch = await self._collect()
             self.stats.on_queue_depth(len(self._pending))
+            if not batch:
+                continue
             started = time.perf_counter()
             for job in batch:
                 job.started = started
@@ -247,6 +295,7 @@ class Batcher:
                 continue
             finally:
                 self._running = False
+                self._last_run = (started, time.perf_counter())
             self.stats.on_batch(len(X), run_s)
             at = 0
             for job in batch:

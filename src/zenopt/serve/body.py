@@ -98,6 +98,7 @@ async def unless_gone(request: Request, work: Coroutine[Any, Any, T]) -> T:
     def start() -> None:
         nonlocal watcher
         watcher = loop.create_task(watch())
+        watcher.add_done_callback(_quiet)
 
     timer = loop.call_later(WATCH_AFTER_S, start)
     try:
@@ -110,6 +111,13 @@ async def unless_gone(request: Request, work: Coroutine[Any, Any, T]) -> T:
         if watcher is not None:
             watcher.cancel()
     if gone:
-        task.uncancel()
-        raise ClientGoneError
+        if task.uncancel() == 0:  # the disconnect was the only cancellation
+            raise ClientGoneError
+        raise asyncio.CancelledError  # the server is stopping too: that cancellation stands
     return result
+
+
+def _quiet(watcher: asyncio.Task[None]) -> None:
+    """A watcher's own failure (the connection broke oddly) is not the request's."""
+    if not watcher.cancelled():
+        watcher.exception()

@@ -36,7 +36,8 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.waiter: asyncio.Future[Answer] | None = None
-        self.timing = b""
+        self.timing: list[bytes] = []
+        self.headers_done = False  # the current response's headers are in
         self.closed = False
 
     # asyncio.Protocol
@@ -51,18 +52,26 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if exc is None and self.headers_done:  # a body that ends with the connection
+            self.on_message_complete()
+            return
         self.fail(type(exc).__name__ if exc else "RemoteProtocolError")
 
     # httptools' callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
         if name.lower() == self.header:
-            self.timing = value
+            self.timing.append(value)  # repeated fields are one list (RFC 9110)
+
+    def on_headers_complete(self) -> None:
+        self.headers_done = True
 
     def on_message_complete(self) -> None:
+        self.headers_done = False
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             status = str(self.parser.get_status_code())
-            waiter.set_result(Answer(status, time.perf_counter(), self.timing.decode("latin-1")))
+            timing = b", ".join(self.timing).decode("latin-1")
+            waiter.set_result(Answer(status, time.perf_counter(), timing))
         if not self.parser.should_keep_alive() and self.transport is not None:
             self.closed = True
             self.transport.close()
@@ -78,7 +87,7 @@ class _Connection(asyncio.Protocol):
 
     def send(self, request: bytes) -> asyncio.Future[Answer]:
         assert self.transport is not None and self.waiter is None
-        self.timing = b""
+        self.timing = []
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return self.waiter
@@ -111,9 +120,11 @@ class PostClient:
             connection = self.idle.pop()
             if not connection.closed:
                 return connection
+            self.open.discard(connection)  # the server closed it while it was idle
         loop = asyncio.get_running_loop()
-        _, protocol = await loop.create_connection(
-            lambda: _Connection("server-timing"), self.host, self.port
+        _, protocol = await asyncio.wait_for(
+            loop.create_connection(lambda: _Connection("server-timing"), self.host, self.port),
+            self.timeout_s,
         )
         self.open.add(protocol)
         return protocol
@@ -122,6 +133,8 @@ class PostClient:
         """The answer to one request: its status (or why none came) and when it came."""
         try:
             connection = await self._connection()
+        except TimeoutError:
+            return Answer("ConnectTimeout", time.perf_counter())
         except OSError as exc:
             return Answer(type(exc).__name__, time.perf_counter())
         waiter = connection.send(self.request)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -104,16 +105,20 @@ async def _one(client: PostClient, due: float) -> Outcome:
     return answer.status, (answer.done - due) * 1000, answer.timing
 
 
+_METRIC = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*")+')  # a metric: commas in quotes kept
+
+
 def server_timing(header: str) -> dict[str, float]:
-    """A Server-Timing header's durations (ms) by name: ``parse;dur=0.012, run;dur=0.05``."""
+    """A Server-Timing header's durations (ms) by name: ``parse;dur=0.012, run;dur=0.05``
+    (parameter names in any case; quoted descriptions may hold commas)."""
     out: dict[str, float] = {}
-    for metric in header.split(","):
+    for metric in _METRIC.findall(header):
         name, _, params = metric.strip().partition(";")
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
-            if key == "dur" and name:
+            if key.strip().lower() == "dur" and name.strip():
                 with contextlib.suppress(ValueError):  # not a number: left out
-                    out[name] = float(value)
+                    out[name.strip()] = float(value.strip().strip('"'))
     return out
 
 

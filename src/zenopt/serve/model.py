@@ -147,7 +147,8 @@ class LoadedRuntime:
     inline_rows: int = 0  # calls of at most this many rows are short enough to run inline
 
     def run(self, X: np.ndarray) -> np.ndarray:
-        """The model's outputs for ``X`` (called in the inference thread)."""
+        """The model's outputs for ``X`` (in the inference thread, or inline on the event
+        loop's: never two calls at once)."""
         if self.sizes is None:
             return self.predictor.predict(X)
         size = next(s for s in self.sizes if s >= len(X))
@@ -179,8 +180,9 @@ def inline_rows(
 ) -> int:
     """The most rows a call may have and still be expected to take at most ``inline_s``
     (linear between the timed calls of 1 and ``max_batch`` rows); 0 when none may, and for
-    runtimes that specialise to shapes (their compiled graphs stay on their own thread)."""
-    if inline_s <= 0 or loaded.sizes is not None:
+    runtimes other than ONNX Runtime (measured with it only; PyTorch called from two threads
+    in turn can start a second OpenMP team, and compiled graphs stay on their own thread)."""
+    if inline_s <= 0 or not isinstance(loaded.predictor, OnnxRuntimePredictor):
         return 0
     one = _seconds(loaded, 1, shape)
     if one > inline_s:

@@ -101,7 +101,7 @@ def measure(
     """One latency figure at ``rate``: open-loop load after a short warm-up, with where the
     time went in the server (``server_us``: medians over the requests)."""
     body, headers = request
-    warm_up = max(10, config.requests // 10)  # connections opened, the runtime warm
+    warm_up = max(10, config.requests // 10)  # the server's caches and the runtime warm
     run_load(f"{url}/infer", body, headers, rate, warm_up, config.arrivals)
     return run_load(f"{url}/infer", body, headers, rate, config.requests, config.arrivals).to_dict()
 

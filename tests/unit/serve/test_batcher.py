@@ -308,3 +308,78 @@ def test_short_calls_run_inline_and_longer_ones_in_the_inference_thread(
         assert (thread == loop_thread[0]) == (rows <= inline_rows and busy > 1)
     # each request is told its wait and its batch's call, which it waited for first
     assert all(t["queue"] >= 0 and t["run"] > 0 for t in timings)
+
+
+def test_a_request_due_as_its_batch_ends_is_answered_503_and_never_run() -> None:
+    """The queue timer of a waiting request and the end of the running call fall due in the
+    same loop iteration (the loop was held up): the request is refused, and never taken into
+    the next batch."""
+    model = Recorder(delay_s=0.02)
+
+    async def race() -> list[object]:
+        batcher = _batcher(model)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.submit(np.ones((1, 4), np.float32), 10.0))
+        await asyncio.sleep(0.001)  # the first request is running (20 ms)
+        second = asyncio.ensure_future(batcher.submit(np.ones((1, 4), np.float32), 0.005))
+        await asyncio.sleep(0)
+        time.sleep(0.05)  # the loop is held: the call's end and the timer are both due
+        answers = await asyncio.gather(first, second, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        await batcher.stop()
+        return answers
+
+    first, second = asyncio.run(race())
+    assert isinstance(first, np.ndarray)
+    assert isinstance(second, ClientError) and second.status == 503, second
+    assert model.calls == [1]
+
+
+def test_inline_calls_still_time_requests_out() -> None:
+    """A call on the loop's own thread holds every timer until it ends; a request that fell
+    due meanwhile is refused, as it would be while the inference thread was busy."""
+    model = Recorder(delay_s=0.03)
+
+    async def held() -> list[object]:
+        batcher = _batcher(model, max_batch=1, inline_rows=16, inline_busy=2.0)
+        batcher.start()
+        one = np.ones((1, 4), np.float32)
+        answers = await asyncio.gather(
+            batcher.submit(one, 10.0), batcher.submit(one, 0.005), return_exceptions=True
+        )
+        await batcher.stop()
+        return answers
+
+    first, second = asyncio.run(held())
+    assert isinstance(first, np.ndarray)
+    assert isinstance(second, ClientError) and "timed out" in str(second)
+    assert model.calls == [1]
+
+
+def test_the_loop_s_busy_share_decides_inline_with_a_band(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Busy = the loop thread's CPU outside inline calls + the wall time of inline calls, per
+    ~50 ms window: inline while under 0.8× the threshold, handed over above 1.2×, unchanged
+    in between."""
+    from zenopt.serve import batcher as module
+
+    clock = {"wall": 100.0, "cpu": 10.0}
+    monkeypatch.setattr(module.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(module.time, "thread_time", lambda: clock["cpu"])
+    batcher = _batcher(Recorder(), inline_rows=4, inline_busy=0.5)
+    batcher._mark = (clock["wall"], clock["cpu"])
+    batcher._inline_now = True
+
+    def window(cpu_share: float, inline_wall: float = 0.0, inline_cpu: float = 0.0) -> bool:
+        batcher._inline_spent = [inline_wall, inline_cpu]
+        clock["wall"] += 0.06  # a window (~50 ms) has passed
+        clock["cpu"] += cpu_share * 0.06
+        return batcher._inline(1)
+
+    assert window(0.3) is True  # 0.3 < 0.4
+    assert window(0.55) is True  # within the band: unchanged
+    assert window(0.7) is False  # > 0.6: handed over
+    assert window(0.45) is False  # within the band: unchanged
+    assert window(0.1) is True
+    # an inline call's wall time counts in full, though the thread waited in it (CPU 0.005)
+    assert window(0.1, inline_wall=0.04, inline_cpu=0.005) is False  # (.006 - .005 + .04) / .06
+    assert batcher._inline(5) is False  # more rows than inline_rows: never inline

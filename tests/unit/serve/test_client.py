@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 SERVER = """
 import asyncio
 from starlette.applications import Starlette
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 async def echo(request):
@@ -31,13 +31,23 @@ async def echo(request):
     timing = f"size;dur={len(body)}, type;desc=x;dur=0.5"
     return Response(body[::-1], headers={"Server-Timing": timing})
 
+async def chunked(request):
+    await request.body()
+
+    async def parts():
+        for part in (b"one", b"two", b"three"):
+            yield part
+
+    return StreamingResponse(parts(), headers={"Server-Timing": "a;dur=1"})
+
 async def stall(request):
     await request.body()
     await asyncio.sleep(30)
     return Response(b"late")
 
 app = Starlette(routes=[Route("/echo", echo, methods=["POST"]),
-                       Route("/stall", stall, methods=["POST"])])
+                       Route("/stall", stall, methods=["POST"]),
+                       Route("/chunked", chunked, methods=["POST"])])
 """
 
 
@@ -97,3 +107,39 @@ def test_failures_are_statuses_not_exceptions(base: str) -> None:
     assert 0.2 <= answer.done - started < 5  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="plain http"):
         PostClient("https://example.com/x", b"", {})
+
+
+def test_chunked_and_connection_delimited_bodies_and_repeated_headers(base: str) -> None:
+    chunked = PostClient(f"{base}/chunked", b"x", {})
+    answers = _posts(chunked, 3, together=False)
+    assert [(a.status, a.timing) for a in answers] == [("200", "a;dur=1")] * 3  # type: ignore[attr-defined]
+
+    async def raw() -> list[object]:
+        """A server of HTTP/1.1 with no length: the body ends when the connection does;
+        Server-Timing sent twice."""
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(1)
+            writer.write(b"HTTP/1.1 200 OK\r\nServer-Timing: a;dur=1\r\n"
+                         b"Server-Timing: b;dur=2\r\n\r\nthe body")  # fmt: skip
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = PostClient(f"http://127.0.0.1:{port}/x", b"x", {})
+        try:
+            return [await client.post() for _ in range(2)]
+        finally:
+            client.close()
+            server.close()
+
+    for answer in asyncio.run(raw()):
+        assert answer.status == "200"  # type: ignore[attr-defined]
+        assert server_timing(answer.timing) == {"a": 1.0, "b": 2.0}  # type: ignore[attr-defined]
+
+
+def test_server_timing_parsing() -> None:
+    header = 'parse;dur=0.012, db;desc="a, b";DUR=3, cache;desc=x, run;dur=bad, q;dur="0.5"'
+    assert server_timing(header) == {"parse": 0.012, "db": 3.0, "q": 0.5}

@@ -12,6 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from zenopt.core.errors import ConfigError
+from zenopt.runtime.onnx_runtime import OnnxRuntimePredictor
 from zenopt.serve.model import (
     LoadedRuntime,
     batch_dependence,
@@ -87,14 +88,15 @@ def test_padding_runs_fixed_sizes_and_returns_only_the_real_rows() -> None:
     loaded.close()
 
 
-class _Slow(_Recording):
-    """A model whose call takes 1 ms plus 0.1 ms a row."""
+class _Slow(OnnxRuntimePredictor):
+    """An ONNX Runtime model whose call takes 1 ms plus 0.1 ms a row."""
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         import time
 
         time.sleep(0.001 + 0.0001 * len(x))
-        return super().predict(x)
+        out: np.ndarray = x.sum(axis=1, keepdims=True)
+        return out
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,25 @@ def test_inline_rows_are_those_the_model_answers_within_the_limit(
     loaded.close()
 
 
-def test_shape_specialised_runtimes_never_run_inline() -> None:
-    loaded = LoadedRuntime(_Recording(), ThreadPoolExecutor(1), padded_sizes(64))
-    assert inline_rows(loaded, (5,), 64, 1.0) == 0
-    loaded.close()
+def test_other_runtimes_never_run_inline() -> None:
+    for sizes in (None, padded_sizes(64)):  # PyTorch eager; a runtime compiled per shape
+        loaded = LoadedRuntime(_Recording(), ThreadPoolExecutor(1), sizes)
+        assert inline_rows(loaded, (5,), 64, 1.0) == 0
+        loaded.close()
+
+
+def test_the_server_s_sessions_do_not_spin(tmp_path: Path) -> None:
+    """--no-spin (the default) reaches ONNX Runtime's session options; --spin keeps its own
+    default (spinning)."""
+    graph = _graph(tmp_path / "m.onnx", "Relu")
+    key = "session.intra_op.allow_spinning"
+    for spinning in (False, True):
+        predictor = OnnxRuntimePredictor()
+        predictor.spinning = spinning
+        predictor.load(graph, 2)
+        options = predictor.session_.get_session_options()
+        if spinning:  # ONNX Runtime's default: no entry, which means spin
+            with pytest.raises(RuntimeError, match="does not have configuration"):
+                options.get_session_config_entry(key)
+        else:
+            assert options.get_session_config_entry(key) == "0"
