@@ -116,7 +116,11 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    name: str = Field("auto", description="zoo name, 'auto', or 'package.module:factory'")
+    name: str = Field(
+        "auto",
+        description="zoo name, 'auto', 'package.module:factory', or 'onnx:PATH' (a trained "
+        "ONNX model, optimized as it is)",
+    )
     params: dict[str, Any] = Field(default_factory=dict)
 
 

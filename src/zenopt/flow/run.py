@@ -26,12 +26,14 @@ from zenopt.flow.data import prepare_data
 from zenopt.flow.efficiency.stage import efficiency_stage, judge_baseline
 from zenopt.flow.export import export_stage
 from zenopt.flow.manifest import now, start_manifest, to_yaml
+from zenopt.flow.pretrained import HEAD_LOSS
 from zenopt.flow.profile import profile_stage
 from zenopt.flow.quality import quality_stage
 from zenopt.flow.serve import serve_stage
 from zenopt.flow.train import build, train_baseline
 from zenopt.flow.tune import preflight
 from zenopt.models import ModelSpec
+from zenopt.models.onnx_source import source_defaults
 from zenopt.profile.hostlock import configure_host_lock, host_lock_stats
 from zenopt.profile.machine import inference_threads
 from zenopt.runtime.predictor import backend_names
@@ -73,11 +75,14 @@ def run_pipeline(
             f"bench.backends: {unknown[0]!r} is unknown; choose from {', '.join(backend_names())}"
         )
     configure_host_lock(config.bench.host_lock)  # one timing at a time on this host
+    config = source_defaults(config)  # a model that arrives trained keeps its input space
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
     stage = prepare_data(config)
     timings = {"data_s": time.perf_counter() - tick}
     net, spec = build(config, stage.dataset, stage.prepared)
+    if spec.name == "onnx":  # its head (the file's outputs) decides the loss of fine-tuning
+        config.train.loss = HEAD_LOSS[spec.head]  # type: ignore[assignment]
     preflight(config, stage)
     run = RunDir(out) if options.resume else RunDir(out).create(overwrite=options.overwrite)
     threads = inference_threads(config.bench.threads)

@@ -22,12 +22,13 @@ from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.data import DataStage
 from zenopt.models import DeployableModel, ModelSpec, build_model
 from zenopt.models.input_transform import InputTransform
+from zenopt.models.onnx_source import is_onnx
 from zenopt.models.registry import factory_folder, resolve_model_name
 from zenopt.report.progress import EpochProgress
 from zenopt.train import fit, resolve_loss
 from zenopt.train.losses import num_outputs_for
 
-__all__ = ["HEADS", "build", "evaluate_split", "train", "train_baseline"]
+__all__ = ["HEADS", "build", "evaluate_split", "model_inputs", "train", "train_baseline"]
 
 HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
@@ -45,6 +46,10 @@ def build(
     """Seed, then build the network for this data; fails before anything is written."""
     input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
     net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
+    if is_onnx(config.model.name):
+        from zenopt.flow.pretrained import build_pretrained
+
+        return build_pretrained(config, dataset, prepared, net_shape)
     loss = resolve_loss(config.train.loss, dataset.task)
     num_outputs = num_outputs_for(loss, dataset.num_classes)
     name = resolve_model_name(config.model.name, dataset.kind)
@@ -59,14 +64,19 @@ def build(
         head=HEADS[loss],  # type: ignore[arg-type]
         task=dataset.task,
         class_names=list(dataset.class_names),
-        inputs={
-            "numeric": dataset.feature_names,
-            "features": prepared.feature_names,
-            "encoder": prepared.encoder.to_dict(),
-        },
+        inputs=model_inputs(dataset, prepared),
         factory_folder=factory_folder(name),
     )
     return net, spec
+
+
+def model_inputs(dataset: Dataset, prepared: Prepared) -> dict[str, Any]:
+    """How raw rows become the model's input: feature names and the categorical encoder."""
+    return {
+        "numeric": dataset.feature_names,
+        "features": prepared.feature_names,
+        "encoder": prepared.encoder.to_dict(),
+    }
 
 
 def train(
@@ -130,7 +140,11 @@ def train_baseline(
     ctx: RunContext, record: RunRecord, net: torch.nn.Module, spec: ModelSpec
 ) -> Baseline:
     """Train the run's baseline with a progress bar; its training and preprocessing go into
-    the manifest."""
+    the manifest. A model that arrived trained (``onnx:PATH``) is taken as it is."""
+    if spec.name == "onnx":
+        from zenopt.flow.pretrained import take_pretrained
+
+        return take_pretrained(ctx, record, net, spec)
     monitor = "val_mse(std)" if spec.head == "identity" else "val_acc"
     with (
         record.timed("train_s"),

@@ -31,24 +31,28 @@ ModelFactory = Callable[..., nn.Module]
 
 _FACTORIES: dict[str, ModelFactory] = {}
 _NEEDS_IMAGES: set[str] = set()
+_UNLISTED: set[str] = set()
 
 
 def register_model(
-    name: str, *, needs_images: bool = False
+    name: str, *, needs_images: bool = False, listed: bool = True
 ) -> Callable[[ModelFactory], ModelFactory]:
-    """Register ``factory(input_shape, num_outputs, **params)`` under ``name``."""
+    """Register ``factory(input_shape, num_outputs, **params)`` under ``name``; an unlisted
+    one rebuilds what a run recorded (``onnx``) and is not offered to users by name."""
 
     def decorate(factory: ModelFactory) -> ModelFactory:
         _FACTORIES[name] = factory
         if needs_images:
             _NEEDS_IMAGES.add(name)
+        if not listed:
+            _UNLISTED.add(name)
         return factory
 
     return decorate
 
 
 def model_names() -> list[str]:
-    return sorted(_FACTORIES)
+    return sorted(set(_FACTORIES) - _UNLISTED)
 
 
 def resolve_model_name(name: str, data_kind: str) -> str:
@@ -130,8 +134,8 @@ def _import_factory(ref: str, folder: str | None = None) -> ModelFactory:
     module_name, _, attr = ref.partition(":")
     if not module_name or not attr:
         raise ModelError(
-            f"model.name={ref!r}: not a zoo model ({', '.join(model_names())}) "
-            "nor a 'package.module:factory' reference"
+            f"model.name={ref!r}: not a zoo model ({', '.join(model_names())}), "
+            "a 'package.module:factory' reference nor 'onnx:PATH' (a trained ONNX model)"
         )
     try:
         module = _import_from(ref, module_name, folder)

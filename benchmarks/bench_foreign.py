@@ -1,0 +1,201 @@
+"""A model from elsewhere: a ResNet-style CNN (residual blocks, BatchNorm) built, trained
+briefly on the bundled digits at 28×28 and exported to ONNX by this benchmark, then given to
+zenopt as ``model.name: onnx:FILE``; zenopt's chosen model against the anchors a user has
+without zenopt:
+
+- ONNX Runtime FP32 on the file itself;
+- ONNX Runtime static INT8 with its defaults (``quantize_static``: QDQ, per-tensor, MinMax,
+  calibrated on 512 training rows), the INT8-only anchor;
+- Microsoft Olive's ONNX static quantization, when ``olive-ai`` installs in a separate
+  environment (``--olive-python``; see ``foreign_olive.py``).
+
+All models are timed in one interleaved session (``zenopt.profile.session``: rounds, order
+rotated), with ratios per round against ORT FP32 summarised as a median and 95% interval;
+accuracy on the same test rows (the run's test split), and file size.
+
+    .venv/bin/python benchmarks/bench_foreign.py [--rounds 7] [--olive-python PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import foreign_report  # type: ignore[import-not-found]
+from results_file import write_section  # type: ignore[import-not-found]
+from zenopt.profile.machine import inference_threads
+
+HERE = Path(__file__).parent
+sys.path.insert(1, str(HERE.parent))  # the repository root: tests.onnx_models
+
+
+def _cnn(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """The CNN trained on the digits (zenopt's 28×28 resize of them) and exported."""
+    import torch
+    from sklearn.datasets import load_digits
+    from tests.onnx_models import fit_briefly  # the tests' way of training one
+    from torch import nn
+
+    from zenopt.data.images import resize_images
+
+    torch.manual_seed(0)
+
+    class Block(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+            )  # fmt: skip
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x + self.body(x))
+
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), Block(32),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+        Block(64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    )  # fmt: skip
+    digits = load_digits()
+    X = resize_images(digits.images.astype(np.float32)[:, None], 28)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(digits.target)
+    fit_briefly(net, Xt, yt, 4, 2e-3)
+    path = folder / "resnet_digits.onnx"
+    torch.onnx.export(
+        net, (Xt[:2],), str(path), input_names=["image"], output_names=["logits"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},), dynamo=True, external_data=False,
+    )  # fmt: skip
+    return path, {"params": sum(p.numel() for p in net.parameters()), "train_epochs": 4}
+
+
+def _zenopt(model: Path, out: Path, trials: int, timeout_min: float) -> dict[str, Any]:
+    """zenopt on the file: the fastest model at batch 256 within 0.5 points of accuracy (the
+    efficiency search always runs, for throughput)."""
+    from rich.console import Console
+
+    from zenopt.core.config import load_config
+    from zenopt.flow import run_pipeline
+
+    config = load_config(
+        None,
+        [f"model.name=onnx:{model}", "data.source=digits", "requirements.min_accuracy=0.9",
+         "requirements.max_quality_drop=0.005", "requirements.throughput_batch=256",
+         "bench.batch_sizes=[1, 256]", "compress.search.when=always",
+         "compress.search.objective=throughput", f"compress.search.trials={trials}",
+         f"compress.search.timeout_min={timeout_min}"],
+    )  # fmt: skip
+    return run_pipeline(config, out, console=Console(quiet=True), quiet=True).manifest
+
+
+def _int8_default(model: Path, calibration: np.ndarray, path: Path) -> Path:
+    from onnxruntime.quantization import CalibrationDataReader, quantize_static
+
+    class Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.rows = iter([{"image": calibration[i : i + 1]} for i in range(len(calibration))])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.rows, None)
+
+    quantize_static(str(model), str(path), Reader())  # every option at its default
+    return path
+
+
+def _olive(python: str | None, model: Path, calibration: np.ndarray, folder: Path) -> Any:
+    """Olive's static quantization of the file, in its own environment; the quantized file,
+    or why there is none."""
+    if not python:
+        return "not tried (no --olive-python)"
+    np.save(folder / "calibration.npy", calibration)
+    script, out = HERE / "foreign_olive.py", folder / "olive"
+    out.mkdir()
+    done = subprocess.run(  # in a folder of its own: onnx checks external data in the cwd
+        [python, str(script), str(model), str(folder / "calibration.npy"), str(out)],
+        capture_output=True, text=True, timeout=1800, cwd=out,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return "Olive failed: " + (done.stderr.strip().splitlines() or ["?"])[-1][:300]
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _accuracy(path: Path, X: np.ndarray, y: np.ndarray) -> float:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    scores = session.run(None, {session.get_inputs()[0].name: X})[0]
+    return float(np.mean(scores.argmax(axis=1) == y))
+
+
+def _session(models: dict[str, tuple[str, Path, int]], pool: np.ndarray, rounds: int) -> Any:
+    from zenopt.profile.noise import SystemProbe
+    from zenopt.profile.session import SessionPlan, time_session
+
+    plan = SessionPlan(latency_batch=1, percentile=95, throughput_batch=256, rounds=rounds,
+                       repeats=200, throughput_repeats=20)  # fmt: skip
+    return time_session(models, pool, plan, SystemProbe())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--timeout-min", type=float, default=3.0)
+    parser.add_argument("--olive-python", default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        model, built = _cnn(folder)
+        manifest = _zenopt(model, folder / "run", args.trials, args.timeout_min)
+        X_test, y_test, calibration = _rows(folder / "run")
+        anchors = {"ORT FP32 (the file)": model,
+                   "ORT static INT8, defaults": _int8_default(model, calibration,
+                                                              folder / "int8.onnx")}  # fmt: skip
+        olive = _olive(args.olive_python, model, calibration, folder)
+        if isinstance(olive, Path):
+            anchors["Olive static INT8"] = olive
+        threads = inference_threads(None)
+        models = {name: ("onnxruntime", path, threads) for name, path in anchors.items()}
+        deployed = _deployed(folder / "run", manifest, threads)
+        models["zenopt"] = deployed[0]
+        times = _session(models, X_test, args.rounds)
+        rows = {name: {"accuracy": _accuracy(path, X_test, y_test), "bytes": path.stat().st_size}
+                for name, (_, path, _) in models.items() if name != "zenopt"}  # fmt: skip
+        rows["zenopt"] = {"accuracy": deployed[1], "bytes": deployed[2]}
+        section = foreign_report.section(built, manifest, times, rows, olive, args.rounds)
+    print(section)
+    write_section("foreign", section)
+
+
+def _rows(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The run's test split (rows and labels) and 512 of its training rows (calibration)."""
+    from zenopt.core.config import RunConfig
+    from zenopt.flow.data import prepare_data
+
+    config = RunConfig.model_validate(json.loads((run / "manifest.json").read_text())["config"])
+    splits = prepare_data(config).prepared.splits
+    return (splits.test.X.astype(np.float32), splits.test.y,
+            splits.train.X[:512].astype(np.float32))  # fmt: skip
+
+
+def _deployed(
+    run: Path, manifest: dict[str, Any], threads: int
+) -> tuple[tuple[str, Path, int], float, int]:
+    """The model zenopt deployed (runtime, file, threads), its test accuracy as the run
+    confirmed it, and its file's size."""
+    from zenopt.runtime.deployed import resolve_model
+
+    _, deployed = resolve_model(run, True)
+    path = deployed.file(deployed.runtime)
+    accuracy = float(manifest["quality"]["test"]["accuracy"])  # the deployed model's
+    return (deployed.runtime, path, deployed.threads or threads), accuracy, path.stat().st_size
+
+
+if __name__ == "__main__":
+    main()

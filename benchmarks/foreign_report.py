@@ -1,0 +1,106 @@
+"""The RESULTS.md section of ``bench_foreign.py``, from its measurements."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zenopt.profile.machine import fingerprint
+from zenopt.profile.session import log_interval
+
+BASE = "ORT FP32 (the file)"
+
+
+def _ratio(values: list[float], base: list[float], higher: bool) -> str:
+    per_round = [v / b if higher else b / v for v, b in zip(values, base, strict=True)]
+    interval = log_interval(per_round)
+    return f"{interval.median:.2f}× [{interval.low:.2f}, {interval.high:.2f}]"
+
+
+def _table(times: Any, rows: dict[str, dict[str, Any]], n: int) -> list[str]:
+    base_acc = rows[BASE]["accuracy"]
+    lines = [
+        f"| model | test accuracy (n={n}) | drop vs the file, points | file KB "
+        "| samples/s at batch 256 | × throughput vs ORT FP32 (95%) | p95 ms at batch 1 "
+        "| × latency vs ORT FP32 (95%) |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for name, row in rows.items():
+        tp, lat = times.throughput[name], times.latency_ms[name]
+        lines.append(
+            f"| {name} | {row['accuracy']:.4f} | {100 * (base_acc - row['accuracy']):+.2f} "
+            f"| {row['bytes'] / 1024:.0f} | {np.median(tp):,.0f} "
+            f"| {_ratio(tp, times.throughput[BASE], True)} | {np.median(lat):.3f} "
+            f"| {_ratio(lat, times.latency_ms[BASE], False)} |"
+        )
+    return lines
+
+
+def _verdict(times: Any, rows: dict[str, dict[str, Any]], budget: float) -> str:
+    base_acc = rows[BASE]["accuracy"]
+    within = {n: r for n, r in rows.items() if n != "zenopt" and base_acc - r["accuracy"] <= budget}
+    best = max(within, key=lambda n: float(np.median(times.throughput[n])))
+    ours = times.throughput["zenopt"]
+    interval = log_interval([z / b for z, b in zip(ours, times.throughput[best], strict=True)])
+    met = "met" if interval.low >= 1.0 else ("not shown" if interval.high >= 1.0 else "missed")
+    return (
+        f"- Target (zenopt's chosen model at least matches the best anchor's throughput at batch "
+        f"256 within the quality budget of {budget * 100:g} points): the best anchor within it "
+        f"is {best}; zenopt / {best} = {interval.median:.2f}× [{interval.low:.2f}, "
+        f"{interval.high:.2f}] per round — {met}"
+        + (" (the interval holds 1: no difference shown)" if met == "not shown" else "")
+        + "."
+    )
+
+
+def _counts(search: dict[str, Any]) -> str:
+    counts = search.get("counts") or {}
+    if not counts:
+        return "did not run"
+    return (
+        f"drew {counts['trials']} plans: {counts['rejected_before_training']} rejected before "
+        f"training (too slow whatever the weights), {counts['measured']} trained and measured, "
+        f"{counts['accepted']} accepted, {counts['feasible']} feasible ({search['stopped']})"
+    )
+
+
+def section(
+    built: dict[str, Any], manifest: dict[str, Any], times: Any,
+    rows: dict[str, dict[str, Any]], olive: Any, rounds: int,
+) -> str:  # fmt: skip
+    machine = fingerprint()
+    flags = " ".join(f for f in ("avx2", "avx512f", "avx512_vnni") if machine["cpu_flags"].get(f))
+    candidate = (manifest.get("compress") or {}).get("candidate") or {}
+    search = manifest.get("search") or {}
+    budget = float(manifest["config"]["requirements"]["max_quality_drop"] or 0.0)
+    n = int(manifest["quality"]["test"]["n"])
+    lines = [
+        "## A model from elsewhere: an ONNX ResNet-style CNN (`bench_foreign.py`)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{machine['cpu_model']} ({machine['affinity_cores']} cores, flags: {flags}). The CNN "
+        f"(two residual blocks with BatchNorm, {built['params']:,} parameters) was trained "
+        f"{built['train_epochs']} epochs on the bundled digits at 28×28 and exported by torch's "
+        "exporter; zenopt got only the file (`model.name: onnx:FILE`) and was asked for the "
+        f"most samples/s at batch 256 within {budget * 100:g} points of accuracy (the "
+        "efficiency search, objective throughput). One interleaved "
+        f"session, {rounds} rounds, order rotated; ratios per round against ORT FP32 on the "
+        "file, median and 95% interval; every model at the machine's threads (zenopt's at its "
+        "chosen ones); accuracy on the run's test split, the same rows for every model.",
+        "",
+        *_table(times, rows, n),
+        "",
+        f"- zenopt's choice: `{candidate.get('plan', 'the FP32 export (no candidate)')}`, "
+        f"threads {candidate.get('threads') or 'as the machine'}; the search "
+        f"{_counts(search)}. The anchors take every default: per-tensor MinMax calibration, "
+        "nothing kept in float, the machine's threads.",
+        f"- zenopt's search, in its own words: {manifest['decisions']['efficiency']['action']}.",
+        f"- Olive (`olive-ai` 0.13.0 in its own environment with torch 2.13.0, its "
+        "`OnnxStaticQuantization` pass with every option at its default, the same 512 "
+        f"calibration rows): {olive if not isinstance(olive, Path) else 'measured above'}.",
+        _verdict(times, rows, budget),
+    ]
+    return "\n".join(lines)

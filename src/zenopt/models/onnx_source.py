@@ -1,0 +1,228 @@
+"""``model.name: onnx:PATH``: a trained classifier or regressor the user only has as an ONNX
+file, as the run's starting point.
+
+The file is read and checked (one input with a free batch axis and fixed other axes, one
+output of class scores or values), fitted to the data (a channels-last image graph gets a
+transpose), converted to PyTorch (``onnx_graph``) and the conversion checked against ONNX
+Runtime on the data's own rows. Every way a file can fail is one line naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zenopt.core.errors import ModelError, first_line
+
+__all__ = [
+    "PREFIX",
+    "OnnxModel",
+    "graph_input_shape",
+    "is_onnx",
+    "load_onnx_model",
+    "source_defaults",
+]
+
+PREFIX = "onnx:"
+TOLERANCE = 1e-4  # the converted graph against ONNX Runtime: largest difference, relative
+
+
+def is_onnx(name: str) -> bool:
+    return name.startswith(PREFIX)
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    net: torch.nn.Module
+    graph: dict[str, Any]
+    permute: list[int] | None  # the input's axes reordered (channels-last graphs)
+    num_outputs: int
+    head: str  # softmax, sigmoid or identity
+    path: Path
+    sha256: str
+    max_abs_diff: float  # the converted graph against ONNX Runtime on the data's rows
+    notes: list[str]
+
+
+def _read(path: Path) -> Any:
+    import onnx
+
+    if not path.is_file():
+        raise ModelError(f"model.name=onnx:{path}: no such file; give the path of an .onnx model")
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf's own untyped errors for a damaged file
+        raise ModelError(f"{path}: not a readable ONNX model ({first_line(exc)})") from None
+
+
+def _dims(value: Any) -> list[int | None]:
+    return [
+        d.dim_value if d.HasField("dim_value") else None for d in value.type.tensor_type.shape.dim
+    ]
+
+
+def _signature(model: Any, path: Path) -> tuple[str, list[int], list[int | None]]:
+    """The input's name and fixed axes (batch excluded), and the output's axes."""
+    stored = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in stored]
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs)
+        raise ModelError(
+            f"{path}: the model has {len(inputs)} inputs ({names}); zenopt optimizes models "
+            "with one input (an image or a feature vector per row)"
+        )
+    if len(model.graph.output) != 1:
+        raise ModelError(
+            f"{path}: the model has {len(model.graph.output)} outputs; zenopt optimizes "
+            "models with one output (class scores or values per row)"
+        )
+    dims = _dims(inputs[0])
+    if not dims or dims[0] not in (None, 0):
+        raise ModelError(
+            f"{path}: input {inputs[0].name!r} has a fixed batch size {dims[:1]}; export it "
+            "with a dynamic batch axis (torch.onnx.export(..., dynamic_shapes=...) or "
+            "dynamic_axes={'input': {0: 'batch'}})"
+        )
+    rest = dims[1:]
+    if any(d is None or d == 0 for d in rest):
+        raise ModelError(
+            f"{path}: input {inputs[0].name!r} has shape {['batch', *rest]} with a dynamic axis "
+            "besides the batch; zenopt needs every other axis fixed (export at the size "
+            "you serve)"
+        )
+    return inputs[0].name, [int(d) for d in rest if d is not None], _dims(model.graph.output[0])
+
+
+def _layout(path: Path, graph_shape: list[int], data_shape: tuple[int, ...]) -> list[int] | None:
+    """None when the graph takes the data as it is; a permutation for a channels-last graph
+    of the data's images; else a one-line error."""
+    if tuple(graph_shape) == data_shape:
+        return None
+    if len(data_shape) == 3 and len(graph_shape) == 3:
+        channels, height, width = data_shape
+        if graph_shape == [height, width, channels] and channels in (1, 3):
+            return [0, 2, 3, 1]
+    hint = ""
+    if len(data_shape) == 3 and len(graph_shape) in (3,):
+        side = graph_shape[1] if graph_shape[0] in (1, 3) else graph_shape[0]
+        hint = f" (set data.resize={side}, and data.color=rgb for 3 channels)"
+    raise ModelError(
+        f"{path}: the model takes rows of shape {graph_shape}, the data gives {list(data_shape)}"
+        f"; the data must be in the model's input space{hint}"
+    )
+
+
+def _head(path: Path, output: list[int | None], task: str, num_classes: int) -> tuple[int, str]:
+    if len(output) > 2 or (len(output) == 2 and output[1] is None):
+        raise ModelError(
+            f"{path}: the model's output has shape {['batch', *output[1:]]}; zenopt takes one "
+            "row of class scores (or one value) per input row"
+        )
+    width = output[1] if len(output) == 2 else 1
+    if task == "regression":
+        if width != 1:
+            raise ModelError(f"{path}: a regression needs one output value per row, not {width}")
+        return 1, "identity"
+    if width == num_classes:
+        return int(width), "softmax"
+    if width == 1 and num_classes == 2:
+        return 1, "sigmoid"
+    raise ModelError(
+        f"{path}: the model gives {width} class scores per row, the data has {num_classes} "
+        "classes (output i is the i-th class in sorted order of the labels)"
+    )
+
+
+def _check(model: OnnxModel, proto: Any, X: np.ndarray) -> float:
+    """The largest difference between the converted graph and ONNX Runtime on ``X``, relative
+    to the outputs' largest magnitude."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    feed = X if model.permute is None else np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+    want = session.run(None, {name: feed.astype(np.float32)})[0].reshape(len(X), -1)
+    with torch.no_grad():
+        got = model.net(torch.from_numpy(X.astype(np.float32))).numpy().reshape(len(X), -1)
+    if model.head == "softmax" and model.graph.get("softmax_removed"):
+        got = np.exp(got - got.max(axis=1, keepdims=True))
+        got = got / got.sum(axis=1, keepdims=True)
+    scale = max(float(np.abs(want).max()), 1.0)
+    return float(np.abs(got - want).max()) / scale
+
+
+def load_onnx_model(
+    name: str, data_shape: tuple[int, ...], task: str, num_classes: int, X: np.ndarray
+) -> OnnxModel:
+    """The ONNX model named ``onnx:PATH`` as a PyTorch module for data of ``data_shape``,
+    checked against ONNX Runtime on the rows ``X`` (in the model's input space)."""
+    from zenopt.models.onnx_graph import OnnxGraphModule, describe
+
+    path = Path(name[len(PREFIX) :]).expanduser()
+    proto = _read(path)
+    _, graph_shape, output = _signature(proto, path)
+    permute = _layout(path, graph_shape, data_shape)
+    num_outputs, head = _head(path, output, task, num_classes)
+    try:
+        graph, weights = describe(proto, output_softmax=head == "softmax")
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    graph["softmax_removed"] = graph["output"] != proto.graph.output[0].name
+    net = OnnxGraphModule(graph, permute)
+    net.load_state_dict(weights, strict=True)
+    net.eval()
+    notes = ["a final Softmax was dropped: the run's head applies it"] * graph["softmax_removed"]
+    model = OnnxModel(
+        net, graph, permute, num_outputs, head, path.resolve(),
+        hashlib.sha256(path.read_bytes()).hexdigest(), 0.0, notes,
+    )  # fmt: skip
+    try:
+        diff = _check(model, proto, X)
+    except Exception as exc:
+        raise ModelError(
+            f"{path}: the model does not run on the data's rows in ONNX Runtime or in its "
+            f"PyTorch form ({first_line(exc)})"
+        ) from None
+    if not diff <= TOLERANCE:
+        raise ModelError(
+            f"{path}: converted to PyTorch, the model's outputs differ from ONNX Runtime's by "
+            f"{diff:.2e} (relative; at most {TOLERANCE:g} is accepted): an operator is not "
+            "converted faithfully; please report it with the model"
+        )
+    return OnnxModel(**{**model.__dict__, "max_abs_diff": diff})
+
+
+def graph_input_shape(name: str) -> list[int]:
+    """The fixed axes of an ``onnx:PATH`` model's input, batch excluded (checked)."""
+    path = Path(name[len(PREFIX) :]).expanduser()
+    return _signature(_read(path), path)[1]
+
+
+def source_defaults(config: Any) -> Any:
+    """The run's config for an ``onnx:PATH`` model: the data stays in the model's input space
+    (``data.scale: none`` unless set), and images are resized to the graph's side when
+    ``data.resize`` is ``auto``. Other configs come back as they are."""
+    if not is_onnx(config.model.name):
+        return config
+    from zenopt.core.errors import ConfigError
+
+    config = config.model_copy(deep=True)
+    if config.tune.when != "never" and "when" in config.tune.model_fields_set:
+        raise ConfigError(
+            f"tune.when={config.tune.when}: {config.model.name} arrives trained, so there are "
+            "no training hyperparameters to tune; leave tune.when out (or set never)"
+        )
+    config.tune.when = "never"
+    if "scale" not in config.data.model_fields_set:
+        config.data.scale = "none"
+    shape = graph_input_shape(config.model.name)
+    if config.data.resize == "auto" and len(shape) == 3:
+        height, width = (shape[1], shape[2]) if shape[0] in (1, 3) else (shape[0], shape[1])
+        if height == width:
+            config.data.resize = int(height)
+    return config
