@@ -91,7 +91,9 @@ def prune_channels(config: Prune, state: CompressState, ctx: CompressContext) ->
         global_pruning=config.scope == "global",
         iterative_steps=config.steps,
         max_pruning_ratio=0.95,  # never remove a layer whole
-        ignored_layers=[layers[-1]],  # the output layer keeps one unit per output
+        # the output layer keeps one unit per output; a converted ONNX graph names the layers
+        # whose channels something reads unevenly (onnx_rewrite.unprunable_layers)
+        ignored_layers=[layers[-1], *getattr(net, "ignored_for_pruning", list)()],
         round_to=round_to,
     )
     # 1. Each step removes its share of channels, then fine-tuning recovers the accuracy.

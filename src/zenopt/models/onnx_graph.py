@@ -24,6 +24,7 @@ from torch import nn
 
 from zenopt.core.errors import ModelError
 from zenopt.models.onnx_ops import OPS
+from zenopt.models.onnx_rewrite import drop_output_activation, unprunable_layers
 from zenopt.models.registry import register_model
 
 __all__ = ["OnnxGraphModule", "describe"]
@@ -31,10 +32,12 @@ __all__ = ["OnnxGraphModule", "describe"]
 _SMALL_INTS = 64  # integer constants up to this many values travel in the JSON (shapes, axes)
 
 
-def _attributes(node: Any) -> dict[str, Any]:
+def _attributes(node: Any, opset: int) -> dict[str, Any]:
     from onnx import helper
 
     out: dict[str, Any] = {"_op": node.op_type}
+    if node.op_type in ("Softmax", "LogSoftmax") and opset < 13:
+        out["axis"] = 1  # its default before opset 13 (same as -1 on the 2-D scores)
     for attribute in node.attribute:
         value = helper.get_attribute_value(attribute)
         if isinstance(value, bytes):
@@ -61,6 +64,22 @@ def _shapes(model: Any) -> dict[str, list[int | None]]:
     return out
 
 
+def _constant_value(node: Any) -> np.ndarray:
+    """A Constant node's value, in any of its attribute forms (value, value_float(s),
+    value_int(s))."""
+    from onnx import helper, numpy_helper
+
+    attribute = node.attribute[0]
+    if attribute.name == "value":
+        return numpy_helper.to_array(attribute.t)
+    value = helper.get_attribute_value(attribute)
+    if attribute.name in ("value_float", "value_floats"):
+        return np.asarray(value, dtype=np.float32)
+    if attribute.name in ("value_int", "value_ints"):
+        return np.asarray(value, dtype=np.int64)
+    raise ModelError(f"node {node.name or node.output[0]} (Constant): {attribute.name} is not read")
+
+
 class _Builder:
     """Turns the nodes of a graph into steps, layers, constants and weights."""
 
@@ -68,11 +87,14 @@ class _Builder:
         from onnx import numpy_helper
 
         self.graph = model.graph
+        self.opset = next(
+            (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18
+        )
         self.shapes = _shapes(model)
         self.values = {i.name: numpy_helper.to_array(i) for i in self.graph.initializer}
         for node in self.graph.node:
-            if node.op_type == "Constant" and node.attribute[0].name == "value":
-                self.values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+            if node.op_type == "Constant":
+                self.values[node.output[0]] = _constant_value(node)
         self.consumers: dict[str, int] = {}
         for node in self.graph.node:
             for name in node.input:
@@ -208,7 +230,7 @@ def _is_flatten(b: _Builder, node: Any) -> bool:
 
 
 def _step(b: _Builder, index: int, node: Any) -> dict[str, Any]:
-    attrs = _attributes(node)
+    attrs = _attributes(node, b.opset)
     step: dict[str, Any] | None = None
     if node.op_type == "Conv":
         step = _conv(b, index, node, attrs)
@@ -226,11 +248,14 @@ def _step(b: _Builder, index: int, node: Any) -> dict[str, Any]:
     return {"op": node.op_type, "attrs": attrs, **step}
 
 
-def describe(model: Any, output_softmax: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The graph of an ONNX model (one input, one output) as JSON, and its weights by the
-    state-dict key of :class:`OnnxGraphModule`. ``output_softmax``: drop a final Softmax (the
-    run's head applies it). A node of an operator the converter lacks is a :class:`ModelError`
-    naming every such operator."""
+def describe(
+    model: Any, input_name: str, output_activation: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The graph of an ONNX model (its input ``input_name``, its one output) as JSON, and its
+    weights by the state-dict key of :class:`OnnxGraphModule`. ``output_activation``
+    (Softmax, Sigmoid): drop it where it makes the output (the run's head applies it). The
+    JSON also names the layers pruning must leave whole (``onnx_rewrite``). A node of an
+    operator the converter lacks is a :class:`ModelError` naming every such operator."""
     missing = sorted({n.op_type for n in model.graph.node} - set(OPS) - {"Constant"})
     if missing:
         raise ModelError(
@@ -238,20 +263,20 @@ def describe(model: Any, output_softmax: bool = False) -> tuple[dict[str, Any], 
             f"({', '.join(sorted(OPS))})"
         )
     b = _Builder(model)
-    output = model.graph.output[0].name
     for index, node in enumerate(model.graph.node):
         if node.op_type == "Constant" or index in b.skip:
             continue
         b.steps.append(_step(b, index, node))
-    if output_softmax and b.steps and b.steps[-1]["op"] == "Softmax":
-        output = b.steps.pop()["in"][0]
-    graph = {
-        "input": model.graph.input[0].name,
-        "output": output,
+    graph: dict[str, Any] = {
+        "input": input_name,
+        "output": model.graph.output[0].name,
         "steps": b.steps,
         "layers": b.layers,
         "constants": b.constants,
     }
+    dropped = output_activation is not None and drop_output_activation(graph, output_activation)
+    graph["dropped_activation"] = output_activation if dropped else None
+    graph["unprunable"] = unprunable_layers(graph)
     return graph, {k: torch.from_numpy(np.array(v, dtype=v.dtype)) for k, v in b.weights.items()}
 
 
@@ -286,12 +311,16 @@ class _Constants(nn.Module):
 
 class OnnxGraphModule(nn.Module):
     """Runs the steps of :func:`describe`'s graph in order; ``permute`` reorders the input's
-    axes first (a graph that takes images channels-last, fed zenopt's channels-first)."""
+    axes first (a graph that takes images channels-last, fed zenopt's channels-first); the
+    output comes as (rows, outputs) unless ``rows`` is False."""
 
-    def __init__(self, graph: dict[str, Any], permute: list[int] | None = None) -> None:
+    def __init__(
+        self, graph: dict[str, Any], permute: list[int] | None = None, rows: bool = True
+    ) -> None:
         super().__init__()
         self.graph = graph
         self.permute = permute
+        self.rows = rows  # the output as (rows, outputs); False: as the graph gives it
         self.layers = nn.ModuleDict({k: _make_layer(s) for k, s in graph["layers"].items()})
         self.constants = _Constants(graph["constants"])
 
@@ -316,7 +345,13 @@ class OnnxGraphModule(nn.Module):
             for name, value in zip(step["out"], outputs, strict=False):  # Dropout's mask: unused
                 env[name] = value
         out: torch.Tensor = env[self.graph["output"]]
+        if self.rows:  # (rows, outputs), also for an output of (rows,)
+            return out.reshape(out.shape[0], -1)
         return out
+
+    def ignored_for_pruning(self) -> list[nn.Module]:
+        """The layers structured pruning must leave whole (``onnx_rewrite``)."""
+        return [self.layers[key] for key in self.graph.get("unprunable", [])]
 
 
 @register_model("onnx", listed=False)

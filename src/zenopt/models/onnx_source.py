@@ -138,22 +138,65 @@ def _head(path: Path, output: list[int | None], task: str, num_classes: int) -> 
     )
 
 
-def _check(model: OnnxModel, proto: Any, X: np.ndarray) -> float:
-    """The largest difference between the converted graph and ONNX Runtime on ``X``, relative
-    to the outputs' largest magnitude."""
+def _session(proto: Any) -> Any:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    feed = X if model.permute is None else np.ascontiguousarray(X.transpose(0, 2, 3, 1))
-    want = session.run(None, {name: feed.astype(np.float32)})[0].reshape(len(X), -1)
-    with torch.no_grad():
-        got = model.net(torch.from_numpy(X.astype(np.float32))).numpy().reshape(len(X), -1)
-    if model.head == "softmax" and model.graph.get("softmax_removed"):
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def _feed(X: np.ndarray, permute: list[int] | None) -> np.ndarray:
+    rows = X if permute is None else np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+    return rows.astype(np.float32)
+
+
+def _ort_outputs(path: Path, session: Any, X: np.ndarray, permute: list[int] | None) -> Any:
+    try:
+        return session.run(None, {session.get_inputs()[0].name: _feed(X, permute)})[0]
+    except Exception as exc:
+        raise ModelError(
+            f"{path}: ONNX Runtime cannot run the model on the data's rows ({first_line(exc)})"
+        ) from None
+
+
+def _check(model: OnnxModel, want: np.ndarray, X: np.ndarray) -> float:
+    """The largest difference between the converted graph and ONNX Runtime's outputs
+    ``want`` on ``X``, relative to the outputs' largest magnitude."""
+    want = want.reshape(len(X), -1)
+    try:
+        with torch.no_grad():
+            got = model.net(torch.from_numpy(X.astype(np.float32))).numpy().reshape(len(X), -1)
+    except Exception as exc:
+        raise ModelError(
+            f"{model.path}: converted to PyTorch, the model fails on the data's rows "
+            f"({first_line(exc)}); please report it with the model"
+        ) from None
+    dropped = model.graph.get("dropped_activation")
+    if dropped == "Softmax":
         got = np.exp(got - got.max(axis=1, keepdims=True))
         got = got / got.sum(axis=1, keepdims=True)
+    elif dropped == "Sigmoid":
+        got = 1.0 / (1.0 + np.exp(-got))
     scale = max(float(np.abs(want).max()), 1.0)
     return float(np.abs(got - want).max()) / scale
+
+
+def _convert(path: Path, proto: Any, input_name: str, head: str, permute: Any) -> Any:
+    """The graph as a PyTorch module with the file's weights; one line when it cannot be."""
+    from zenopt.models.onnx_graph import OnnxGraphModule, describe
+
+    activation = {"softmax": "Softmax", "sigmoid": "Sigmoid"}.get(head)
+    try:
+        graph, weights = describe(proto, input_name, activation)
+        net = OnnxGraphModule(graph, permute)
+        net.load_state_dict(weights, strict=True)
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    except Exception as exc:  # a form of a tensor or an attribute the converter does not take
+        raise ModelError(
+            f"{path}: the graph cannot be converted to PyTorch ({type(exc).__name__}: "
+            f"{first_line(exc)})"
+        ) from None
+    return graph, net.eval()
 
 
 def load_onnx_model(
@@ -161,33 +204,24 @@ def load_onnx_model(
 ) -> OnnxModel:
     """The ONNX model named ``onnx:PATH`` as a PyTorch module for data of ``data_shape``,
     checked against ONNX Runtime on the rows ``X`` (in the model's input space)."""
-    from zenopt.models.onnx_graph import OnnxGraphModule, describe
-
     path = Path(name[len(PREFIX) :]).expanduser()
     proto = _read(path)
-    _, graph_shape, output = _signature(proto, path)
+    input_name, graph_shape, output = _signature(proto, path)
     permute = _layout(path, graph_shape, data_shape)
+    want = _ort_outputs(path, _session(proto), X, permute)
+    if len(output) != 2 or output[1] is None:  # undeclared: the width ONNX Runtime gives
+        output = [None, *want.shape[1:]]
     num_outputs, head = _head(path, output, task, num_classes)
-    try:
-        graph, weights = describe(proto, output_softmax=head == "softmax")
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
-    graph["softmax_removed"] = graph["output"] != proto.graph.output[0].name
-    net = OnnxGraphModule(graph, permute)
-    net.load_state_dict(weights, strict=True)
-    net.eval()
-    notes = ["a final Softmax was dropped: the run's head applies it"] * graph["softmax_removed"]
+    graph, net = _convert(path, proto, input_name, head, permute)
+    dropped = graph["dropped_activation"]
+    notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
+    if graph["unprunable"]:
+        notes.append(f"{len(graph['unprunable'])} layer(s) are left whole by pruning")
     model = OnnxModel(
         net, graph, permute, num_outputs, head, path.resolve(),
         hashlib.sha256(path.read_bytes()).hexdigest(), 0.0, notes,
     )  # fmt: skip
-    try:
-        diff = _check(model, proto, X)
-    except Exception as exc:
-        raise ModelError(
-            f"{path}: the model does not run on the data's rows in ONNX Runtime or in its "
-            f"PyTorch form ({first_line(exc)})"
-        ) from None
+    diff = _check(model, want, X)
     if not diff <= TOLERANCE:
         raise ModelError(
             f"{path}: converted to PyTorch, the model's outputs differ from ONNX Runtime's by "

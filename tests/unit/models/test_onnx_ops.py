@@ -40,8 +40,8 @@ def _graph(
 def _agree(model: Any, x: np.ndarray) -> OnnxGraphModule:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     want = session.run(None, {"x": x})[0]
-    graph, weights = describe(model)
-    net = OnnxGraphModule(graph).eval()
+    graph, weights = describe(model, "x")
+    net = OnnxGraphModule(graph, rows=False).eval()
     net.load_state_dict(weights, strict=True)
     with torch.no_grad():
         got = net(torch.from_numpy(x)).numpy()
@@ -162,5 +162,76 @@ def test_an_unconverted_operator_is_named() -> None:
 
     node = helper.make_node("Einsum", ["x", "x"], ["y"], equation="ij,ij->ij")
     with pytest.raises(ModelError, match="operators Einsum are not among those"):
-        describe(_graph([node], ["N", 4], ["N", 4]))
+        describe(_graph([node], ["N", 4], ["N", 4]), "x")
     assert "Conv" in OPS and "Einsum" not in OPS
+
+
+def test_a_constant_in_any_form_and_an_old_softmax() -> None:
+    value = helper.make_node("Constant", [], ["k"], value_float=0.5)
+    mul = helper.make_node("Mul", ["x", "k"], ["t"])
+    soft = helper.make_node("Softmax", ["t"], ["y"])  # opset 12: axis 1 by default
+    _agree(_graph([value, mul, soft], ["N", 6], ["N", 6], opset=12), _w(4, 6))
+
+
+def _dense(*tail: Any) -> list[Any]:
+    return [helper.make_node("MatMul", ["x", "w"], ["s"]), *tail]
+
+
+@pytest.mark.parametrize(
+    ("tail", "op"),
+    [
+        ([helper.make_node("Softmax", ["s"], ["y"], axis=1)], "Softmax"),
+        ([helper.make_node("Softmax", ["s"], ["p"], axis=-1),
+          helper.make_node("Flatten", ["p"], ["y"])], "Softmax"),
+        ([helper.make_node("Sigmoid", ["s"], ["y"])], "Sigmoid"),
+    ],
+)  # fmt: skip
+def test_the_output_activation_is_dropped_where_it_makes_the_output(
+    tail: list[Any], op: str
+) -> None:
+    width = 1 if op == "Sigmoid" else 5
+    model = _graph(_dense(*tail), ["N", 4], ["N", width], [_const("w", _w(4, width))])
+    graph, weights = describe(model, "x", op)
+    assert graph["dropped_activation"] == op
+    net = OnnxGraphModule(graph).eval()
+    net.load_state_dict(weights)
+    x = _w(6, 4)
+    with torch.no_grad():
+        scores = net(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(
+        scores, x @ numpy_helper.to_array(model.graph.initializer[0]), rtol=1e-5, atol=1e-5
+    )  # the logits, before the activation
+    axis0 = _graph(_dense(helper.make_node("Softmax", ["s"], ["y"], axis=0)), ["N", 4], ["N", 5],
+                   [_const("w", _w(4, 5))])  # fmt: skip
+    assert describe(axis0, "x", "Softmax")[0]["dropped_activation"] is None  # not the classes
+
+
+def test_layers_whose_channels_are_read_unevenly_are_left_whole() -> None:
+    """Conv → Transpose → flatten (a Keras-style head) and Conv → Mul by a per-channel
+    constant: those convs must keep their channels; a Conv → Relu → Conv chain may not."""
+    conv = lambda name, i, o, w: helper.make_node("Conv", [i, w], [o], name=name)  # noqa: E731
+    nodes = [
+        conv("a", "x", "ya", "wa"), helper.make_node("Relu", ["ya"], ["ra"]),
+        conv("b", "ra", "yb", "wb"), helper.make_node("Mul", ["yb", "per_channel"], ["mb"]),
+        conv("c", "mb", "yc", "wc"),
+        helper.make_node("Transpose", ["yc"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("Flatten", ["t"], ["y"]),
+    ]  # fmt: skip
+    inits = [_const("wa", _w(4, 3, 3, 3)), _const("wb", _w(4, 4, 3, 3)),
+             _const("wc", _w(2, 4, 3, 3)), _const("per_channel", _w(4, 1, 1))]  # fmt: skip
+    model = _graph(nodes, IMAGE, None, inits)  # type: ignore[arg-type]
+    graph, _ = describe(model, "x")
+    by_node = {s["layer"]: n for s, n in zip(graph["steps"], "a.b.c...", strict=False)
+               if "layer" in s}  # fmt: skip
+    assert sorted(by_node[key] for key in graph["unprunable"]) == ["b", "c"]
+    _agree(model, RNG.normal(size=(2, 3, 9, 9)).astype(np.float32))
+
+
+def test_an_output_of_one_value_per_row_is_two_dimensional() -> None:
+    model = _graph([helper.make_node("MatMul", ["x", "w"], ["s"]),
+                    helper.make_node("Squeeze", ["s", "one"], ["y"])], ["N", 4], ["N"],
+                   [_const("w", _w(4, 1)), _const("one", np.array([1], np.int64))])  # fmt: skip
+    graph, weights = describe(model, "x")
+    net = OnnxGraphModule(graph).eval()
+    net.load_state_dict(weights)
+    assert tuple(net(torch.zeros(3, 4)).shape) == (3, 1)
