@@ -120,6 +120,10 @@ def refused_models(folder: Path) -> dict[str, tuple[Path, str]]:
                               [numpy_helper.from_array(np.ones((256, 10), np.float32), "w16"),
                                numpy_helper.from_array(np.array([-1, 256], np.int64), "s16")]),
                        "set data.resize=16"),
+        "double_input": (_model(dense, [helper.make_tensor_value_info(
+                                 "x", TensorProto.DOUBLE, ["N", 1, 8, 8])],
+                                [value("y", ["N", 10])], [weight, flat]),
+                         "is DOUBLE; zenopt feeds float32"),
         "unconverted_op": (_model([*dense, helper.make_node("Einsum", ["y", "y"], ["y3"],
                                                             equation="ij,ij->ij")],
                                   [value("x", ["N", 1, 8, 8])], [value("y3", ["N", 10])],

@@ -210,7 +210,7 @@ def _fused_bias(b: _Builder, index: int, node: Any, width: int) -> np.ndarray | 
         return None
     other = [n for n in add.input if n != node.output[0]]
     bias = b.known(other[0]) if other else None
-    if bias is None or bias.size != width:
+    if bias is None or bias.size != width or bias.shape[-1] != width:  # one value per column
         return None
     b.skip.add(index + 1)
     return bias.reshape(-1)

@@ -140,6 +140,8 @@ def _gelu(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None) -
 def _clip(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None) -> list[Value]:
     low = inputs[1] if len(inputs) > 1 and inputs[1] is not None else attrs.get("min")
     high = inputs[2] if len(inputs) > 2 and inputs[2] is not None else attrs.get("max")
+    if low is None and high is None:  # no bound: the identity
+        return [inputs[0]]
     return [torch.clamp(inputs[0], low, high)]
 
 
@@ -156,7 +158,7 @@ def _identity(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | Non
 
 @_op("Cast")
 def _cast(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None) -> list[Value]:
-    if isinstance(inputs[0], list):  # a shape stays a shape
+    if isinstance(inputs[0], list | int):  # a shape (or one of its elements) stays one
         return [inputs[0]]
     return [inputs[0].to(_DTYPES[attrs["to"]])]
 
@@ -299,9 +301,11 @@ def _gather(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None)
         if isinstance(index, int):
             return [data[index]]
         return [[data[i] for i in _ints(index)]]
-    return [torch.index_select(data, attrs.get("axis", 0), _tensor(index).reshape(-1)).reshape(
-        *data.shape[: attrs.get("axis", 0)], *_tensor(index).shape,
-        *data.shape[attrs.get("axis", 0) + 1 :])]  # fmt: skip
+    axis = attrs.get("axis", 0) % data.dim()
+    indices = _tensor(index)
+    indices = torch.where(indices < 0, indices + data.shape[axis], indices)  # from the end
+    picked = torch.index_select(data, axis, indices.reshape(-1))
+    return [picked.reshape(*data.shape[:axis], *indices.shape, *data.shape[axis + 1 :])]
 
 
 @_op("Range")
@@ -325,4 +329,8 @@ def _pad(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None) ->
     mode = attrs.get("mode", "constant")
     if mode == "constant":
         return [F.pad(x, flat, value=value)]
+    keep = 2 * (x.dim() - 2)  # torch pads the spatial axes only in these modes
+    if any(flat[keep:]):
+        raise NotImplementedError(f"Pad mode {mode} on the batch or channel axis")
+    flat = flat[:keep]
     return [F.pad(x, flat, mode={"reflect": "reflect", "edge": "replicate"}[mode])]

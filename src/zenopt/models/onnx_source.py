@@ -81,8 +81,22 @@ def _signature(model: Any, path: Path) -> tuple[str, list[int], list[int | None]
             f"{path}: the model has {len(model.graph.output)} outputs; zenopt optimizes "
             "models with one output (class scores or values per row)"
         )
+    elem = inputs[0].type.tensor_type.elem_type
+    if elem != 1:  # TensorProto.FLOAT
+        import onnx
+
+        kind = onnx.TensorProto.DataType.Name(elem) if elem else "undeclared"
+        raise ModelError(
+            f"{path}: input {inputs[0].name!r} is {kind}; zenopt feeds float32 (the data's "
+            "values as the model's input): export the model with a float32 input"
+        )
     dims = _dims(inputs[0])
-    if not dims or dims[0] not in (None, 0):
+    if not dims:
+        raise ModelError(
+            f"{path}: input {inputs[0].name!r} has no declared shape; export the model with "
+            "its input's shape (a dynamic batch axis and fixed other axes)"
+        )
+    if dims[0] not in (None, 0):
         raise ModelError(
             f"{path}: input {inputs[0].name!r} has a fixed batch size {dims[:1]}; export it "
             "with a dynamic batch axis (torch.onnx.export(..., dynamic_shapes=...) or "
