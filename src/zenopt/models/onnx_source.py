@@ -122,7 +122,7 @@ def _layout(path: Path, graph_shape: list[int], data_shape: tuple[int, ...]) -> 
         if graph_shape == [height, width, channels] and channels in (1, 3):
             return [0, 2, 3, 1]
     hint = ""
-    if len(data_shape) == 3 and len(graph_shape) in (3,):
+    if len(data_shape) == 3 and len(graph_shape) == 3:
         side = graph_shape[1] if graph_shape[0] in (1, 3) else graph_shape[0]
         hint = f" (set data.resize={side}, and data.color=rgb for 3 channels)"
     raise ModelError(

@@ -113,21 +113,28 @@ def test_a_full_queue_is_refused_with_503_and_recovers() -> None:
     assert model.calls == [3, 1]
 
 
-def test_a_request_that_times_out_in_the_queue_is_never_run() -> None:
-    model = Recorder(delay_s=0.3)
-    depths: list[int] = []
+def _long_then_short(batcher: Batcher, short_s: float) -> list[object]:
+    """Two one-row requests submitted together, the first with a long timeout and the second
+    with ``short_s``: their answers (or errors)."""
 
-    async def slow() -> list[object]:
-        batcher = _batcher(model, max_batch=1, stats=BatchStats(on_queue_depth=depths.append))
+    async def go() -> list[object]:
         batcher.start()
         one = np.ones((1, 4), np.float32)
         answers = await asyncio.gather(
-            batcher.submit(one, 10.0), batcher.submit(one, 0.05), return_exceptions=True
+            batcher.submit(one, 10.0), batcher.submit(one, short_s), return_exceptions=True
         )
         await batcher.stop()
         return answers
 
-    first, second = asyncio.run(slow())
+    return asyncio.run(go())
+
+
+def test_a_request_that_times_out_in_the_queue_is_never_run() -> None:
+    model = Recorder(delay_s=0.3)
+    depths: list[int] = []
+
+    stats = BatchStats(on_queue_depth=depths.append)
+    first, second = _long_then_short(_batcher(model, max_batch=1, stats=stats), 0.05)
     assert isinstance(first, np.ndarray)
     assert isinstance(second, ClientError) and second.status == 503
     assert "timed out after 50 ms in the queue" in str(second)
@@ -340,17 +347,8 @@ def test_inline_calls_still_time_requests_out() -> None:
     due meanwhile is refused, as it would be while the inference thread was busy."""
     model = Recorder(delay_s=0.03)
 
-    async def held() -> list[object]:
-        batcher = _batcher(model, max_batch=1, inline_rows=16, inline_busy=2.0)
-        batcher.start()
-        one = np.ones((1, 4), np.float32)
-        answers = await asyncio.gather(
-            batcher.submit(one, 10.0), batcher.submit(one, 0.005), return_exceptions=True
-        )
-        await batcher.stop()
-        return answers
-
-    first, second = asyncio.run(held())
+    batcher = _batcher(model, max_batch=1, inline_rows=16, inline_busy=2.0)
+    first, second = _long_then_short(batcher, 0.005)
     assert isinstance(first, np.ndarray)
     assert isinstance(second, ClientError) and "timed out" in str(second)
     assert model.calls == [1]
