@@ -39,8 +39,16 @@ from zenopt.core.compress_config import (
 )
 from zenopt.core.errors import ConfigError
 from zenopt.models import DeployableModel, ModelSpec
+from zenopt.models.onnx_file import stored_graph
 
-__all__ = ["apply_plan", "check_plan", "parse_plan", "plan_label"]
+__all__ = [
+    "apply_plan",
+    "check_graph_plan",
+    "check_plan",
+    "needs_pytorch",
+    "parse_plan",
+    "plan_label",
+]
 
 _ARROW = re.compile(r"->|→")
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -228,6 +236,30 @@ def check_plan(steps: list[Step]) -> None:
             )
 
 
+def needs_pytorch(step: Step) -> bool:
+    """Whether a step works on the PyTorch form: everything but INT8 (``quantize``), fp16 and
+    ONNX Runtime as the runtime."""
+    if isinstance(step, Quantize):
+        return False
+    if isinstance(step, Precision):
+        return step.dtype != "fp16"
+    if isinstance(step, Runtime):
+        return step.name != "onnxruntime"
+    return True
+
+
+def check_graph_plan(steps: list[Step], reason: str | None) -> None:
+    """A model kept as its ONNX graph (``reason``: why it has no PyTorch form) takes graph
+    techniques only; anything else is refused in one line."""
+    wrong = [step.label() for step in steps if needs_pytorch(step)]
+    if reason is not None and wrong:
+        raise ConfigError(
+            f"compress.plan: {wrong[0]} needs a PyTorch form of the model, which it lacks "
+            f"({reason}); plan graph techniques only: quantize, precision(dtype=fp16), "
+            "runtime(name=onnxruntime)"
+        )
+
+
 def plan_label(steps: list[Step]) -> str:
     return " -> ".join(step.label() for step in steps)
 
@@ -245,6 +277,7 @@ def apply_plan(
     called after each. ``start``: (n, state) resumes after the first n steps from ``state``
     (a cached prefix); ``after_step(i, state)`` sees the state after step i."""
     check_plan(steps)
+    check_graph_plan(steps, getattr(stored_graph(model), "reason", None))
     first, state = start or (0, CompressState(copy.deepcopy(model).eval(), spec))
     for i in range(first, len(steps)):
         state = handler_for(steps[i])(steps[i], state, ctx)

@@ -29,6 +29,7 @@ from zenopt.core.config import RunConfig
 from zenopt.core.errors import first_line
 from zenopt.explain import confusions, permutation_importances, saliency_maps
 from zenopt.flow.context import Baseline, RunContext
+from zenopt.models.onnx_file import stored_graph
 from zenopt.profile.ceiling import achieved, gemm_ceiling
 from zenopt.profile.latency import make_batch
 from zenopt.profile.machine import usable_cores
@@ -256,6 +257,8 @@ def _explain(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) -> d
         out["importance"] = permutation_importances(
             model, head, test.X, test.y, names, a.explain_repeats, config.seed
         )
+    elif stored_graph(model) is not None:  # an ONNX graph run as it came has no gradients
+        out["saliency_skipped"] = "the model runs as its ONNX graph, which has no gradients"
     elif head != "identity":
         out["saliency"] = saliency_maps(
             model, head, test.X, test.y, stage.dataset.class_names, a.saliency_images

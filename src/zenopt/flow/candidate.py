@@ -22,6 +22,7 @@ from zenopt.evaluate.metrics import primary_metric
 from zenopt.evaluate.paired import paired_drop, resolve_drop_mode
 from zenopt.evaluate.requirements import Reference, check_efficiency, check_quality, drop_detail
 from zenopt.flow.context import Baseline, RunContext
+from zenopt.models.onnx_file import stored_graph
 from zenopt.profile.machine import machine_summary
 
 __all__ = [
@@ -42,12 +43,14 @@ def _batches(config: RunConfig) -> tuple[int, int]:
 
 def measure_baseline(ctx: RunContext, baseline: Baseline) -> dict[str, Measured]:
     """The trained FP32 model in PyTorch eager and in ONNX Runtime, measured like a candidate
-    (at the run's inference thread count) on the validation split."""
+    (at the run's inference thread count) on the validation split. A model kept as its ONNX
+    graph has no PyTorch form: its reference ("torch") is the graph in ONNX Runtime."""
     out: dict[str, Measured] = {}
-    for runtime in ("torch", "onnxruntime"):
+    graph_only = stored_graph(baseline.model) is not None
+    for runtime in ("onnxruntime",) if graph_only else ("torch", "onnxruntime"):
         state = CompressState(baseline.model, baseline.spec, runtime=runtime)
         out[runtime] = _measure(ctx, state, baseline.files, ctx.threads)
-    return out
+    return {"torch": out["onnxruntime"], **out} if graph_only else out
 
 
 def measure_candidate(ctx: RunContext, state: CompressState, files: dict[str, Path]) -> Measured:

@@ -4,6 +4,8 @@ without training; the evaluate box then measures it like any other."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -11,6 +13,7 @@ from zenopt.core.config import RunConfig
 from zenopt.data import Dataset, TargetScaler
 from zenopt.data.prepare import Prepared
 from zenopt.flow.context import Baseline, RunContext, RunRecord
+from zenopt.flow.graph_only import PYTORCH_TECHNIQUES
 from zenopt.flow.train import model_inputs
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.models.input_transform import InputTransform
@@ -38,9 +41,14 @@ def build_pretrained(
         "checked_rows": len(rows),
         "notes": loaded.notes,
     }
+    params: dict[str, Any] = {"graph": loaded.graph, "permute": loaded.permute}
+    name = "onnx"
+    if "graph_only" in loaded.graph:  # kept as its ONNX graph (no PyTorch form)
+        size, reason = int(loaded.net.get_buffer("graph").numel()), loaded.graph["graph_only"]
+        name, params = "onnx_file", {"size": size, "permute": loaded.permute, "reason": reason}
     spec = ModelSpec(
-        name="onnx",
-        params={"graph": loaded.graph, "permute": loaded.permute, "source": source},
+        name=name,
+        params={**params, "source": source},
         input_shape=tuple(int(d) for d in train.shape[1:]),
         net_input_shape=net_shape,
         num_outputs=loaded.num_outputs,
@@ -66,4 +74,10 @@ def take_pretrained(
         "pretrained": f"{ctx.config.model.name}: trained elsewhere, taken as it is",
         "epochs_run": 0,
     }
+    reason = spec.params.get("reason")
+    if reason:  # kept as its ONNX graph: the one line on what the search could not try
+        record.manifest["training"]["pytorch_techniques"] = (
+            f"{PYTORCH_TECHNIQUES} were not tried: {reason}, so there is no PyTorch form to "
+            "train; the search tried graph techniques (INT8, fp16, ONNX Runtime's settings)"
+        )
     return Baseline(model, spec)

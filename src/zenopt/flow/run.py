@@ -25,6 +25,7 @@ from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.data import prepare_data
 from zenopt.flow.efficiency.stage import efficiency_stage, judge_baseline
 from zenopt.flow.export import export_stage
+from zenopt.flow.graph_only import graph_only_defaults
 from zenopt.flow.manifest import now, start_manifest, to_yaml
 from zenopt.flow.pretrained import HEAD_LOSS
 from zenopt.flow.profile import profile_stage
@@ -76,12 +77,16 @@ def run_pipeline(
         )
     configure_host_lock(config.bench.host_lock)  # one timing at a time on this host
     config = source_defaults(config)  # a model that arrives trained keeps its input space
+    config = graph_only_defaults(config)  # one without a PyTorch form: graph techniques only
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
     stage = prepare_data(config)
     timings = {"data_s": time.perf_counter() - tick}
     net, spec = build(config, stage.dataset, stage.prepared)
-    if spec.name == "onnx":  # its head (the file's outputs) decides the loss of fine-tuning
+    if spec.name in (
+        "onnx",
+        "onnx_file",
+    ):  # its head (the file's outputs) decides the loss of fine-tuning
         config.train.loss = HEAD_LOSS[spec.head]  # type: ignore[assignment]
     preflight(config, stage)
     run = RunDir(out) if options.resume else RunDir(out).create(overwrite=options.overwrite)

@@ -20,6 +20,7 @@ from zenopt.core.config import RequirementsConfig
 from zenopt.core.records import RequirementCheck
 from zenopt.evaluate.requirements import cautious_check
 from zenopt.flow.context import Baseline, RunContext
+from zenopt.models.onnx_file import stored_graph
 from zenopt.profile.hostlock import timing_section
 from zenopt.profile.noise import LoadProbe, NoiseLimits, SystemProbe, wait_until_quiet
 from zenopt.profile.session import SessionPlan, SessionTimes, log_interval, time_session
@@ -55,6 +56,8 @@ def _models(
         TORCH: ("torch", trained.files["spec"], ctx.threads),
         ORT: ("onnxruntime", trained.files["onnx"], ctx.threads),
     }
+    if stored_graph(trained.model) is not None:  # no PyTorch form: the reference is the graph
+        del models[TORCH]
     if deployed.folder.resolve() == ctx.run_dir.resolve():
         return models, TORCH if deployed.runtime == "torch" else ORT
     file = deployed.file(deployed.runtime)
@@ -81,6 +84,7 @@ def _figures(times: SessionTimes, deployed: str) -> dict[str, dict[str, Any]]:
         "throughput": log_interval(thr[deployed]),
     }
     for reference, key in ((TORCH, "torch"), (ORT, "onnxruntime")):
+        reference = reference if reference in lat else ORT  # a graph only: ORT for both
         if reference == deployed:  # the same model: 1× in every round, by definition
             same = log_interval([1.0] * len(lat[deployed]))
             figures[f"latency_speedup_vs_{key}"] = figures[f"throughput_speedup_vs_{key}"] = same

@@ -141,7 +141,7 @@ def train_baseline(
 ) -> Baseline:
     """Train the run's baseline with a progress bar; its training and preprocessing go into
     the manifest. A model that arrived trained (``onnx:PATH``) is taken as it is."""
-    if spec.name == "onnx":
+    if spec.name in ("onnx", "onnx_file"):
         from zenopt.flow.pretrained import take_pretrained
 
         return take_pretrained(ctx, record, net, spec)

@@ -6,9 +6,10 @@ A model is a factory ``(input_shape, num_outputs, **params) -> nn.Module``.
 from zenopt.models.deployable import DeployableModel, ModelSpec, load_deployable, save_deployable
 from zenopt.models.registry import build_model, model_names, register_model, resolve_model_name
 
-# Importing the zoo registers the built-in models, and onnx_graph the converted ONNX graphs.
+# Importing the zoo registers the built-in models; onnx_graph and onnx_file, ONNX models.
 from zenopt.models import zoo as _zoo  # noqa: F401  # isort: skip
 from zenopt.models import onnx_graph as _onnx_graph  # noqa: F401  # isort: skip
+from zenopt.models import onnx_file as _onnx_file  # noqa: F401  # isort: skip
 
 __all__ = [
     "DeployableModel",

@@ -258,10 +258,7 @@ def describe(
     operator the converter lacks is a :class:`ModelError` naming every such operator."""
     missing = sorted({n.op_type for n in model.graph.node} - set(OPS) - {"Constant"})
     if missing:
-        raise ModelError(
-            f"operators {', '.join(missing)} are not among those zenopt converts to PyTorch "
-            f"({', '.join(sorted(OPS))})"
-        )
+        raise ModelError(f"zenopt's PyTorch converter lacks the operator(s) {', '.join(missing)}")
     b = _Builder(model)
     for index, node in enumerate(model.graph.node):
         if node.op_type == "Constant" or index in b.skip:

@@ -22,6 +22,7 @@ from zenopt.core.errors import ModelError, first_line
 __all__ = [
     "PREFIX",
     "OnnxModel",
+    "conversion_gap",
     "graph_input_shape",
     "is_onnx",
     "load_onnx_model",
@@ -194,23 +195,45 @@ def _check(model: OnnxModel, want: np.ndarray, X: np.ndarray) -> float:
     return float(np.abs(got - want).max()) / scale
 
 
-def _convert(path: Path, proto: Any, input_name: str, head: str, permute: Any) -> Any:
-    """The graph as a PyTorch module with the file's weights; one line when it cannot be."""
+def _convert(proto: Any, input_name: str, activation: str | None, permute: Any) -> Any:
+    """The graph as a PyTorch module with the file's weights; a :class:`ModelError` of one
+    line when it cannot be."""
     from zenopt.models.onnx_graph import OnnxGraphModule, describe
 
-    activation = {"softmax": "Softmax", "sigmoid": "Sigmoid"}.get(head)
     try:
         graph, weights = describe(proto, input_name, activation)
         net = OnnxGraphModule(graph, permute)
         net.load_state_dict(weights, strict=True)
-    except ModelError as exc:
-        raise ModelError(f"{path}: {exc}") from None
+    except ModelError:
+        raise
     except Exception as exc:  # a form of a tensor or an attribute the converter does not take
         raise ModelError(
-            f"{path}: the graph cannot be converted to PyTorch ({type(exc).__name__}: "
-            f"{first_line(exc)})"
+            f"the graph cannot be converted to PyTorch ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     return graph, net.eval()
+
+
+def conversion_gap(name: str) -> str | None:
+    """Why the ``onnx:PATH`` model cannot be converted to PyTorch (one line), or None when it
+    can; such a model runs as its ONNX graph (``onnx_file``), with graph techniques only."""
+    path = Path(name[len(PREFIX) :]).expanduser()
+    proto = _read(path)
+    try:
+        _convert(proto, _signature(proto, path)[0], None, None)
+    except ModelError as exc:
+        return str(exc)
+    return None
+
+
+def _graph_only(model: OnnxModel, proto: Any, activation: str | None, gap: str) -> OnnxModel:
+    """The model kept as its ONNX graph, its final activation dropped as a conversion would."""
+    from zenopt.models.onnx_file import OnnxFileModule, drop_final_activation
+
+    dropped = drop_final_activation(proto, activation)
+    net = OnnxFileModule.of(proto.SerializeToString(), model.permute, gap)
+    notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
+    graph = {"dropped_activation": dropped, "graph_only": gap}
+    return OnnxModel(**{**model.__dict__, "net": net.eval(), "graph": graph, "notes": notes})
 
 
 def load_onnx_model(
@@ -226,15 +249,21 @@ def load_onnx_model(
     if len(output) != 2 or output[1] is None:  # undeclared: the width ONNX Runtime gives
         output = [None, *want.shape[1:]]
     num_outputs, head = _head(path, output, task, num_classes)
-    graph, net = _convert(path, proto, input_name, head, permute)
-    dropped = graph["dropped_activation"]
-    notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
-    if graph["unprunable"]:
-        notes.append(f"{len(graph['unprunable'])} layer(s) are left whole by pruning")
+    activation = {"softmax": "Softmax", "sigmoid": "Sigmoid"}.get(head)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     model = OnnxModel(
-        net, graph, permute, num_outputs, head, path.resolve(),
-        hashlib.sha256(path.read_bytes()).hexdigest(), 0.0, notes,
-    )  # fmt: skip
+        torch.nn.Identity(), {}, permute, num_outputs, head, path.resolve(), digest, 0.0, []
+    )
+    try:
+        graph, net = _convert(proto, input_name, activation, permute)
+    except ModelError as exc:
+        model = _graph_only(model, proto, activation, str(exc))
+    else:
+        dropped = graph["dropped_activation"]
+        notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
+        if graph["unprunable"]:
+            notes.append(f"{len(graph['unprunable'])} layer(s) are left whole by pruning")
+        model = OnnxModel(**{**model.__dict__, "net": net, "graph": graph, "notes": notes})
     diff = _check(model, want, X)
     if not diff <= TOLERANCE:
         raise ModelError(

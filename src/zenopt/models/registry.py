@@ -32,13 +32,16 @@ ModelFactory = Callable[..., nn.Module]
 _FACTORIES: dict[str, ModelFactory] = {}
 _NEEDS_IMAGES: set[str] = set()
 _UNLISTED: set[str] = set()
+_UNPROBED: set[str] = set()
 
 
 def register_model(
-    name: str, *, needs_images: bool = False, listed: bool = True
+    name: str, *, needs_images: bool = False, listed: bool = True, probed: bool = True
 ) -> Callable[[ModelFactory], ModelFactory]:
     """Register ``factory(input_shape, num_outputs, **params)`` under ``name``; an unlisted
-    one rebuilds what a run recorded (``onnx``) and is not offered to users by name."""
+    one rebuilds what a run recorded (``onnx``) and is not offered to users by name. A new
+    module is run on zeros to check its output, unless ``probed`` is False (one that cannot
+    compute before its weights are loaded: ``onnx_file``, whose graph is its weights)."""
 
     def decorate(factory: ModelFactory) -> ModelFactory:
         _FACTORIES[name] = factory
@@ -46,6 +49,8 @@ def register_model(
             _NEEDS_IMAGES.add(name)
         if not listed:
             _UNLISTED.add(name)
+        if not probed:
+            _UNPROBED.add(name)
         return factory
 
     return decorate
@@ -211,6 +216,8 @@ def build_model(
             f"model {name!r}: the factory returned {type(model).__name__}, not nn.Module"
         )
     model.eval()
+    if name in _UNPROBED:
+        return model
     try:
         with torch.no_grad():
             out = model(torch.zeros((2, *input_shape)))

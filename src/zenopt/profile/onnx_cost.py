@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["onnx_flops", "onnx_initializer_values"]
+__all__ = ["onnx_flops", "onnx_initializer_values", "proto_flops"]
 
 COUNTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
@@ -69,7 +69,11 @@ def onnx_flops(path: Path) -> int | None:
     """FLOPs of one sample, or None when some counted operator's shapes cannot be inferred."""
     import onnx
 
-    model = onnx.load(str(path))
+    return proto_flops(onnx.load(str(path)))
+
+
+def proto_flops(model: Any) -> int | None:
+    """``onnx_flops`` of a loaded model (it is changed: its shapes are inferred)."""
     shapes = _shapes(model)
     total = 0
     for node in model.graph.node:

@@ -84,7 +84,11 @@ def _reused_operator_registry() -> Iterator[None]:
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:
     """Export ``model`` (in eval mode) to a single ONNX file with a dynamic batch dimension."""
+    from zenopt.models.onnx_file import export_graph, stored_graph
+
     model.eval()
+    if stored_graph(model) is not None:  # an ONNX graph kept as it came: written, not traced
+        return export_graph(model, input_shape, path)
     example = (torch.zeros((2, *input_shape)),)
     batch = torch.export.Dim("batch", min=1)
     tmp = path.with_name(f".{path.name}.export")
