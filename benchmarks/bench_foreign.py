@@ -126,9 +126,9 @@ def _olive(python: str | None, model: Path, calibration: np.ndarray, folder: Pat
 
 
 def _accuracy(path: Path, X: np.ndarray, y: np.ndarray) -> float:
-    import onnxruntime as ort
+    from zenopt.runtime.onnx_runtime import make_session
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = make_session(path, inference_threads(None))  # at the level the file records
     scores = session.run(None, {session.get_inputs()[0].name: X})[0]
     return float(np.mean(scores.argmax(axis=1) == y))
 
@@ -164,6 +164,7 @@ def main() -> None:
         models = {name: ("onnxruntime", path, threads) for name, path in anchors.items()}
         deployed = _deployed(folder / "run", manifest, threads)
         models["zenopt"] = deployed[0]
+        models.update(_other_levels(models, folder))
         times = _session(models, X_test, args.rounds)
         rows = {name: {"accuracy": _accuracy(path, X_test, y_test), "bytes": path.stat().st_size}
                 for name, (_, path, _) in models.items() if name != "zenopt"}  # fmt: skip
@@ -171,6 +172,31 @@ def main() -> None:
         section = foreign_report.section(built, manifest, times, rows, olive, args.rounds)
     print(section)
     write_section("foreign", section)
+
+
+def _other_levels(
+    models: dict[str, tuple[str, Path, int]], folder: Path
+) -> dict[str, tuple[str, Path, int]]:
+    """The file and zenopt's model at the other graph optimisation level (a copy with the
+    level recorded), in the same session: what that choice of the search is worth."""
+    import onnx
+
+    from zenopt.runtime.onnx_runtime import LEVEL_KEY, stamp_level
+
+    out = {}
+    for name in ("ORT FP32 (the file)", "zenopt"):
+        runtime, path, threads = models[name]
+        if runtime != "onnxruntime":
+            continue
+        props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        level = "all" if props.get(LEVEL_KEY, "all") != "all" else "extended"
+        model = onnx.load(str(path))
+        del model.metadata_props[:]
+        copy = folder / f"{name.split()[0].lower()}-{level}.onnx"
+        onnx.save(model, str(copy))
+        stamp_level(copy, level)
+        out[f"{name.split(' (')[0]}, graph level {level}"] = (runtime, copy, threads)
+    return out
 
 
 def _rows(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -41,7 +41,10 @@ def _table(times: Any, rows: dict[str, dict[str, Any]], n: int) -> list[str]:
 
 def _verdict(times: Any, rows: dict[str, dict[str, Any]], budget: float) -> str:
     base_acc = rows[BASE]["accuracy"]
-    within = {n: r for n, r in rows.items() if n != "zenopt" and base_acc - r["accuracy"] <= budget}
+    within = {
+        n: r for n, r in rows.items()
+        if not n.startswith("zenopt") and base_acc - r["accuracy"] <= budget
+    }  # fmt: skip
     best = max(within, key=lambda n: float(np.median(times.throughput[n])))
     ours = times.throughput["zenopt"]
     interval = log_interval([z / b for z, b in zip(ours, times.throughput[best], strict=True)])
@@ -98,6 +101,11 @@ def section(
         f"{_counts(search)}. The anchors take every default: per-tensor MinMax calibration, "
         "nothing kept in float, the machine's threads.",
         f"- zenopt's search, in its own words: {manifest['decisions']['efficiency']['action']}.",
+        '- The rows "graph level …" are the file and zenopt\'s model at the other ONNX Runtime '
+        "graph optimisation level (`all`, ORT's default, or `extended`: without the layout "
+        "optimisations), recorded in a copy of the file, in the same session: what that choice "
+        "of the search (`compress.search.space.graph_optimization: [all, extended]` for ONNX "
+        "models) is worth here.",
         f"- Olive (`olive-ai` 0.13.0 in its own environment with torch 2.13.0, its "
         "`OnnxStaticQuantization` pass with every option at its default, the same 512 "
         f"calibration rows): {olive if not isinstance(olive, Path) else 'measured above'}.",

@@ -21,6 +21,7 @@ from tests.onnx_models import digits_cnn
 from typer.testing import CliRunner
 
 from zenopt.cli.app import app
+from zenopt.runtime.onnx_runtime import make_session
 
 pytestmark = pytest.mark.slow
 
@@ -101,11 +102,14 @@ def test_compress_takes_graph_plans_and_refuses_pytorch_ones(graph_run) -> None:
     assert refused.exit_code == 2 and "Traceback" not in refused.output
     lines = [line for line in refused.output.splitlines() if "error" in line]
     assert len(lines) == 1 and "needs a PyTorch form" in lines[0], refused.output
-    plan = "quantize(mode=static) -> runtime(name=onnxruntime, threads=1)"
+    plan = "quantize(mode=static) -> runtime(name=onnxruntime, graph_optimization=extended)"
     taken = CliRunner().invoke(app, ["compress", str(run), "--plan", plan, "--name", "int8"])
     assert taken.exit_code in (0, 1), taken.output
-    candidate = json.loads((run / "compressed" / "int8" / "candidate.json").read_text())
+    folder = run / "compressed" / "int8"
+    candidate = json.loads((folder / "candidate.json").read_text())
     assert candidate["onnx_only"] and candidate["vs_torch_fp32"] == candidate["vs_onnxruntime_fp32"]
+    level = make_session(folder / "model.onnx", 1).get_session_options().graph_optimization_level
+    assert level == ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # the level the plan chose
 
 
 def test_a_missed_requirement_exits_1_and_pytorch_settings_exit_2(

@@ -54,7 +54,8 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     overrides = [f"data.source={source}", "data.target=label", "data.impute=median"]
     config = load_config(None, fast_overrides(*overrides, "model.name=mlp", epochs=5))
     run_pipeline(config, folder / "run", console=Console(quiet=True), quiet=True)
-    for plan, name in (("quantize(mode=dynamic)", "dyn"), ("runtime(name=torch)", "eager")):
+    dynamic = "quantize(mode=dynamic) -> runtime(name=onnxruntime, graph_optimization=extended)"
+    for plan, name in ((dynamic, "dyn"), ("runtime(name=torch)", "eager")):
         args = ["compress", str(folder / "run"), "--plan", plan, "--name", name, "-q"]
         assert runner.invoke(app, args).exit_code in (0, 1)
     write_csv(folder / "new.csv", _new_rows())
@@ -248,8 +249,10 @@ def test_export_writes_a_triton_repository_and_a_kserve_service(
     if target == "run":
         assert config.dynamic_batching.max_queue_delay_microseconds == 500
         assert config.dynamic_batching.default_queue_policy.max_queue_size == 256
+        assert not config.HasField("optimization")  # ORT's default graph level: all
     else:  # a dynamic INT8 model's outputs depend on the batch: Triton must not batch it
         assert not config.HasField("dynamic_batching")
+        assert config.optimization.graph.level == 1  # the plan's extended, in Triton's code
     assert "encoded feature matrix" in (out / "mlp" / "config.pbtxt").read_text()
     encoding = yaml.safe_load((out / "mlp" / "inputs.json").read_text())  # JSON is YAML
     assert encoding["numeric"] == ["x1", "x2"]

@@ -82,6 +82,7 @@ class CompressState:
     onnx: bytes | None = None
     runtime: str | None = None
     threads: int | None = None
+    graph_optimization: str = "all"  # ONNX Runtime's level, stamped into the candidate's file
     notes: list[dict[str, Any]] = field(default_factory=list)
 
 

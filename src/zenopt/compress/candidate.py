@@ -24,6 +24,7 @@ from zenopt.profile.cost import count_flops, count_params
 from zenopt.profile.latency import profile_backend
 from zenopt.runtime.deployed import deploy_path
 from zenopt.runtime.export import export_onnx, verify_export
+from zenopt.runtime.onnx_runtime import stamp_level
 from zenopt.runtime.predictor import predict_with_backend
 
 __all__ = ["MEASURED_BATCHES", "deploy_path", "deployed_size", "measure", "save_candidate"]
@@ -47,6 +48,7 @@ def save_candidate(state: CompressState, folder: Path, X_check: np.ndarray) -> d
             verify_export(state.model, onnx_path, X_check, state.spec.head)
         else:
             atomic_write_bytes(onnx_path, state.onnx)
+        stamp_level(onnx_path, state.graph_optimization)  # every session opens it at that level
         files["onnx"] = onnx_path
     return files
 

@@ -21,7 +21,16 @@ def choose_runtime(config: Runtime, state: CompressState, ctx: CompressContext) 
             f"compress.plan: {config.label()}: bf16 runs in PyTorch; end the plan with "
             "runtime(name=torch) or runtime(name=torch_compile)"
         )
+    if config.graph_optimization != "all" and config.name != "onnxruntime":
+        raise ConfigError(
+            f"compress.plan: {config.label()}: graph_optimization is ONNX Runtime's; use it "
+            "with runtime(name=onnxruntime)"
+        )
     state.runtime = config.name
     state.threads = config.threads
-    state.notes.append({"step": config.label(), "runtime": config.name, "threads": config.threads})
+    state.graph_optimization = config.graph_optimization
+    note = {"step": config.label(), "runtime": config.name, "threads": config.threads}
+    if config.graph_optimization != "all":
+        note["graph_optimization"] = config.graph_optimization
+    state.notes.append(note)
     return state

@@ -154,6 +154,9 @@ class Precision(_Step):
     )
 
 
+GraphLevel = Literal["all", "extended", "basic", "none"]
+
+
 class Runtime(_Step):
     """The runtime the plan ends in; the candidate is measured there."""
 
@@ -162,6 +165,11 @@ class Runtime(_Step):
     method: Literal["runtime"] = "runtime"
     name: Literal["onnxruntime", "torch", "torch_compile"] = "onnxruntime"
     threads: int | None = Field(None, ge=1, description="null: all physical cores")
+    graph_optimization: GraphLevel = Field(
+        "all",
+        description="ONNX Runtime's graph optimisation level (onnxruntime only): all, "
+        "extended (no layout optimisations), basic, none; stored in the model file",
+    )
 
 
 Step = Annotated[

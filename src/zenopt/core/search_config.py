@@ -57,6 +57,11 @@ class SearchSpace(BaseModel):
     runtime: list[Literal["onnxruntime", "torch", "torch_compile"]] = Field(
         default=["onnxruntime", "torch"], min_length=1
     )
+    graph_optimization: list[Literal["all", "extended", "basic", "none"]] = Field(
+        default=["all"],
+        min_length=1,
+        description="ONNX Runtime's graph optimisation levels tried for plans deployed in it",
+    )
     threads: list[int | None] = Field(
         default=[None, 1],
         min_length=1,
@@ -100,6 +105,7 @@ class SearchSpace(BaseModel):
         "keep_float",
         "precision",
         "runtime",
+        "graph_optimization",
     )
     @classmethod
     def _unique(cls, value: list[object]) -> list[object]:

@@ -76,8 +76,10 @@ def take_pretrained(
     }
     reason = spec.params.get("reason")
     if reason:  # kept as its ONNX graph: the one line on what the search could not try
-        record.manifest["training"]["pytorch_techniques"] = (
+        line = (
             f"{PYTORCH_TECHNIQUES} were not tried: {reason}, so there is no PyTorch form to "
             "train; the search tried graph techniques (INT8, fp16, ONNX Runtime's settings)"
         )
+        record.manifest["training"]["pytorch_techniques"] = line
+        ctx.warn(f"{ctx.config.model.name} runs as its ONNX graph: {line}")
     return Baseline(model, spec)

@@ -282,8 +282,10 @@ def graph_input_shape(name: str) -> list[int]:
 
 def source_defaults(config: Any) -> Any:
     """The run's config for an ``onnx:PATH`` model: the data stays in the model's input space
-    (``data.scale: none`` unless set), and images are resized to the graph's side when
-    ``data.resize`` is ``auto``. Other configs come back as they are."""
+    (``data.scale: none`` unless set), images are resized to the graph's side when
+    ``data.resize`` is ``auto``, and the search tries ONNX Runtime's graph optimisation
+    levels all and extended unless ``compress.search.space.graph_optimization`` is set.
+    Other configs come back as they are."""
     if not is_onnx(config.model.name):
         return config
     from zenopt.core.errors import ConfigError
@@ -295,6 +297,10 @@ def source_defaults(config: Any) -> Any:
             "no training hyperparameters to tune; leave tune.when out (or set never)"
         )
     config.tune.when = "never"
+    space = config.compress.search.space
+    if "graph_optimization" not in space.model_fields_set:  # a graph from elsewhere: try both
+        update = {"graph_optimization": ["all", "extended"]}
+        config.compress.search.space = space.model_copy(update=update)
     if "scale" not in config.data.model_fields_set:
         config.data.scale = "none"
     shape = graph_input_shape(config.model.name)

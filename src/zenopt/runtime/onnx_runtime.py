@@ -9,31 +9,70 @@ import numpy as np
 
 from zenopt.core.errors import RuntimeBackendError, first_line
 
-__all__ = ["OnnxRuntimePredictor", "make_session"]
+__all__ = ["LEVELS", "LEVEL_KEY", "OnnxRuntimePredictor", "make_session", "stamp_level"]
 
 
-def make_session(path: Path, threads: int, spinning: bool = True) -> Any:
+# A model file's graph optimisation level, when it is not ONNX Runtime's default (all): the
+# search chose it, and every session zenopt opens on the file uses it.
+LEVEL_KEY = "zenopt.graph_optimization"
+LEVELS = ("all", "extended", "basic", "none")
+
+
+def _level(name: str) -> Any:
+    import onnxruntime as ort
+
+    levels = ort.GraphOptimizationLevel
+    return {"all": levels.ORT_ENABLE_ALL, "extended": levels.ORT_ENABLE_EXTENDED,
+            "basic": levels.ORT_ENABLE_BASIC, "none": levels.ORT_DISABLE_ALL}[name]  # fmt: skip
+
+
+def stamp_level(path: Path, level: str) -> None:
+    """Record ``level`` in the model file's metadata (``LEVEL_KEY``); ``all`` records nothing."""
+    import onnx
+
+    from zenopt.core.rundir import atomic_write_bytes
+
+    if level == "all":
+        return
+    model = onnx.load(str(path))
+    kept = [p for p in model.metadata_props if p.key != LEVEL_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    model.metadata_props.add(key=LEVEL_KEY, value=level)
+    atomic_write_bytes(path, model.SerializeToString())
+
+
+def make_session(path: Path, threads: int, spinning: bool = True, level: str | None = None) -> Any:
     """An ONNX Runtime session on the CPU; ``spinning=False``: its intra-op threads sleep
     between calls instead of spinning (a server, which shares its cores with its own event
-    loop, keeps them; a benchmark of back-to-back calls does not care)."""
+    loop, keeps them; a benchmark of back-to-back calls does not care). ``level``: the graph
+    optimisation level; None: the one the file records (``stamp_level``), else all."""
     import onnxruntime as ort
 
     if not path.is_file():
         raise RuntimeBackendError(f"{path}: ONNX model not found")
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = _level(level or "all")
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     if not spinning:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(
+        session = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # ORT raises its own untyped errors for bad files
         first = first_line(exc)
         raise RuntimeBackendError(f"{path}: ONNX Runtime cannot load it: {first}") from None
+    recorded = session.get_modelmeta().custom_metadata_map.get(LEVEL_KEY, "all")
+    if level is None and recorded != "all":  # opened again at the level the file records
+        if recorded not in LEVELS:
+            raise RuntimeBackendError(
+                f"{path}: metadata {LEVEL_KEY}={recorded!r} is not one of {', '.join(LEVELS)}"
+            )
+        return make_session(path, threads, spinning, recorded)
+    return session
 
 
 class OnnxRuntimePredictor:

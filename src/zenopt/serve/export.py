@@ -16,6 +16,7 @@ from pathlib import Path
 
 from zenopt.core.errors import ConfigError
 from zenopt.core.rundir import atomic_write_text
+from zenopt.runtime.onnx_runtime import LEVEL_KEY
 from zenopt.serve.model import ServedModel
 from zenopt.serve.settings import ServeSettings
 
@@ -89,7 +90,8 @@ def triton_config(served: ServedModel, settings: ServeSettings) -> str:
     import onnx
 
     assert served.onnx is not None
-    graph = onnx.load(str(served.onnx), load_external_data=False).graph
+    model = onnx.load(str(served.onnx), load_external_data=False)
+    graph = model.graph
     initializers = {i.name for i in graph.initializer}
     inputs = [v for v in graph.input if v.name not in initializers]
     batched = _batch_axis_dynamic([*inputs, *graph.output])
@@ -105,6 +107,10 @@ def triton_config(served: ServedModel, settings: ServeSettings) -> str:
             f"  default_queue_policy {{ max_queue_size: {settings.queue} "
             f"default_timeout_microseconds: {settings.timeout_ms * 1000} }}\n}}\n"
         )
+    level = {p.key: p.value for p in model.metadata_props}.get(LEVEL_KEY, "all")
+    if level != "all":  # the backend's codes: -1 basic, 1 extended, 2 none (else all)
+        code = {"basic": -1, "extended": 1, "none": 2}[level]
+        text += f"optimization {{ graph {{ level: {code} }} }}\n"
     text += f"instance_group [\n  {{\n    count: {settings.workers}\n    kind: KIND_CPU\n  }}\n]\n"
     text += (
         'parameters { key: "intra_op_thread_count" value: { string_value: '

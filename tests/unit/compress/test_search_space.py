@@ -116,3 +116,29 @@ def test_the_ladder_walks_the_pruning_ratios_with_full_recovery() -> None:
     fp32 = SearchConfig(space=SearchSpace(quantize=["none"], distill=[False]))
     steps = sample_plan(optuna.trial.FixedTrial(ladder(fp32, False)[0]), fp32, ["none"])
     assert plan_label(steps) == "prune(ratio=0.7, importance=taylor) -> runtime(name=onnxruntime)"
+
+
+def test_the_graph_optimisation_level_is_drawn_for_onnx_runtime_plans_only() -> None:
+    search = SearchConfig(
+        space=SearchSpace(
+            prune_ratio=[0.0], quantize=["none"], precision=["none"],
+            runtime=["onnxruntime", "torch"], graph_optimization=["all", "extended"],
+        )
+    )  # fmt: skip
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    levels: dict[str, set[str]] = {"onnxruntime": set(), "torch": set()}
+    for _ in range(40):
+        trial = study.ask()
+        runtime = sample_plan(trial, search, ["none"])[-1]
+        assert isinstance(runtime, Runtime)
+        levels[runtime.name].add(runtime.graph_optimization)
+        assert ("graph_optimization" in trial.params) == (runtime.name == "onnxruntime")
+        study.tell(trial, 0.0)
+    assert levels == {"onnxruntime": {"all", "extended"}, "torch": {"all"}}
+    fixed = SearchConfig(space=SearchSpace(graph_optimization=["extended"]))
+    trial = optuna.trial.FixedTrial({"prune_ratio": 0.0, "quantize": "static",
+                                     "calibration": "minmax", "per_channel": False,
+                                     "keep_float": "auto", "threads": None})  # fmt: skip
+    assert plan_label(sample_plan(trial, fixed, ["none"])).endswith(
+        "runtime(name=onnxruntime, graph_optimization=extended)"
+    )  # one choice: taken, not drawn
