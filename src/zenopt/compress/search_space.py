@@ -63,9 +63,11 @@ def sample_plan(trial: Any, search: SearchConfig, precision_choices: list[str]) 
             "onnxruntime" if onnx_only else trial.suggest_categorical("runtime", space.runtime)
         )
     threads = trial.suggest_categorical("threads", space.threads)
-    level = space.graph_optimization[0]
-    if runtime == "onnxruntime" and len(space.graph_optimization) > 1:
-        level = trial.suggest_categorical("graph_optimization", space.graph_optimization)
+    level = "all"  # ONNX Runtime's own choice; a PyTorch runtime has no such level
+    if runtime == "onnxruntime":
+        level = space.graph_optimization[0]
+        if len(space.graph_optimization) > 1:
+            level = trial.suggest_categorical("graph_optimization", space.graph_optimization)
     steps.append(Runtime.model_validate({"name": runtime, "threads": threads,
                                          "graph_optimization": level}))  # fmt: skip
     return steps

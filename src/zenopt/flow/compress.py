@@ -169,7 +169,7 @@ def compress_run(
     ctx, baseline = load_finished_run(run_dir, config, console, options)
     selection = ctx.selection()
     with stage_progress(console, options.quiet, "baseline") as progress:
-        task = progress.add_task("measuring torch and onnxruntime fp32", total=None)
+        task = progress.add_task("measuring the fp32 baselines", total=None)
         measured = measure_baseline(selection, baseline)
         progress.update(task, total=1, completed=1)
     folder = run_dir / "compressed" / (options.name or plan_folder(plan_label(steps)))

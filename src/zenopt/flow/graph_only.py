@@ -20,6 +20,7 @@ from zenopt.models.onnx_source import conversion_gap, is_onnx
 __all__ = ["PYTORCH_TECHNIQUES", "graph_only_defaults"]
 
 PYTORCH_TECHNIQUES = "pruning, distillation, QAT and bf16"
+_NO_TORCH = "there is no PyTorch form to run (only onnxruntime)"
 # The search space's choices that need the PyTorch form, and the value that leaves them out.
 _SPACE: dict[str, tuple[Callable[[Any], bool], list[Any] | None]] = {
     "prune_ratio": (lambda v: v > 0, [0.0]),
@@ -29,10 +30,10 @@ _SPACE: dict[str, tuple[Callable[[Any], bool], list[Any] | None]] = {
 }
 
 
-def _refuse(field: str, value: Any, name: str, gap: str) -> ConfigError:
+def _refuse(field: str, value: Any, name: str, gap: str, why: str = "") -> ConfigError:
+    why = why or f"{PYTORCH_TECHNIQUES} do not apply"
     return ConfigError(
-        f"{field}={value}: {name} runs as its ONNX graph ({gap}), so {PYTORCH_TECHNIQUES} do "
-        f"not apply; leave {field} out"
+        f"{field}={value}: {name} runs as its ONNX graph ({gap}), so {why}; leave {field} out"
     )
 
 
@@ -58,7 +59,7 @@ def graph_only_defaults(config: RunConfig) -> RunConfig:
     name = config.model.name
     backends = config.bench.backends
     if "backends" in config.bench.model_fields_set and backends != ["onnxruntime"]:
-        raise _refuse("bench.backends", backends, name, gap)
+        raise _refuse("bench.backends", backends, name, gap, _NO_TORCH)
     config.bench.backends = ["onnxruntime"]
     relative = [t for t in RELATIVE_TARGETS if getattr(config.requirements, t) is not None]
     if relative:
@@ -68,7 +69,7 @@ def graph_only_defaults(config: RunConfig) -> RunConfig:
             "(requirements.min_throughput, max_latency_ms or max_size_mb)"
         )
     if config.requirements.backend != "onnxruntime":
-        raise _refuse("requirements.backend", config.requirements.backend, name, gap)
+        raise _refuse("requirements.backend", config.requirements.backend, name, gap, _NO_TORCH)
     try:
         check_graph_plan(config.compress.plan, gap)
     except ConfigError as exc:

@@ -34,6 +34,7 @@ class OnnxFileModule(nn.Module):
         self.permute = list(permute) if permute else None
         self.reason = reason
         self._session: Any = None
+        self._cost: tuple[int, int | None] | None = None
 
     @classmethod
     def of(cls, data: bytes, permute: list[int] | None, reason: str) -> OnnxFileModule:
@@ -48,7 +49,7 @@ class OnnxFileModule(nn.Module):
         return {**self.__dict__, "_session": None}
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
-        self._session = None  # new bytes: the next call opens a session on them
+        self._session = self._cost = None  # new bytes: a new session, a new count
         super()._load_from_state_dict(*args, **kwargs)
 
     def session(self) -> Any:
@@ -75,16 +76,18 @@ class OnnxFileModule(nn.Module):
 
     def graph_cost(self) -> tuple[int, int | None]:
         """Values stored in the graph (its weights), and its FLOPs per row (None when its
-        shapes cannot be inferred)."""
+        shapes cannot be inferred); counted once."""
         import math
 
         import onnx
 
         from zenopt.profile.onnx_cost import proto_flops
 
-        proto = onnx.load_from_string(self.graph_bytes())
-        values = int(sum(math.prod(t.dims) for t in proto.graph.initializer))
-        return values, proto_flops(proto)
+        if self._cost is None:
+            proto = onnx.load_from_string(self.graph_bytes())
+            values = int(sum(math.prod(t.dims) for t in proto.graph.initializer))
+            self._cost = (values, proto_flops(proto))
+        return self._cost
 
 
 def stored_graph(model: nn.Module) -> OnnxFileModule | None:
@@ -165,58 +168,100 @@ def _prefix(transform: Any, permute: list[int] | None) -> list[_Step]:
     return steps
 
 
+class _Names:
+    """Fresh tensor and node names: none a graph already uses, none given twice."""
+
+    def __init__(self, graph: Any) -> None:
+        self.used = {init.name for init in graph.initializer}
+        self.used |= {v.name for v in (*graph.input, *graph.output)}
+        for node in graph.node:
+            self.used |= {*node.input, *node.output, node.name}
+
+    def __call__(self, base: str) -> str:
+        name, n = base, 1
+        while name in self.used:
+            name, n = f"{base}_{n}", n + 1
+        self.used.add(name)
+        return name
+
+
+def _write_prefix(graph: Any, prefix: list[_Step], shape: tuple[int, ...], names: _Names) -> None:
+    """The prefix's nodes in front of the graph, which now takes raw rows of ``shape``."""
+    from onnx import helper, numpy_helper
+
+    stored = {init.name for init in graph.initializer}
+    feed = next(i for i in graph.input if i.name not in stored)
+    raw = names("input")
+    current, mask, nodes = raw, "", []
+    for i, (op, operands, attrs) in enumerate(prefix):
+        inputs = []
+        for operand in operands:
+            if operand is None or isinstance(operand, str):  # the running value, or the mask
+                inputs.append(current if operand is None else mask)
+                continue
+            name = names("zenopt_input_constant")
+            graph.initializer.append(numpy_helper.from_array(operand.numpy(), name))
+            inputs.append(name)
+        out = feed.name if i == len(prefix) - 1 else names("zenopt_input")
+        nodes.append(helper.make_node(op, inputs, [out], names(f"zenopt_input_{op}"), **attrs))
+        mask, current = (out, current) if op == "IsNaN" else (mask, out)
+    feed.name = raw
+    dims = feed.type.tensor_type.shape.dim
+    del dims[1:]
+    for size in shape:
+        dims.add().dim_value = int(size)
+    kept = list(graph.node)
+    del graph.node[:]
+    graph.node.extend([*nodes, *kept])
+
+
+def _write_output_scaling(graph: Any, model: nn.Module, names: _Names) -> None:
+    """``output * std + mean`` after the graph (a regression target the run standardised)."""
+    from onnx import helper, numpy_helper
+
+    out = graph.output[0].name
+    unscaled, scaled = names(f"{out}_unscaled"), names(f"{out}_scaled")
+    _rename(graph, out, unscaled)
+    constants = []
+    for key in ("output_std", "output_mean"):
+        value = getattr(model, key).detach().numpy().astype(np.float32).reshape(1)
+        constants.append(names(f"zenopt_{key}"))
+        graph.initializer.append(numpy_helper.from_array(value, constants[-1]))
+    graph.node.extend([
+        helper.make_node("Mul", [unscaled, constants[0]], [scaled], names("zenopt_output_Mul")),
+        helper.make_node("Add", [scaled, constants[1]], [out], names("zenopt_output_Add")),
+    ])  # fmt: skip
+
+
 def export_graph(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> Path:
     """The ONNX file of a deployable model whose network is a stored graph: the graph, its
     input (rows of ``input_shape``) fed by the fitted transform and transpose, its output
-    scaled back when the run scaled a regression target; the input is named ``input`` unless
-    the graph uses that name inside."""
+    scaled back when the run scaled a regression target; the new input is named ``input``
+    unless the graph uses that name. No graph optimisation level is recorded (a plan's
+    ``runtime`` step records one)."""
     import onnx
-    from onnx import helper, numpy_helper
 
+    from zenopt.core.errors import ExportError
     from zenopt.core.rundir import atomic_write_bytes
+    from zenopt.runtime.onnx_runtime import LEVEL_KEY
 
     net = stored_graph(model)
     assert net is not None
     proto = onnx.load_from_string(net.graph_bytes())
-    graph = proto.graph
-    stored = {init.name for init in graph.initializer}
-    feed = next(i for i in graph.input if i.name not in stored)
-    used = {n for node in graph.node for n in (*node.input, *node.output)}
+    kept = [p for p in proto.metadata_props if p.key != LEVEL_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    names = _Names(proto.graph)
     prefix = _prefix(model.transform, net.permute)
-    nodes: list[Any] = []
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if prefix and opset < 9:
+        raise ExportError(
+            f"the model's graph is at ONNX opset {opset}; the fitted input transform needs 9 "
+            "or later: convert the file (onnx.version_converter) or leave data.scale at none"
+        )
     if prefix:
-        raw = "input" if "input" not in used else f"{feed.name}_raw"
-        current, mask = raw, ""
-        for i, (op, operands, attrs) in enumerate(prefix):
-            inputs = []
-            for j, operand in enumerate(operands):
-                if operand is None or operand == "mask":
-                    inputs.append(current if operand is None else mask)
-                    continue
-                name = f"zenopt_in_{i}_{j}"
-                graph.initializer.append(numpy_helper.from_array(operand.numpy(), name))
-                inputs.append(name)
-            out = feed.name if i == len(prefix) - 1 else f"zenopt_in_{i}"
-            nodes.append(helper.make_node(op, inputs, [out], f"zenopt_in_{i}", **attrs))
-            mask, current = (out, current) if op == "IsNaN" else (mask, out)
-        feed.name = raw
-        dims = feed.type.tensor_type.shape.dim
-        del dims[1:]
-        for size in input_shape:
-            dims.add().dim_value = int(size)
-    if nodes:
-        kept = list(graph.node)
-        del graph.node[:]
-        graph.node.extend([*nodes, *kept])
+        _write_prefix(proto.graph, prefix, input_shape, names)
     if getattr(model, "scales_output", False):
-        out = graph.output[0].name
-        _rename(graph, out, f"{out}_unscaled")
-        for name in ("output_std", "output_mean"):
-            scale = getattr(model, name).detach().numpy().astype(np.float32).reshape(1)
-            graph.initializer.append(numpy_helper.from_array(scale, f"zenopt_{name}"))
-        graph.node.extend([
-            helper.make_node("Mul", [f"{out}_unscaled", "zenopt_output_std"], [f"{out}_scaled"]),
-            helper.make_node("Add", [f"{out}_scaled", "zenopt_output_mean"], [out]),
-        ])  # fmt: skip
+        _write_output_scaling(proto.graph, model, names)
     atomic_write_bytes(path, proto.SerializeToString())
     return path

@@ -215,21 +215,42 @@ def _convert(proto: Any, input_name: str, activation: str | None, permute: Any) 
 
 def conversion_gap(name: str) -> str | None:
     """Why the ``onnx:PATH`` model cannot be converted to PyTorch (one line), or None when it
-    can; such a model runs as its ONNX graph (``onnx_file``), with graph techniques only."""
+    can; such a model runs as its ONNX graph (``onnx_file``), with graph techniques only.
+    Converted, it must also reproduce ONNX Runtime on random rows of its input's shape (the
+    data's own rows check it again when the run loads it)."""
     path = Path(name[len(PREFIX) :]).expanduser()
     proto = _read(path)
+    input_name, shape, _ = _signature(proto, path)
     try:
-        _convert(proto, _signature(proto, path)[0], None, None)
+        _, net = _convert(proto, input_name, None, None)
     except ModelError as exc:
         return str(exc)
+    rows = np.random.default_rng(0).normal(size=(4, *shape)).astype(np.float32)
+    try:
+        want = _session(proto).run(None, {input_name: rows})[0].reshape(len(rows), -1)
+    except Exception:  # a graph that needs the data's own values: the data decides
+        return None
+    try:
+        with torch.no_grad():
+            got = net(torch.from_numpy(rows)).numpy().reshape(len(rows), -1)
+    except Exception as exc:
+        return f"the PyTorch conversion fails on rows ONNX Runtime takes ({first_line(exc)})"
+    same = got.shape == want.shape
+    diff = float(np.abs(got - want).max()) / max(float(np.abs(want).max()), 1.0) if same else 1
+    if not diff <= TOLERANCE:
+        return "the PyTorch conversion does not reproduce ONNX Runtime on random rows"
     return None
 
 
 def _graph_only(model: OnnxModel, proto: Any, activation: str | None, gap: str) -> OnnxModel:
     """The model kept as its ONNX graph, its final activation dropped as a conversion would."""
     from zenopt.models.onnx_file import OnnxFileModule, drop_final_activation
+    from zenopt.runtime.onnx_runtime import LEVEL_KEY
 
     dropped = drop_final_activation(proto, activation)
+    kept = [p for p in proto.metadata_props if p.key != LEVEL_KEY]  # ORT's default level
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
     net = OnnxFileModule.of(proto.SerializeToString(), model.permute, gap)
     notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
     graph = {"dropped_activation": dropped, "graph_only": gap}
@@ -239,8 +260,9 @@ def _graph_only(model: OnnxModel, proto: Any, activation: str | None, gap: str) 
 def load_onnx_model(
     name: str, data_shape: tuple[int, ...], task: str, num_classes: int, X: np.ndarray
 ) -> OnnxModel:
-    """The ONNX model named ``onnx:PATH`` as a PyTorch module for data of ``data_shape``,
-    checked against ONNX Runtime on the rows ``X`` (in the model's input space)."""
+    """The ONNX model named ``onnx:PATH`` as a PyTorch module for data of ``data_shape`` (or,
+    when ``conversion_gap`` names why it cannot be, as its graph), checked against ONNX
+    Runtime on the rows ``X`` (in the model's input space)."""
     path = Path(name[len(PREFIX) :]).expanduser()
     proto = _read(path)
     input_name, graph_shape, output = _signature(proto, path)
@@ -254,11 +276,11 @@ def load_onnx_model(
     model = OnnxModel(
         torch.nn.Identity(), {}, permute, num_outputs, head, path.resolve(), digest, 0.0, []
     )
-    try:
-        graph, net = _convert(proto, input_name, activation, permute)
-    except ModelError as exc:
-        model = _graph_only(model, proto, activation, str(exc))
+    gap = conversion_gap(name)  # as the run's config was set (``graph_only_defaults``)
+    if gap is not None:
+        model = _graph_only(model, proto, activation, gap)
     else:
+        graph, net = _convert(proto, input_name, activation, permute)
         dropped = graph["dropped_activation"]
         notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
         if graph["unprunable"]:

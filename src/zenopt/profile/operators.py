@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from zenopt.profile.hostlock import timing_section
+from zenopt.runtime.onnx_runtime import graph_level, recorded_level
 
 __all__ = [
     "FLOAT_COMPUTE",
@@ -143,7 +144,7 @@ def onnx_operator_profile(
 
     with timing_section(), tempfile.TemporaryDirectory(prefix="zenopt-ortprof-") as tmp:
         options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.graph_optimization_level = graph_level(recorded_level(path))
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.enable_profiling = True

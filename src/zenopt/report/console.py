@@ -227,7 +227,10 @@ def print_speed(speed: dict[str, Any], console: Console) -> None:
     table = Table(title=title, title_justify="left")
     for column in ("figure", "median", "95% interval", "noise"):
         table.add_column(column, justify="left" if column in {"figure", "noise"} else "right")
+    no_torch = "models" in speed and "torch FP32" not in speed["models"]
     for name, f in speed["figures"].items():
+        if no_torch and name.endswith("_vs_torch"):  # a model kept as its ONNX graph
+            continue
         noise = f"[yellow]{f['noisy']}[/]" if f.get("noisy") else "steady"
         table.add_row(
             SPEED_NAMES.get(name, name),

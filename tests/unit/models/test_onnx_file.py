@@ -153,3 +153,74 @@ def test_it_travels_in_the_run_folder_as_safetensors(tmp_path: Path) -> None:
     with torch.no_grad():
         np.testing.assert_array_equal(loaded(torch.from_numpy(x)).numpy(), _ort(model, x))
     assert loaded.net.reason == "lacks Selu"
+
+
+def _pool_file(path: Path, auto_pad: str) -> str:
+    """x (1×5×5) → MaxPool 2/2 (``auto_pad``) → Flatten → MatMul: with SAME_UPPER the pooling
+    pads to 3×3, which zenopt's converter does not do."""
+    side = 3 if auto_pad == "SAME_UPPER" else 2
+    pool = {"auto_pad": auto_pad} if auto_pad != "NOTSET" else {}
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2], strides=[2, 2], **pool),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("MatMul", ["f", "w"], ["y"]),
+    ]
+    weight = RNG.normal(size=(side * side, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])],
+        initializer=[numpy_helper.from_array(weight, "w")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return f"onnx:{path}"
+
+
+def test_a_graph_converted_unfaithfully_is_kept_as_its_graph(tmp_path: Path) -> None:
+    from zenopt.models.onnx_source import conversion_gap, load_onnx_model
+
+    assert conversion_gap(_pool_file(tmp_path / "plain.onnx", "NOTSET")) is None
+    same = _pool_file(tmp_path / "same.onnx", "SAME_UPPER")
+    gap = conversion_gap(same)
+    assert gap is not None and "PyTorch conversion" in gap  # fails, or differs from ORT
+    X = RNG.normal(size=(6, 1, 5, 5)).astype(np.float32)
+    loaded = load_onnx_model(same, (1, 5, 5), "classification", 4, X)  # the run's model
+    assert isinstance(loaded.net, OnnxFileModule) and loaded.graph["graph_only"] == gap
+    with torch.no_grad():
+        got = loaded.net(torch.from_numpy(X)).numpy()
+    np.testing.assert_array_equal(got, _ort(onnx.load(same[len("onnx:") :]), X))
+    lacking = _file([], 4, ["N", 6])  # Selu: an operator the converter lacks
+    onnx.save(lacking, str(tmp_path / "selu.onnx"))
+    assert "lacks the operator(s) Selu" in str(conversion_gap(f"onnx:{tmp_path / 'selu.onnx'}"))
+
+
+def test_names_the_graph_uses_are_not_taken_again(tmp_path: Path) -> None:
+    """A graph that already uses ``input`` and zenopt's own names inside (one zenopt wrote)
+    still exports to a file ONNX Runtime loads, with the transform in front."""
+    from zenopt.runtime.onnx_runtime import LEVEL_KEY
+
+    nodes = [
+        helper.make_node("MatMul", ["x", "zenopt_input_constant"], ["input"], "zenopt_input_Sub"),
+        helper.make_node("Relu", ["input"], ["zenopt_input"]),
+        helper.make_node("Identity", ["zenopt_input"], ["y"]),
+    ]
+    weight = RNG.normal(size=(3, 2)).astype(np.float32)
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        initializer=[numpy_helper.from_array(weight, "zenopt_input_constant")],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    model.metadata_props.add(key=LEVEL_KEY, value="extended")  # a level the file carried
+    center, scale = RNG.normal(size=3), RNG.uniform(1, 2, size=3)
+    transform = InputTransform({"center": center, "scale": scale})
+    net = OnnxFileModule.of(model.SerializeToString(), None, "r")
+    path = export_graph(DeployableModel(net, transform, 1.0, 2.0).eval(), (3,), tmp_path / "m.onnx")
+    exported = onnx.load(str(path))
+    onnx.checker.check_model(exported)
+    assert LEVEL_KEY not in {p.key for p in exported.metadata_props}  # a plan records its own
+    x = RNG.normal(size=(5, 3)).astype(np.float32)
+    want = _ort(model, ((x - center) / scale).astype(np.float32)) * 2.0 + 1.0
+    np.testing.assert_allclose(_ort(exported, x), want, rtol=1e-5, atol=1e-5)

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from zenopt.core.errors import RuntimeBackendError
-from zenopt.runtime.onnx_runtime import LEVEL_KEY, make_session, stamp_level
+from zenopt.runtime.onnx_runtime import LEVEL_KEY, make_session, recorded_level, stamp_level
 
 LEVELS = ort.GraphOptimizationLevel
 
@@ -53,6 +53,8 @@ def test_a_session_opens_the_file_at_the_level_it_records(tmp_path: Path) -> Non
     assert [p.value for p in onnx.load(str(path)).metadata_props] == ["basic"]
     explicit = make_session(path, 1, level="none")  # an explicit level wins over the file's
     assert explicit.get_session_options().graph_optimization_level == LEVELS.ORT_DISABLE_ALL
+    stamp_level(path, "all")  # back to the default: the entry goes
+    assert recorded_level(path) == "all" and not onnx.load(str(path)).metadata_props
 
 
 def test_an_unknown_recorded_level_is_one_line(tmp_path: Path) -> None:
