@@ -24,6 +24,7 @@ from zenopt.compress.onnx_graph import (
     select_nodes,
 )
 from zenopt.core.compress_config import Quantize, _QuantSettings
+from zenopt.core.errors import ModelError, ZenoptError, first_line
 
 __all__ = ["quantize", "quantize_onnx"]
 
@@ -149,7 +150,16 @@ def quantize(config: Quantize, state: CompressState, ctx: CompressContext) -> Co
     )
     src = export_state(state, ctx.workdir / "fp32.onnx")
     dst = ctx.workdir / "int8.onnx"
-    chosen = quantize_onnx(config, src, dst, ctx, config.mode, config.op_types)
+    try:
+        chosen = quantize_onnx(config, src, dst, ctx, config.mode, config.op_types)
+    except ZenoptError:
+        raise
+    except Exception as exc:  # ONNX Runtime's quantization tools raise their own errors
+        raise ModelError(
+            f"{config.label()}: ONNX Runtime's quantizer cannot quantize this graph "
+            f"({type(exc).__name__}: {first_line(exc)}); the other graph techniques still "
+            "apply: precision(dtype=fp16), or runtime(name=onnxruntime, threads=…) alone"
+        ) from exc
     state.onnx = dst.read_bytes()
     state.notes.append({"step": config.label(), **chosen})
     return state

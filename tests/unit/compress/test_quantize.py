@@ -127,3 +127,23 @@ def test_quantizing_twice_is_refused(trained: TrainedModel, tmp_path: Path) -> N
 
     with pytest.raises(ConfigError, match="already quantized"):
         handler_for(Quantize())(Quantize(), state, ctx)
+
+
+def test_a_graph_the_quantizer_cannot_take_is_one_line(
+    trained: TrainedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime's quantizer raising its own error (here: made to, as it does on graphs it
+    cannot handle) becomes one line that names the step and what still applies."""
+    import onnxruntime.quantization as ortq
+
+    from zenopt.core.errors import ModelError
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Unable to find data type for weight_name='w'\nmore lines")
+
+    monkeypatch.setattr(ortq, "quantize_static", refuse)
+    with pytest.raises(ModelError) as caught:
+        _static(trained, tmp_path, "quantize(mode=static)")
+    text = str(caught.value)
+    assert "\n" not in text and "cannot quantize this graph" in text
+    assert "RuntimeError: Unable to find data type" in text and "precision(dtype=fp16)" in text

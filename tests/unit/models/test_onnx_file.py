@@ -190,6 +190,16 @@ def test_a_graph_converted_unfaithfully_is_kept_as_its_graph(tmp_path: Path) -> 
     with torch.no_grad():
         got = loaded.net(torch.from_numpy(X)).numpy()
     np.testing.assert_array_equal(got, _ort(onnx.load(same[len("onnx:") :]), X))
+    log = helper.make_graph(
+        [helper.make_node("Log", ["x"], ["l"]), helper.make_node("MatMul", ["l", "w"], ["y"])],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
+        initializer=[numpy_helper.from_array(RNG.normal(size=(6, 2)).astype("f4"), "w")],
+    )  # fmt: skip
+    log_model = helper.make_model(log, opset_imports=[helper.make_opsetid("", 18)])
+    log_model.ir_version = 9
+    onnx.save(log_model, str(tmp_path / "log.onnx"))  # NaN on negative rows, in both
+    assert conversion_gap(f"onnx:{tmp_path / 'log.onnx'}") is None
     lacking = _file([], 4, ["N", 6])  # Selu: an operator the converter lacks
     onnx.save(lacking, str(tmp_path / "selu.onnx"))
     assert "lacks the operator(s) Selu" in str(conversion_gap(f"onnx:{tmp_path / 'selu.onnx'}"))
