@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zenopt-installed
 RUN_OUT ?= runs/default
 
-.PHONY: install run test lint chromium bench clean
+.PHONY: install run test lint chromium tensorflow bench clean
 
 install: $(STAMP)
 
@@ -21,6 +21,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	$(BIN)/python -m compileall -q -j 0 -x '/tests?/' $(VENV)/lib >/dev/null || true
 	touch $(STAMP)
+
+# The optional extra zenopt[tensorflow] (keras:PATH models): installed for the tests, not by
+# `make run`; byte-compiled on import, as pip's compile on one core is slower than the imports.
+TF_STAMP := $(VENV)/.zenopt-tensorflow
+tensorflow: $(TF_STAMP)
+
+$(TF_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[tensorflow]'
+	touch $(TF_STAMP)
 
 run: install
 	$(BIN)/zenopt run --config examples/digits.yaml --out $(RUN_OUT) --overwrite
@@ -43,7 +52,7 @@ chromium:
 
 # Two workers, one torch thread each (tests/conftest.py): the suite's single-threaded half
 # (ONNX export tracing, report rendering, process start-up) then uses both cores.
-test: lint chromium
+test: lint chromium tensorflow
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install

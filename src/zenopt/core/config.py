@@ -118,8 +118,8 @@ class DataConfig(_Section):
 class ModelConfig(_Section):
     name: str = Field(
         "auto",
-        description="zoo name, 'auto', 'package.module:factory', or 'onnx:PATH' (a trained "
-        "ONNX model, optimized as it is)",
+        description="zoo name, 'auto', 'package.module:factory', 'onnx:PATH' (a trained ONNX "
+        "model, optimized as it is) or 'keras:PATH' (a .keras file or a SavedModel folder)",
     )
     params: dict[str, Any] = Field(default_factory=dict)
 

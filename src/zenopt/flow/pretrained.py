@@ -35,6 +35,7 @@ def build_pretrained(
     loaded = load_onnx_model(config.model.name, net_shape, dataset.task, dataset.num_classes, rows)
     source = {
         "file": str(loaded.path),
+        "model": config.model.name,  # keras:PATH: exported to the ONNX file above
         "sha256": loaded.sha256,
         "layout": "channels-last (transposed)" if loaded.permute else "as the data",
         "converted_max_rel_diff": loaded.max_abs_diff,

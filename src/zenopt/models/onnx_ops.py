@@ -288,6 +288,27 @@ def _concat(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None)
     return [torch.cat(inputs, dim=attrs.get("axis", 0))]
 
 
+@_op("Slice")
+def _slice(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None) -> list[Value]:
+    """Opset 10+ (starts, ends, axes, steps as inputs) or 1–9 (as attributes); a slice of a
+    shape (Keras's flatten computes its target so) stays a list of ints."""
+    data = inputs[0]
+    starts = attrs.get("starts") or _ints(inputs[1])
+    ends = attrs.get("ends") or _ints(inputs[2])
+    rest = [*inputs[3:5], None, None]
+    axes = attrs.get("axes") or (_ints(rest[0]) if rest[0] is not None else range(len(starts)))
+    steps = _ints(rest[1]) if rest[1] is not None else [1] * len(starts)
+    if any(step < 1 for step in steps):
+        raise NotImplementedError("Slice with a negative step")
+    if isinstance(data, list | int):
+        values = data if isinstance(data, list) else [data]
+        return [values[slice(starts[0], ends[0], steps[0])]]
+    index: list[slice] = [slice(None)] * data.dim()
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=False):
+        index[axis % data.dim()] = slice(start, end, step)
+    return [data[tuple(index)]]
+
+
 @_op("Shape")
 def _shape(inputs: list[Value], attrs: dict[str, Any], layer: nn.Module | None) -> list[Value]:
     dims = list(inputs[0].shape)

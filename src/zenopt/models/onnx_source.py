@@ -28,6 +28,7 @@ __all__ = [
     "is_onnx",
     "load_onnx_model",
     "source_defaults",
+    "source_path",
 ]
 
 PREFIX = "onnx:"
@@ -35,7 +36,18 @@ TOLERANCE = 1e-4  # the converted graph against ONNX Runtime: largest difference
 
 
 def is_onnx(name: str) -> bool:
-    return name.startswith(PREFIX)
+    """An ONNX model as the starting point: ``onnx:PATH``, or ``keras:PATH`` exported to one."""
+    from zenopt.models.keras_source import is_keras
+
+    return name.startswith(PREFIX) or is_keras(name)
+
+
+def source_path(name: str) -> Path:
+    """The ONNX file of an ``onnx:PATH`` or ``keras:PATH`` model (a Keras model is exported
+    to ONNX once, in a child process: ``keras_source``)."""
+    from zenopt.models.keras_source import is_keras, keras_onnx
+
+    return keras_onnx(name) if is_keras(name) else Path(name[len(PREFIX) :]).expanduser()
 
 
 @dataclass(frozen=True)
@@ -218,7 +230,7 @@ def conversion_gap(name: str) -> str | None:
     """Why the ``onnx:PATH`` model cannot be converted to PyTorch, in one line, or None
     (``_gap``); worked out once for a file while it is unchanged, so the run's config and
     its model loader always agree."""
-    path = Path(name[len(PREFIX) :]).expanduser()
+    path = source_path(name)
     if not path.is_file():
         _read(path)  # the one-line error
     stat = path.stat()
@@ -286,7 +298,7 @@ def load_onnx_model(
     """The ONNX model named ``onnx:PATH`` as a PyTorch module for data of ``data_shape`` (or,
     when ``conversion_gap`` names why it cannot be, as its graph), checked against ONNX
     Runtime on the rows ``X`` (in the model's input space)."""
-    path = Path(name[len(PREFIX) :]).expanduser()
+    path = source_path(name)
     proto = _read(path)
     input_name, graph_shape, output = _signature(proto, path)
     permute = _layout(path, graph_shape, data_shape)
@@ -325,7 +337,7 @@ def load_onnx_model(
 
 def graph_input_shape(name: str) -> list[int]:
     """The fixed axes of an ``onnx:PATH`` model's input, batch excluded (checked)."""
-    path = Path(name[len(PREFIX) :]).expanduser()
+    path = source_path(name)
     return _signature(_read(path), path)[1]
 
 
@@ -346,6 +358,11 @@ def source_defaults(config: Any) -> Any:
             "no training hyperparameters to tune; leave tune.when out (or set never)"
         )
     config.tune.when = "never"
+    if config.model.name.startswith("keras:") and "epochs" in config.train.model_fields_set:
+        raise ConfigError(
+            f"train.epochs={config.train.epochs}: fine-tuning a saved Keras model (in Keras) is "
+            "not built yet; leave train.epochs out, and the model is evaluated as it is"
+        )
     space = config.compress.search.space
     if "graph_optimization" not in space.model_fields_set:  # a graph from elsewhere: try both
         update = {"graph_optimization": ["all", "extended"]}
