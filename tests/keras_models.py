@@ -36,12 +36,27 @@ model.fit(X, digits.target, epochs=4, batch_size=64, verbose=0)
 model.save(f"{folder}/digits.keras")
 model.export(f"{folder}/saved_model", verbose=False)
 np.save(f"{folder}/keras_scores.npy", model.predict(X, verbose=0))
+
+# A table model with an adapted Normalization layer (Keras's ONNX export makes its mean and
+# variance graph inputs; zenopt goes through a SavedModel then).
+from sklearn.datasets import load_breast_cancer
+table = load_breast_cancer()
+features = table.data.astype("float32")
+norm = keras.layers.Normalization()
+norm.adapt(features)
+mlp = keras.Sequential([keras.Input((30,)), norm, keras.layers.Dense(16, activation="relu"),
+                        keras.layers.Dense(1, activation="sigmoid")])
+mlp.compile(keras.optimizers.Adam(3e-3), "binary_crossentropy")
+mlp.fit(features, table.target, epochs=10, batch_size=32, verbose=0)
+mlp.save(f"{folder}/cancer.keras")
+np.save(f"{folder}/cancer_scores.npy", mlp.predict(features, verbose=0))
 """
 
 
 def keras_digits(folder: Path) -> tuple[Path, Path, np.ndarray]:
     """The saved ``.keras`` file, the SavedModel folder, and Keras's scores on every digit
-    (in ``load_digits`` order)."""
+    (in ``load_digits`` order). The same folder also gets ``cancer.keras`` (breast_cancer,
+    with a Normalization layer) and its scores, ``cancer_scores.npy``."""
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", _SCRIPT, str(folder)], env=env,
                           capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -98,6 +98,8 @@ def test_what_cannot_be_done_is_one_line(
     (tmp_path / "notes.txt").write_text("not a model")
     for name, extra, phrase in (
         (f"keras:{model}", ["train.epochs=3"], "fine-tuning a saved Keras model"),
+        (f"keras:{model}", ["data.resize=16"], f"keras:{model}: the model takes rows"),
+        (f"keras:{tmp_path / 'x.onnx'}", [], "an ONNX file; use model.name=onnx:"),
         (f"keras:{tmp_path / 'notes.txt'}", [], "neither a Keras 3 model file"),
         (f"keras:{tmp_path / 'nowhere.keras'}", [], "no such file or folder"),
     ):
@@ -105,3 +107,26 @@ def test_what_cannot_be_done_is_one_line(
         assert result.exit_code == 2, (name, result.output)
         lines = [line for line in result.output.strip().splitlines() if line]
         assert len(lines) == 1 and phrase in lines[0], result.output
+
+
+def test_a_normalization_layer_goes_through_a_saved_model(
+    keras_files: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    """Keras's ONNX export makes an adapted Normalization's statistics graph inputs; zenopt
+    exports such a model through a SavedModel instead, and measures what Keras predicts."""
+    from sklearn.datasets import load_breast_cancer
+
+    from zenopt.core.config import RunConfig
+    from zenopt.flow.data import prepare_data
+
+    folder = keras_files[0].parent
+    result = _run(f"keras:{folder / 'cancer.keras'}", tmp_path / "run", "data.source=breast_cancer")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    test = prepare_data(RunConfig.model_validate(manifest["config"])).prepared.splits.test
+    scores = np.load(folder / "cancer_scores.npy")[:, 0]
+    rows = load_breast_cancer().data.astype(np.float32)
+    by_row = {row.tobytes(): s > 0.5 for row, s in zip(rows, scores, strict=True)}
+    predicted = np.array([by_row[row.astype(np.float32).tobytes()] for row in test.X])
+    want = float(np.mean(predicted.astype(int) == test.y))
+    assert manifest["quality"]["test"]["accuracy"] == pytest.approx(want, abs=1e-9)

@@ -79,6 +79,7 @@ def test_the_search_tried_graph_techniques_only_and_the_report_says_why(graph_ru
     assert all("runtime(name=onnxruntime" in p for p in plans)
     line = manifest["training"]["pytorch_techniques"]
     assert line.startswith("pruning, distillation, QAT and bf16 were not tried")
+    assert "tries graph techniques only" in line
     assert "LayerNormalization" in line
     assert "pruning, distillation, QAT and bf16 were not tried" in (run / "report.html").read_text()
 

@@ -79,7 +79,8 @@ def take_pretrained(
     if reason:  # kept as its ONNX graph: the one line on what the search could not try
         line = (
             f"{PYTORCH_TECHNIQUES} were not tried: {reason}, so there is no PyTorch form to "
-            "train; the search tried graph techniques (INT8, fp16, ONNX Runtime's settings)"
+            "train; the efficiency search, when it runs, tries graph techniques only (INT8, "
+            "fp16, ONNX Runtime's settings)"
         )
         record.manifest["training"]["pytorch_techniques"] = line
         ctx.warn(f"{ctx.config.model.name} runs as its ONNX graph: {line}")

@@ -25,11 +25,31 @@ def _keras(source: Path, target: Path) -> None:
 
     model = keras.models.load_model(source, compile=False)
     inputs = getattr(model, "inputs", None) or []
+    if not inputs:
+        _fail(
+            "the model declares no input (a subclassed keras.Model): build it with keras.Input "
+            "(functional or Sequential), or give its SavedModel folder (model.export('folder'))"
+        )
     if len(inputs) != 1:
         _fail(f"the model has {len(inputs)} inputs; zenopt optimizes models with one input")
     shape = [1 if d is None else int(d) for d in inputs[0].shape]
     model(np.zeros(shape, dtype="float32"))  # a loaded model is traced only once called
     model.export(str(target), format="onnx", verbose=False)
+    if _graph_inputs(target) > 1:  # e.g. an adapted Normalization's mean and variance
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="zenopt-savedmodel-") as folder:
+            model.export(folder, format="tf_saved_model", verbose=False)
+            _saved_model(Path(folder), target)  # tf2onnx keeps such constants in the graph
+
+
+def _graph_inputs(path: Path) -> int:
+    """The graph's inputs that are not stored tensors."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    stored = {init.name for init in graph.initializer}
+    return sum(1 for value in graph.input if value.name not in stored)
 
 
 def _saved_model(source: Path, target: Path) -> None:

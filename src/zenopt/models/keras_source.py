@@ -10,15 +10,17 @@ TensorFlow come with the optional extra: ``pip install 'zenopt[tensorflow]'``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from zenopt.core.errors import ModelError
 
-__all__ = ["KERAS_PREFIX", "cache_folder", "is_keras", "keras_onnx"]
+__all__ = ["KERAS_PREFIX", "cache_folder", "is_keras", "keras_onnx", "named_errors"]
 
 KERAS_PREFIX = "keras:"
 EXPORT_TIMEOUT_S = 900
@@ -52,6 +54,8 @@ def _source(name: str) -> Path:
         return path
     if path.is_file() and path.suffix == ".keras":
         return path
+    if path.suffix == ".onnx":
+        raise ModelError(f"model.name={name}: an ONNX file; use model.name=onnx:{path}")
     if not path.exists():
         raise ModelError(f"model.name={name}: no such file or folder; give a .keras file or a "
                          "TensorFlow SavedModel folder")  # fmt: skip
@@ -85,3 +89,22 @@ def keras_onnx(name: str) -> Path:
         raise ModelError(f"{source}: cannot export it to ONNX ({why})")
     partial.replace(target)
     return target
+
+
+@contextlib.contextmanager
+def named_errors(name: str) -> Iterator[None]:
+    """Errors about a ``keras:PATH`` model's cached ONNX export name the model the user gave
+    instead of the cache file."""
+    try:
+        yield
+    except ModelError as exc:
+        if not is_keras(name):
+            raise
+        try:
+            cached = keras_onnx(name)
+        except ModelError:  # the error is about the source itself
+            raise exc from None
+        text = str(exc)
+        for shown in {str(cached), str(cached.resolve())}:
+            text = text.replace(shown, name)
+        raise ModelError(text) from None

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from zenopt.core.errors import ModelError, first_line
+from zenopt.models.keras_source import named_errors as _named
 
 __all__ = [
     "PREFIX",
@@ -66,6 +67,9 @@ class OnnxModel:
 def _read(path: Path) -> Any:
     import onnx
 
+    keras = " (a Keras model: use model.name=keras:PATH)"
+    if path.is_dir() or path.suffix == ".keras":
+        raise ModelError(f"model.name=onnx:{path}: not an ONNX file{keras}")
     if not path.is_file():
         raise ModelError(f"model.name=onnx:{path}: no such file; give the path of an .onnx model")
     try:
@@ -227,6 +231,11 @@ def _convert(proto: Any, input_name: str, activation: str | None, permute: Any) 
 
 
 def conversion_gap(name: str) -> str | None:
+    with _named(name):
+        return _conversion_gap(name)
+
+
+def _conversion_gap(name: str) -> str | None:
     """Why the ``onnx:PATH`` model cannot be converted to PyTorch, in one line, or None
     (``_gap``); worked out once for a file while it is unchanged, so the run's config and
     its model loader always agree."""
@@ -295,6 +304,13 @@ def _graph_only(model: OnnxModel, proto: Any, activation: str | None, gap: str) 
 def load_onnx_model(
     name: str, data_shape: tuple[int, ...], task: str, num_classes: int, X: np.ndarray
 ) -> OnnxModel:
+    with _named(name):
+        return _load_onnx_model(name, data_shape, task, num_classes, X)
+
+
+def _load_onnx_model(
+    name: str, data_shape: tuple[int, ...], task: str, num_classes: int, X: np.ndarray
+) -> OnnxModel:
     """The ONNX model named ``onnx:PATH`` as a PyTorch module for data of ``data_shape`` (or,
     when ``conversion_gap`` names why it cannot be, as its graph), checked against ONNX
     Runtime on the rows ``X`` (in the model's input space)."""
@@ -337,8 +353,9 @@ def load_onnx_model(
 
 def graph_input_shape(name: str) -> list[int]:
     """The fixed axes of an ``onnx:PATH`` model's input, batch excluded (checked)."""
-    path = source_path(name)
-    return _signature(_read(path), path)[1]
+    with _named(name):
+        path = source_path(name)
+        return _signature(_read(path), path)[1]
 
 
 def source_defaults(config: Any) -> Any:
