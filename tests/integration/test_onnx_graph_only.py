@@ -95,6 +95,8 @@ def test_predict_gives_what_the_file_gives(graph_run, tmp_path: Path) -> None:  
     predicted = [row["prediction"] for row in csv.DictReader(io.StringIO(result.stdout))]
     expected = _file_scores(model, images.astype(np.float32)[:, None]).argmax(axis=1)
     assert predicted == [str(c) for c in expected]
+    torch = CliRunner().invoke(app, ["predict", str(run), str(path), "--backend", "torch"])
+    assert torch.exit_code == 2 and "no PyTorch form" in torch.output  # not ORT called torch
 
 
 def test_compress_takes_graph_plans_and_refuses_pytorch_ones(graph_run) -> None:  # type: ignore[no-untyped-def]
@@ -108,6 +110,7 @@ def test_compress_takes_graph_plans_and_refuses_pytorch_ones(graph_run) -> None:
     assert taken.exit_code in (0, 1), taken.output
     folder = run / "compressed" / "int8"
     candidate = json.loads((folder / "candidate.json").read_text())
+    assert candidate["fidelity"]["against"].startswith("its FP32 ONNX graph")
     assert candidate["onnx_only"] and candidate["vs_torch_fp32"] == candidate["vs_onnxruntime_fp32"]
     level = make_session(folder / "model.onnx", 1).get_session_options().graph_optimization_level
     assert level == ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # the level the plan chose

@@ -46,7 +46,9 @@ def fidelity(
         "agreement": agreement(deployed, reference, state.spec.head),
         "max_abs_diff": float(np.max(np.abs(deployed - reference))) if len(X) else 0.0,
         "rows": len(X),
-        "against": "its FP32 PyTorch form",
+        "against": "its FP32 ONNX graph (it has no PyTorch form)"
+        if state.spec.name == "onnx_file"
+        else "its FP32 PyTorch form",
         "form": "ONNX (INT8 or fp16)"
         if state.onnx is not None
         else f"{runtime} {getattr(state.spec, 'precision', 'fp32')}",

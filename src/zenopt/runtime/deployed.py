@@ -40,6 +40,15 @@ class DeployedModel:
     threads: int | None
     onnx_only: bool = False
 
+    @property
+    def graph_only(self) -> bool:
+        """Whether the model is an ONNX graph kept as it came (``model.name: onnx_file``)."""
+        spec = self.folder / "model.json"
+        try:
+            return bool(json.loads(spec.read_text(encoding="utf-8")).get("name") == "onnx_file")
+        except (OSError, ValueError):
+            return False
+
     def file(self, backend: str) -> Path:
         """The file ``backend`` loads to compute this model's outputs; a one-line error when
         this model has no such form."""
@@ -50,6 +59,11 @@ class DeployedModel:
                     f"{self.label} has no model.onnx: it is deployed in {self.runtime}; use "
                     f"--backend {self.runtime}"
                 )
+        elif self.graph_only:
+            raise ModelError(
+                f"{self.label} is an ONNX graph with no PyTorch form (zenopt's converter could "
+                "not take it); use --backend onnxruntime (the default)"
+            )
         elif self.onnx_only:
             raise ModelError(
                 f"{self.label} exists only as ONNX (INT8 or fp16): its model.json is the "
