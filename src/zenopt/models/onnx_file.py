@@ -38,6 +38,15 @@ class OnnxFileModule(nn.Module):
 
     @classmethod
     def of(cls, data: bytes, permute: list[int] | None, reason: str) -> OnnxFileModule:
+        """The module holding the model ``data``, without a graph optimisation level it
+        recorded (ONNX Runtime's default until a plan's ``runtime`` step records one)."""
+        import onnx
+
+        from zenopt.runtime.onnx_runtime import set_level
+
+        proto = onnx.load_from_string(data)
+        set_level(proto, "all")
+        data = proto.SerializeToString()
         module = cls(len(data), permute, reason)
         module.graph.copy_(torch.frombuffer(bytearray(data), dtype=torch.uint8))
         return module
@@ -77,16 +86,13 @@ class OnnxFileModule(nn.Module):
     def graph_cost(self) -> tuple[int, int | None]:
         """Values stored in the graph (its weights), and its FLOPs per row (None when its
         shapes cannot be inferred); counted once."""
-        import math
-
         import onnx
 
-        from zenopt.profile.onnx_cost import proto_flops
+        from zenopt.profile.onnx_cost import proto_flops, proto_values
 
         if self._cost is None:
             proto = onnx.load_from_string(self.graph_bytes())
-            values = int(sum(math.prod(t.dims) for t in proto.graph.initializer))
-            self._cost = (values, proto_flops(proto))
+            self._cost = (proto_values(proto), proto_flops(proto))
         return self._cost
 
 
@@ -237,20 +243,15 @@ def export_graph(model: nn.Module, input_shape: tuple[int, ...], path: Path) -> 
     """The ONNX file of a deployable model whose network is a stored graph: the graph, its
     input (rows of ``input_shape``) fed by the fitted transform and transpose, its output
     scaled back when the run scaled a regression target; the new input is named ``input``
-    unless the graph uses that name. No graph optimisation level is recorded (a plan's
-    ``runtime`` step records one)."""
+    unless the graph uses that name."""
     import onnx
 
     from zenopt.core.errors import ExportError
     from zenopt.core.rundir import atomic_write_bytes
-    from zenopt.runtime.onnx_runtime import LEVEL_KEY
 
     net = stored_graph(model)
     assert net is not None
     proto = onnx.load_from_string(net.graph_bytes())
-    kept = [p for p in proto.metadata_props if p.key != LEVEL_KEY]
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
     names = _Names(proto.graph)
     prefix = _prefix(model.transform, net.permute)
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)

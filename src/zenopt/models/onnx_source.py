@@ -231,19 +231,15 @@ def _convert(proto: Any, input_name: str, activation: str | None, permute: Any) 
 
 
 def conversion_gap(name: str) -> str | None:
-    with _named(name):
-        return _conversion_gap(name)
-
-
-def _conversion_gap(name: str) -> str | None:
     """Why the ``onnx:PATH`` model cannot be converted to PyTorch, in one line, or None
     (``_gap``); worked out once for a file while it is unchanged, so the run's config and
     its model loader always agree."""
-    path = source_path(name)
-    if not path.is_file():
-        _read(path)  # the one-line error
-    stat = path.stat()
-    return _gap(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    with _named(name):
+        path = source_path(name)
+        if not path.is_file():
+            _read(path)  # the one-line error
+        stat = path.stat()
+        return _gap(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=8)
@@ -289,12 +285,8 @@ def _agree(got: np.ndarray, want: np.ndarray) -> bool:
 def _graph_only(model: OnnxModel, proto: Any, activation: str | None, gap: str) -> OnnxModel:
     """The model kept as its ONNX graph, its final activation dropped as a conversion would."""
     from zenopt.models.onnx_file import OnnxFileModule, drop_final_activation
-    from zenopt.runtime.onnx_runtime import LEVEL_KEY
 
     dropped = drop_final_activation(proto, activation)
-    kept = [p for p in proto.metadata_props if p.key != LEVEL_KEY]  # ORT's default level
-    del proto.metadata_props[:]
-    proto.metadata_props.extend(kept)
     net = OnnxFileModule.of(proto.SerializeToString(), model.permute, gap)
     notes = [f"a final {dropped} was dropped: the run's head applies it"] if dropped else []
     graph = {"dropped_activation": dropped, "graph_only": gap}

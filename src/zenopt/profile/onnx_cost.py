@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-__all__ = ["onnx_flops", "onnx_initializer_values", "proto_flops"]
+__all__ = ["onnx_flops", "onnx_initializer_values", "proto_flops", "proto_values"]
 
 COUNTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
@@ -90,5 +90,9 @@ def onnx_initializer_values(path: Path) -> int:
     """Number of values stored in the graph's initializers (weights, biases and constants)."""
     import onnx
 
-    model = onnx.load(str(path), load_external_data=False)
+    return proto_values(onnx.load(str(path), load_external_data=False))
+
+
+def proto_values(model: Any) -> int:
+    """``onnx_initializer_values`` of a loaded model."""
     return int(sum(math.prod(t.dims) for t in model.graph.initializer))

@@ -16,6 +16,7 @@ __all__ = [
     "graph_level",
     "make_session",
     "recorded_level",
+    "set_level",
     "stamp_level",
 ]
 
@@ -78,9 +79,18 @@ def recorded_level(path: Path) -> str:
     return level
 
 
+def set_level(model: Any, level: str) -> None:
+    """Record ``level`` in a loaded model's metadata (``LEVEL_KEY``); ``all``, the default,
+    is recorded as no entry (an entry the model had is removed)."""
+    kept = [p for p in model.metadata_props if p.key != LEVEL_KEY]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    if level != "all":
+        model.metadata_props.add(key=LEVEL_KEY, value=level)
+
+
 def stamp_level(path: Path, level: str) -> None:
-    """Record ``level`` in the model file's metadata (``LEVEL_KEY``); ``all``, the default,
-    is recorded as no entry (an entry the file had is removed)."""
+    """``set_level`` on the model file ``path``."""
     import onnx
 
     from zenopt.core.rundir import atomic_write_bytes
@@ -88,11 +98,7 @@ def stamp_level(path: Path, level: str) -> None:
     if level == "all" and recorded_level(path) == "all":
         return
     model = onnx.load(str(path))
-    kept = [p for p in model.metadata_props if p.key != LEVEL_KEY]
-    del model.metadata_props[:]
-    model.metadata_props.extend(kept)
-    if level != "all":
-        model.metadata_props.add(key=LEVEL_KEY, value=level)
+    set_level(model, level)
     atomic_write_bytes(path, model.SerializeToString())
 
 

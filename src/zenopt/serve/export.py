@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zenopt.core.errors import ConfigError
 from zenopt.core.rundir import atomic_write_text
-from zenopt.runtime.onnx_runtime import LEVEL_KEY
+from zenopt.runtime.onnx_runtime import recorded_level
 from zenopt.serve.model import ServedModel
 from zenopt.serve.settings import ServeSettings
 
@@ -90,8 +90,7 @@ def triton_config(served: ServedModel, settings: ServeSettings) -> str:
     import onnx
 
     assert served.onnx is not None
-    model = onnx.load(str(served.onnx), load_external_data=False)
-    graph = model.graph
+    graph = onnx.load(str(served.onnx), load_external_data=False).graph
     initializers = {i.name for i in graph.initializer}
     inputs = [v for v in graph.input if v.name not in initializers]
     batched = _batch_axis_dynamic([*inputs, *graph.output])
@@ -107,7 +106,7 @@ def triton_config(served: ServedModel, settings: ServeSettings) -> str:
             f"  default_queue_policy {{ max_queue_size: {settings.queue} "
             f"default_timeout_microseconds: {settings.timeout_ms * 1000} }}\n}}\n"
         )
-    level = {p.key: p.value for p in model.metadata_props}.get(LEVEL_KEY, "all")
+    level = recorded_level(served.onnx)
     if level != "all":  # the backend's codes: -1 basic, 1 extended, 2 none (else all)
         code = {"basic": -1, "extended": 1, "none": 2}[level]
         text += f"optimization {{ graph {{ level: {code} }} }}\n"
