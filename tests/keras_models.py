@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["keras_digits"]
+__all__ = ["keras_digits", "keras_predict"]
 
 _SCRIPT = """
 import sys
@@ -62,3 +62,25 @@ def keras_digits(folder: Path) -> tuple[Path, Path, np.ndarray]:
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     return folder / "digits.keras", folder / "saved_model", np.load(folder / "keras_scores.npy")
+
+
+_PREDICT = """
+import sys
+import numpy as np
+import keras
+
+model = keras.models.load_model(sys.argv[1], compile=False)
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+"""
+
+
+def keras_predict(model: Path, rows: np.ndarray, folder: Path) -> np.ndarray:
+    """Keras's own outputs of the saved model ``model`` on ``rows`` (in its input layout),
+    computed in a child process."""
+    np.save(folder / "rows.npy", rows)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-c", _PREDICT, str(model), str(folder / "rows.npy"),
+               str(folder / "outputs.npy")]  # fmt: skip
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return np.load(folder / "outputs.npy")

@@ -17,7 +17,8 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 CONFIGS = sorted(
     p.name
     for p in EXAMPLES.glob("*.yaml")
-    if p.name not in {"digits.yaml", "tune_breast_cancer.yaml", "compress_digits.yaml"}
+    if p.name
+    not in {"digits.yaml", "tune_breast_cancer.yaml", "compress_digits.yaml", "keras_mnist.yaml"}
 )
 runner = CliRunner()
 
@@ -48,6 +49,16 @@ def test_compress_example_is_the_default_job_with_the_plan() -> None:
         "prune(ratio=0.5) -> distill -> quantize(mode=static)"
     )
     assert (config.data, config.model, config.seed) == (default.data, default.model, default.seed)
+
+
+def test_keras_example_is_the_default_job_with_the_keras_network() -> None:
+    """Run by ``tests/integration/test_keras_factory.py`` (it needs the TensorFlow extra)."""
+    from zenopt.core.config import load_config
+
+    config = load_config(EXAMPLES / "keras_mnist.yaml")
+    default = load_config(EXAMPLES / "digits.yaml")
+    assert config.model.name == "examples.keras_mnist:classic_cnn"
+    assert config.model_copy(update={"model": default.model}) == default
 
 
 def test_every_input_kind_has_an_example() -> None:

@@ -80,6 +80,33 @@ def test_a_keras_file_is_measured_as_keras_predicts_and_quantizes(
     assert candidate["onnx_only"] and candidate["fidelity"]["agreement"] >= 0.9
 
 
+def test_a_keras_file_is_fine_tuned_in_keras_when_train_epochs_is_set(
+    keras_files: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    """``train.epochs: 2`` fine-tunes the saved model with Keras's fit (its softmax output
+    trains with a probability loss); the run measures what the fine-tuned model predicts."""
+    from tests.keras_models import keras_predict
+
+    from zenopt.core.config import RunConfig
+    from zenopt.flow.data import prepare_data
+
+    model, _, _ = keras_files
+    result = _run(f"keras:{model}", tmp_path / "run", "train.epochs=2", "train.lr=0.0005")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    training = manifest["training"]
+    assert training["framework"] == "keras" and training["epochs_run"] == 2
+    assert training["outputs"].startswith("probabilities")
+    assert manifest["model"]["params"]["source"]["model"] == f"keras:{model}"
+    prepared = prepare_data(RunConfig.model_validate(manifest["config"])).prepared
+    X = prepared.model_input(prepared.splits.test.X).transpose(0, 2, 3, 1)
+    tuned = Path(training["keras_model"])
+    scores = keras_predict(tuned, np.ascontiguousarray(X), tmp_path)
+    want = float(np.mean(scores.argmax(axis=1) == prepared.splits.test.y))
+    assert manifest["quality"]["test"]["accuracy"] == pytest.approx(want, abs=1e-9)
+    assert tuned.read_bytes() != model.read_bytes()
+
+
 def test_a_saved_model_folder_goes_through_tf2onnx(
     keras_files: tuple[Path, Path, np.ndarray], tmp_path: Path
 ) -> None:
@@ -97,7 +124,6 @@ def test_what_cannot_be_done_is_one_line(
     model, _, _ = keras_files
     (tmp_path / "notes.txt").write_text("not a model")
     for name, extra, phrase in (
-        (f"keras:{model}", ["train.epochs=3"], "fine-tuning a saved Keras model"),
         (f"keras:{model}", ["data.resize=16"], f"keras:{model}: the model takes rows"),
         (f"keras:{tmp_path / 'x.onnx'}", [], "an ONNX file; use model.name=onnx:"),
         (f"keras:{tmp_path / 'notes.txt'}", [], "neither a Keras 3 model file"),

@@ -128,7 +128,12 @@ class TrainConfig(_Section):
     optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
     lr: float = Field(2e-3, gt=0.0, le=10.0)
     batch_size: int = Field(64, ge=1)
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(
+        20,
+        ge=0,
+        description="training epochs; 0 only for a model that arrives trained (keras:PATH: "
+        "evaluated as it is, else fine-tuned)",
+    )
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     nesterov: bool = False
     weight_decay: float = Field(0.0, ge=0.0)

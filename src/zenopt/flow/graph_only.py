@@ -48,11 +48,12 @@ def _space(config: RunConfig, gap: str) -> None:
     config.compress.search.space = space.model_copy(update=updates)
 
 
-def graph_only_defaults(config: RunConfig) -> RunConfig:
-    """``config`` for a model kept as its ONNX graph; other configs come back as they are."""
-    if not is_onnx(config.model.name):
-        return config
-    gap = conversion_gap(config.model.name)
+def graph_only_defaults(config: RunConfig, gap: str | None = None) -> RunConfig:
+    """``config`` for a model kept as its ONNX graph; other configs come back as they are.
+    ``gap``: why the model has no PyTorch form, when the caller knows (a Keras factory's);
+    else worked out for an ``onnx:PATH`` model."""
+    if gap is None and is_onnx(config.model.name):
+        gap = conversion_gap(config.model.name)
     if gap is None:
         return config
     config = config.model_copy(deep=True)

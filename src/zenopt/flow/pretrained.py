@@ -19,7 +19,7 @@ from zenopt.models import DeployableModel, ModelSpec
 from zenopt.models.input_transform import InputTransform
 from zenopt.models.onnx_source import load_onnx_model
 
-__all__ = ["HEAD_LOSS", "build_pretrained", "take_pretrained"]
+__all__ = ["HEAD_LOSS", "build_pretrained", "note_graph_only", "take_pretrained"]
 
 HEAD_LOSS = {"softmax": "cross_entropy", "sigmoid": "bce", "identity": "mse"}
 _CHECK_ROWS = 256  # training rows the conversion is checked on
@@ -75,8 +75,15 @@ def take_pretrained(
         "pretrained": f"{ctx.config.model.name}: trained elsewhere, taken as it is",
         "epochs_run": 0,
     }
+    note_graph_only(ctx, record, spec)
+    return Baseline(model, spec)
+
+
+def note_graph_only(ctx: RunContext, record: RunRecord, spec: ModelSpec) -> None:
+    """For a model kept as its ONNX graph, the one line on what the search could not try, in
+    the manifest's training section and on the console."""
     reason = spec.params.get("reason")
-    if reason:  # kept as its ONNX graph: the one line on what the search could not try
+    if reason:
         line = (
             f"{PYTORCH_TECHNIQUES} were not tried: {reason}, so there is no PyTorch form to "
             "train; the efficiency search, when it runs, tries graph techniques only (INT8, "
@@ -84,4 +91,3 @@ def take_pretrained(
         )
         record.manifest["training"]["pytorch_techniques"] = line
         ctx.warn(f"{ctx.config.model.name} runs as its ONNX graph: {line}")
-    return Baseline(model, spec)

@@ -26,6 +26,7 @@ from zenopt.flow.data import prepare_data
 from zenopt.flow.efficiency.stage import efficiency_stage, judge_baseline
 from zenopt.flow.export import export_stage
 from zenopt.flow.graph_only import graph_only_defaults
+from zenopt.flow.keras_train import keras_gap
 from zenopt.flow.manifest import now, start_manifest, to_yaml
 from zenopt.flow.pretrained import HEAD_LOSS
 from zenopt.flow.profile import profile_stage
@@ -77,11 +78,14 @@ def run_pipeline(
         )
     configure_host_lock(config.bench.host_lock)  # one timing at a time on this host
     config = source_defaults(config)  # a model that arrives trained keeps its input space
-    config = graph_only_defaults(config)  # one without a PyTorch form: graph techniques only
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
     stage = prepare_data(config)
     timings = {"data_s": time.perf_counter() - tick}
+    # A model without a PyTorch form gets graph techniques only (a Keras factory's model is
+    # built in Keras once, on the data's shape, to find out).
+    gap = keras_gap(config, stage.dataset, stage.prepared)
+    config = graph_only_defaults(config, gap)
     net, spec = build(config, stage.dataset, stage.prepared)
     if spec.name in (
         "onnx",

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from zenopt.core.config import RunConfig
+from zenopt.core.errors import ConfigError
 from zenopt.core.records import EpochRecord
 from zenopt.data import Dataset, TargetScaler
 from zenopt.data.augment import BatchAugmenter
@@ -20,6 +21,7 @@ from zenopt.data.prepare import Prepared
 from zenopt.evaluate.quality import evaluate_outputs, predict_torch
 from zenopt.flow.context import Baseline, RunContext, RunRecord
 from zenopt.flow.data import DataStage
+from zenopt.flow.keras_train import KerasPending, build_keras, is_keras_training, train_keras
 from zenopt.models import DeployableModel, ModelSpec, build_model
 from zenopt.models.input_transform import InputTransform
 from zenopt.models.onnx_source import is_onnx
@@ -32,7 +34,8 @@ __all__ = ["HEADS", "build", "evaluate_split", "model_inputs", "train", "train_b
 
 HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 
-EpochCallback = Callable[[EpochRecord, DeployableModel], None]
+# Each epoch's record, and the model as it stands (a Keras model: its validation outputs).
+EpochCallback = Callable[[EpochRecord, "DeployableModel | np.ndarray"], None]
 
 
 def _seed_everything(seed: int) -> None:
@@ -46,13 +49,20 @@ def build(
     """Seed, then build the network for this data; fails before anything is written."""
     input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
     net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
+    if is_keras_training(config):  # trained in Keras, in a child process
+        return build_keras(config, dataset, prepared, net_shape)
     if is_onnx(config.model.name):
         from zenopt.flow.pretrained import build_pretrained
 
         return build_pretrained(config, dataset, prepared, net_shape)
+    name = resolve_model_name(config.model.name, dataset.kind)
+    if config.train.epochs < 1:
+        raise ConfigError(
+            f"train.epochs=0: model {name} is trained by zenopt; give 1 or more (0 is for a "
+            "saved model evaluated as it is: keras:PATH)"
+        )
     loss = resolve_loss(config.train.loss, dataset.task)
     num_outputs = num_outputs_for(loss, dataset.num_classes)
-    name = resolve_model_name(config.model.name, dataset.kind)
     _seed_everything(config.seed)
     net = build_model(name, net_shape, num_outputs, dict(config.model.params))
     spec = ModelSpec(
@@ -90,7 +100,10 @@ def train(
     the network and the target scaling in one deployable module.
 
     ``on_epoch`` sees each epoch's record and the deployable model as it stands (the quality
-    loop measures its validation metric there for the pruner)."""
+    loop measures its validation metric there for the pruner). A Keras model trains in Keras
+    (``keras_train``); the spec of what it became comes back as ``extra["spec"]``."""
+    if isinstance(net, KerasPending):
+        return train_keras(config, dataset, prepared, net, on_epoch)
     loss = resolve_loss(config.train.loss, dataset.task)
     splits = prepared.splits
     target = TargetScaler()
@@ -128,11 +141,12 @@ def train(
 
 
 def evaluate_split(
-    model: torch.nn.Module, head: str, stage: DataStage, split: str
+    model: torch.nn.Module | np.ndarray, head: str, stage: DataStage, split: str
 ) -> dict[str, Any]:
-    """Quality of ``model`` (PyTorch) on one split: ``"val"`` or ``"test"``."""
+    """Quality of ``model`` (PyTorch, or its outputs on the split's rows) on one split:
+    ``"val"`` or ``"test"``."""
     part = getattr(stage.prepared.splits, split)
-    outputs = predict_torch(model, part.X)
+    outputs = model if isinstance(model, np.ndarray) else predict_torch(model, part.X)
     return evaluate_outputs(outputs, part.y, head, stage.dataset.task, stage.dataset.class_names)
 
 
@@ -141,7 +155,7 @@ def train_baseline(
 ) -> Baseline:
     """Train the run's baseline with a progress bar; its training and preprocessing go into
     the manifest. A model that arrived trained (``onnx:PATH``) is taken as it is."""
-    if spec.name in ("onnx", "onnx_file"):
+    if spec.name in ("onnx", "onnx_file") and not isinstance(net, KerasPending):
         from zenopt.flow.pretrained import take_pretrained
 
         return take_pretrained(ctx, record, net, spec)
@@ -158,7 +172,12 @@ def train_baseline(
             lambda epoch, _: progress(epoch, monitor),
         )
         progress.finish(training["epochs_run"])
+    spec = extra.pop("spec", spec)  # a Keras model: what it became
     record.manifest["data"]["preprocess"] = extra["preprocess"]
     record.manifest["model"] = {**spec.to_dict(), "loss": extra["loss"]}
     record.manifest["training"] = training
+    if isinstance(net, KerasPending):
+        from zenopt.flow.pretrained import note_graph_only
+
+        note_graph_only(ctx, record, spec)
     return Baseline(model, spec)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from zenopt.core.config import ParamSpec, RunConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.records import EpochRecord
@@ -112,10 +114,11 @@ def make_trial_fn(config: RunConfig, stage: DataStage, artifacts: Path, metric: 
         trial_config = apply_params(config, params)
         net, spec = build(trial_config, dataset, stage.prepared)
 
-        def on_epoch(record: EpochRecord, model: DeployableModel) -> None:
+        def on_epoch(record: EpochRecord, model: DeployableModel | np.ndarray) -> None:
             report(record.epoch, float(evaluate_split(model, spec.head, stage, "val")[metric]))
 
         model, training, extra = train(trial_config, dataset, stage.prepared, net, on_epoch)
+        spec = extra.pop("spec", spec)  # a Keras model: what it became
         val = evaluate_split(model, spec.head, stage, "val")
         checks = check_quality(trial_config.requirements, val, "validation split")
         folder = artifacts / f"trial-{number:05d}"
@@ -254,6 +257,7 @@ def run_quality_loop(ctx: RunContext) -> QualityLoopResult:
     trial_config = apply_params(config, chosen["params"])
     net, spec = build(trial_config, stage.dataset, stage.prepared)
     model, training, extra = train(trial_config, stage.dataset, stage.prepared, net)
+    spec = extra.pop("spec", spec)
     val = evaluate_split(model, spec.head, stage, "val")
     summary["restored_from"] = "retrained here (the trial's model folder is not reachable)"
     summary["retrained_value"] = float(val[setup["metric"]])

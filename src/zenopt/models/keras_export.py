@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _fail(message: str) -> None:
@@ -34,6 +35,12 @@ def _keras(source: Path, target: Path) -> None:
         _fail(f"the model has {len(inputs)} inputs; zenopt optimizes models with one input")
     shape = [1 if d is None else int(d) for d in inputs[0].shape]
     model(np.zeros(shape, dtype="float32"))  # a loaded model is traced only once called
+    export_onnx(model, target)
+
+
+def export_onnx(model: Any, target: Path) -> None:
+    """Keras's own ONNX export of ``model``; through a SavedModel and tf2onnx when Keras's
+    export leaves stored tensors as graph inputs."""
     model.export(str(target), format="onnx", verbose=False)
     if _graph_inputs(target) > 1:  # e.g. an adapted Normalization's mean and variance
         import tempfile

@@ -37,10 +37,12 @@ TOLERANCE = 1e-4  # the converted graph against ONNX Runtime: largest difference
 
 
 def is_onnx(name: str) -> bool:
-    """An ONNX model as the starting point: ``onnx:PATH``, or ``keras:PATH`` exported to one."""
+    """An ONNX model as the starting point: ``onnx:PATH``, or ``keras:PATH`` exported to one
+    (not ``keras:package.module:factory``, a Keras model zenopt trains)."""
+    from zenopt.models.keras_job import is_keras_factory
     from zenopt.models.keras_source import is_keras
 
-    return name.startswith(PREFIX) or is_keras(name)
+    return name.startswith(PREFIX) or (is_keras(name) and not is_keras_factory(name))
 
 
 def source_path(name: str) -> Path:
@@ -352,7 +354,8 @@ def graph_input_shape(name: str) -> list[int]:
 
 def source_defaults(config: Any) -> Any:
     """The run's config for an ``onnx:PATH`` model: the data stays in the model's input space
-    (``data.scale: none`` unless set), images are resized to the graph's side when
+    (``data.scale: none`` unless set), a ``keras:PATH`` model is evaluated as it is unless
+    ``train.epochs`` is set (then fine-tuned in Keras), images are resized to the graph's side when
     ``data.resize`` is ``auto``, and the search tries ONNX Runtime's graph optimisation
     levels all and extended unless ``compress.search.space.graph_optimization`` is set.
     Other configs come back as they are."""
@@ -367,11 +370,8 @@ def source_defaults(config: Any) -> Any:
             "no training hyperparameters to tune; leave tune.when out (or set never)"
         )
     config.tune.when = "never"
-    if config.model.name.startswith("keras:") and "epochs" in config.train.model_fields_set:
-        raise ConfigError(
-            f"train.epochs={config.train.epochs}: fine-tuning a saved Keras model (in Keras) is "
-            "not built yet; leave train.epochs out, and the model is evaluated as it is"
-        )
+    if config.model.name.startswith("keras:") and "epochs" not in config.train.model_fields_set:
+        config.train.epochs = 0  # evaluated as it is; train.epochs N fine-tunes it in Keras
     space = config.compress.search.space
     if "graph_optimization" not in space.model_fields_set:  # a graph from elsewhere: try both
         update = {"graph_optimization": ["all", "extended"]}

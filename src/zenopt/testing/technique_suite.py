@@ -89,7 +89,8 @@ def train_small_model() -> TrainedModel:
     config = load_config(None, SMALL_RUN)
     stage = prepare_data(config)
     net, spec = build(config, stage.dataset, stage.prepared)
-    model, _, _ = train(config, stage.dataset, stage.prepared, net)
+    model, _, extra = train(config, stage.dataset, stage.prepared, net)
+    spec = extra.pop("spec", spec)
     return TrainedModel(config, stage, model, spec)
 
 
