@@ -14,6 +14,9 @@ rotated), with ratios per round against ORT FP32 summarised as a median and 95% 
 accuracy on the same test rows (the run's test split), and file size.
 
     .venv/bin/python benchmarks/bench_foreign.py [--rounds 7] [--olive-python PATH]
+
+``--model keras`` measures instead the classic Keras MNIST CNN that zenopt trains in Keras
+(``examples/keras_mnist.py``) and its PyTorch twin ``tf_cnn`` (``foreign_keras.py``).
 """
 
 from __future__ import annotations
@@ -95,11 +98,14 @@ def _zenopt(model: Path, out: Path, trials: int, timeout_min: float) -> dict[str
 
 
 def _int8_default(model: Path, calibration: np.ndarray, path: Path) -> Path:
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, quantize_static
+
+    name = onnx.load(str(model)).graph.input[0].name
 
     class Reader(CalibrationDataReader):  # type: ignore[misc]
         def __init__(self) -> None:
-            self.rows = iter([{"image": calibration[i : i + 1]} for i in range(len(calibration))])
+            self.rows = iter([{name: calibration[i : i + 1]} for i in range(len(calibration))])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.rows, None)
@@ -148,7 +154,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--timeout-min", type=float, default=3.0)
     parser.add_argument("--olive-python", default=None)
+    parser.add_argument("--model", choices=["resnet", "keras"], default="resnet")
+    parser.add_argument("--set", action="append", default=[], help="config override (keras)")
     args = parser.parse_args()
+    if args.model == "keras":
+        _keras_main(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         model, built = _cnn(folder)
@@ -172,6 +183,44 @@ def main() -> None:
         section = foreign_report.section(built, manifest, times, rows, olive, args.rounds)
     print(section)
     write_section("foreign", section)
+
+
+def _keras_main(args: Any) -> None:
+    """The classic Keras CNN trained by zenopt in Keras, against the anchors on its own ONNX
+    export, and its PyTorch twin ``tf_cnn`` after zenopt, all in one session."""
+    import foreign_keras  # type: ignore[import-not-found]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        runs = {"keras": folder / "keras", "tf_cnn": folder / "tf_cnn"}
+        budget = (args.trials, args.timeout_min, args.set)
+        manifest = foreign_keras.run_zenopt(foreign_keras.KERAS, runs["keras"], *budget)
+        twin = foreign_keras.run_zenopt("tf_cnn", runs["tf_cnn"], *budget)
+        model = foreign_keras.keras_file(runs["keras"], folder)
+        X_test, y_test, calibration = _rows(runs["keras"])
+        anchors = {foreign_report.BASE: model,
+                   "ORT static INT8, defaults": _int8_default(model, calibration,
+                                                              folder / "int8.onnx")}  # fmt: skip
+        olive = _olive(args.olive_python, model, calibration, folder)
+        if isinstance(olive, Path):
+            anchors["Olive static INT8"] = olive
+        threads = inference_threads(None)
+        models = {name: ("onnxruntime", path, threads) for name, path in anchors.items()}
+        models[foreign_report.TWIN_FP32] = ("onnxruntime", runs["tf_cnn"] / "model.onnx", threads)
+        ours, theirs = _deployed(runs["keras"], manifest, threads), _deployed(
+            runs["tf_cnn"], twin, threads)  # fmt: skip
+        models["zenopt"], models[foreign_report.TWIN] = ours[0], theirs[0]
+        times = _session(models, X_test, args.rounds)
+        rows = {name: {"accuracy": _accuracy(path, X_test, y_test), "bytes": path.stat().st_size}
+                for name, (_, path, _) in models.items()
+                if name not in ("zenopt", foreign_report.TWIN)}  # fmt: skip
+        rows["zenopt"] = {"accuracy": ours[1], "bytes": ours[2]}
+        rows[foreign_report.TWIN] = {"accuracy": theirs[1], "bytes": theirs[2]}
+        section = foreign_report.keras_section(
+            {"keras": manifest, "tf_cnn": twin}, times, rows, olive, args.rounds
+        )
+    print(section)
+    write_section("foreign_keras", section)
 
 
 def _other_levels(

@@ -26,19 +26,19 @@ from olive.data.registry import Registry
 
 
 class _Rows(torch.utils.data.Dataset):
-    def __init__(self, path):
-        self.rows = np.load(path)
+    def __init__(self, path, name):
+        self.rows, self.name = np.load(path), name
 
     def __len__(self):
         return len(self.rows)
 
     def __getitem__(self, i):
-        return {"image": torch.from_numpy(self.rows[i])}, 0
+        return {self.name: torch.from_numpy(self.rows[i])}, 0
 
 
 @Registry.register_dataset()
-def zenopt_calibration(path, **kwargs):
-    return _Rows(path)
+def zenopt_calibration(path, name, **kwargs):
+    return _Rows(path, name)
 """
 
 
@@ -47,15 +47,17 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     script = out / "olive_data.py"
     script.write_text(SCRIPT)
+    import onnx
     from olive import run
 
+    name = onnx.load(str(model)).graph.input[0].name
     config = {
         "input_model": {"type": "ONNXModel", "model_path": str(model)},
         "data_configs": [{
             "name": "calibration",
             "user_script": str(script),
             "load_dataset_config": {"type": "zenopt_calibration",
-                                    "params": {"path": str(calibration)}},
+                                    "params": {"path": str(calibration), "name": name}},
             "dataloader_config": {"params": {"batch_size": 1}},
         }],
         "passes": {"quantize": {"type": "OnnxStaticQuantization",

@@ -5,7 +5,7 @@ rewrites in PyTorch), written the Keras way: conv 32 5×5 same → ReLU → pool
 same → ReLU → pool 2 → dense 1024 → ReLU → dropout → dense → softmax, trained with Adam.
 zenopt trains it with Keras's own ``fit`` (in a child process) and optimizes its ONNX export::
 
-    zenopt run --config examples/keras_mnist.yaml
+    PYTHONPATH=. zenopt run --config examples/keras_mnist.yaml   # from the repository root
 
 A factory is called as ``factory(input_shape, num_outputs, **model.params)``; image input
 comes channels last, ``(height, width, channels)``.

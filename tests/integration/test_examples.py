@@ -58,7 +58,13 @@ def test_keras_example_is_the_default_job_with_the_keras_network() -> None:
     config = load_config(EXAMPLES / "keras_mnist.yaml")
     default = load_config(EXAMPLES / "digits.yaml")
     assert config.model.name == "examples.keras_mnist:classic_cnn"
-    assert config.model_copy(update={"model": default.model}) == default
+    same = {
+        "model": default.model,
+        "requirements": default.requirements,
+        "compress": default.compress,
+    }  # this network's own efficiency targets and budget
+    assert config.model_copy(update=same) == default
+    assert config.requirements.min_accuracy == default.requirements.min_accuracy
 
 
 def test_every_input_kind_has_an_example() -> None:

@@ -95,7 +95,9 @@ def test_a_regression_factory_learns_the_standardised_target_and_gives_the_data_
                   "train.epochs=8", "train.optimizer=sgd", "train.weight_decay=0.001")  # fmt: skip
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert "Rescaling" in manifest["training"]["target_scaling"]
+    target = manifest["data"]["preprocess"]["target"]
+    y_train = _split(manifest, "train")[1]
+    assert target["mean"] == pytest.approx(float(np.mean(y_train)))  # standardised training
     values, y = _keras_outputs(manifest, "val", tmp_path)
     mse = float(np.mean((values[:, 0] - y) ** 2))
     assert manifest["quality"]["validation"]["mse"] == pytest.approx(mse, rel=1e-4)
@@ -140,55 +142,73 @@ def test_what_cannot_be_done_is_one_line(tmp_path: Path) -> None:
         assert not (tmp_path / "refused").exists()  # refused before anything is written
 
 
-_MAPPING = """
+_STEPS = """
 import json, sys
 import numpy as np
 import keras
-from zenopt.models.keras_fit import _optimizer, _regularize
+from zenopt.keras_child.fit import _loss, _optimizer, _regularize
 
-base = {"lr": 0.01, "momentum": 0.8, "nesterov": True, "l1": 0.001, "l2": 0.002,
-        "weight_decay": 0.01}
+job = json.loads(sys.argv[1])
+X, y = np.asarray(job["X"], dtype="float32"), np.asarray(job["y"])
 found = {}
-for kind in ("sgd", "adam", "adamw", "rmsprop"):
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3),
-                              keras.layers.BatchNormalization(), keras.layers.Dense(2)])
-    settings = {**base, "optimizer": kind}
+for settings in job["settings"]:
+    model = keras.Sequential([keras.Input((X.shape[1],)), keras.layers.Dense(3)])
+    model.set_weights([np.asarray(w, dtype="float32") for w in job["weights"]])
     _regularize(model, keras, settings)
-    optimizer = _optimizer(keras, settings)
-    weights = [(np.asarray(v), len(v.shape) > 1) for v in model.trainable_weights]
-    found[kind] = {"penalty": float(sum(float(x) for x in model.losses)),
-                   "weights": [[w.tolist(), kernel] for w, kernel in weights],
-                   "config": {k: v for k, v in optimizer.get_config().items()
-                              if isinstance(v, (int, float, bool, str))}}
+    model.compile(optimizer=_optimizer(keras, settings), loss=_loss(keras, "cross_entropy",
+                  False, False))
+    model.fit(X, y, batch_size=len(X), epochs=3, shuffle=False, verbose=0)
+    found[settings["optimizer"] + str(settings["momentum"])] = [
+        w.tolist() for w in model.get_weights()]
 print(json.dumps(found))
 """
 
 
-def test_the_optimizers_and_penalties_map_onto_keras(tmp_path: Path) -> None:
-    """PyTorch's coupled weight decay (SGD, Adam, RMSprop) is ``wd/2·Σw²`` on every trainable
-    weight; AdamW's is decoupled (Keras's own ``weight_decay``); ``train.l1``/``l2`` fall on
-    kernels only. Checked on Keras's own regularization losses and optimizer configs."""
+def test_the_optimizers_and_penalties_step_as_zenopts_pytorch_loop(tmp_path: Path) -> None:
+    """Three full-batch steps of a linear classifier in Keras (the child's optimizer, loss
+    and regularizers) against the same steps in PyTorch with zenopt's own optimizer and
+    penalty: SGD (momentum, Nesterov), Adam, AdamW and RMSprop, with coupled or decoupled
+    weight decay and an L1 and L2 penalty."""
     import os
     import subprocess
     import sys
 
+    import torch
+    import torch.nn.functional as F
+
+    from zenopt.core.config import TrainConfig
+    from zenopt.train.losses import penalty
+    from zenopt.train.optimizers import build_optimizer
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 5)).astype(np.float32), rng.integers(0, 3, 16)
+    kernel, bias = rng.normal(size=(5, 3)).astype(np.float32), np.zeros(3, np.float32)
+    base = {"lr": 0.05, "nesterov": True, "l1": 0.001, "l2": 0.002, "weight_decay": 0.01}
+    settings = [{**base, "optimizer": kind, "momentum": momentum} for kind, momentum in
+                (("sgd", 0.0), ("sgd", 0.9), ("adam", 0.9), ("adamw", 0.9),
+                 ("rmsprop", 0.0), ("rmsprop", 0.5))]  # fmt: skip
+    job = {"X": X.tolist(), "y": y.tolist(), "weights": [kernel.tolist(), bias.tolist()],
+           "settings": settings}  # fmt: skip
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", _MAPPING], env=env, capture_output=True,
-                          text=True, timeout=600)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _STEPS, json.dumps(job)], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
-    for kind, seen in found.items():
-        coupled = 0.01 / 2 if kind != "adamw" else 0.0
-        want = 0.0
-        for values, kernel in seen["weights"]:
-            w = np.asarray(values)
-            want += (0.001 * np.abs(w).sum() + 0.002 * (w**2).sum()) if kernel else 0.0
-            want += coupled * (w**2).sum()
-        assert seen["penalty"] == pytest.approx(want, rel=1e-5), kind
-        assert seen["config"]["learning_rate"] == pytest.approx(0.01)
-    assert found["sgd"]["config"]["momentum"] == pytest.approx(0.8)
-    assert found["sgd"]["config"]["nesterov"] is True
-    assert found["adamw"]["config"]["weight_decay"] == pytest.approx(0.01)
-    assert found["rmsprop"]["config"]["rho"] == pytest.approx(0.99)  # PyTorch's alpha
-    assert found["adam"]["config"]["epsilon"] == pytest.approx(1e-8)  # PyTorch's eps
+    for s in settings:
+        config = TrainConfig(**{k: s[k] for k in ("optimizer", "lr", "momentum", "nesterov",
+                                                   "weight_decay", "l1", "l2")})  # fmt: skip
+        linear = torch.nn.Linear(5, 3)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(kernel.T))
+            linear.bias.copy_(torch.from_numpy(bias))
+        optimizer = build_optimizer(linear, config)
+        for _ in range(3):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(linear(torch.from_numpy(X)), torch.from_numpy(y))
+            (loss + penalty(linear, config.l1, config.l2)).backward()
+            optimizer.step()
+        keras_kernel, keras_bias = (np.asarray(w) for w in found[s["optimizer"] +
+                                                                 str(s["momentum"])])  # fmt: skip
+        torch_kernel = linear.weight.detach().numpy().T
+        assert np.allclose(keras_kernel, torch_kernel, rtol=1e-3, atol=1e-5), s
+        assert np.allclose(keras_bias, linear.bias.detach().numpy(), rtol=1e-3, atol=1e-5), s

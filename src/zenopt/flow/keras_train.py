@@ -34,7 +34,7 @@ from zenopt.models.keras_job import (
 )
 from zenopt.models.keras_source import is_keras
 from zenopt.models.registry import factory_folder
-from zenopt.profile.hostlock import training_epoch
+from zenopt.profile.hostlock import configured_lock_path
 from zenopt.train import resolve_loss
 from zenopt.train.losses import num_outputs_for
 
@@ -63,33 +63,50 @@ def is_keras_training(config: RunConfig) -> bool:
 
 
 def _job(config: RunConfig, dataset: Dataset, net_shape: tuple[int, ...], loss: str) -> Any:
+    """The child's job: the model (a factory, or a saved model), the loss, the training
+    threads and the host lock it takes per epoch."""
     name = config.model.name
-    job: dict[str, Any] = {"name": name, "loss": loss}
+    job: dict[str, Any] = {"name": name, "loss": loss, "threads": torch.get_num_threads(),
+                           "host_lock": configured_lock_path()}  # fmt: skip
     if is_keras_factory(name):
         ref = factory_ref(name)
         job.update(mode="factory", ref=ref, folder=factory_folder(ref),
                    params=dict(config.model.params), input_shape=list(keras_input_shape(net_shape)),
                    num_outputs=num_outputs_for(loss, dataset.num_classes))  # type: ignore[arg-type]  # fmt: skip
     else:
-        from zenopt.models.onnx_source import source_path
-
-        source = Path(name[len("keras:") :]).expanduser()
-        outputs = _saved_outputs(source_path(name))
-        job.update(mode="saved", source=str(source), num_outputs=outputs)
+        job.update(mode="saved", source=str(Path(name[len("keras:") :]).expanduser()))
     return job
 
 
-def _saved_outputs(onnx_path: Path) -> int:
-    import onnx
+def _factory_loss(config: RunConfig, dataset: Dataset) -> str:
+    """``train.loss: auto`` for a Keras factory on two classes is cross-entropy over two
+    outputs: Keras classifiers end in ``Dense(num_outputs, activation="softmax")``."""
+    if config.train.loss == "auto" and dataset.task == "binary":
+        return "cross_entropy"
+    return resolve_loss(config.train.loss, dataset.task)
 
-    dims = onnx.load(str(onnx_path)).graph.output[0].type.tensor_type.shape.dim
-    return int(dims[1].dim_value) if len(dims) == 2 and dims[1].dim_value else 1
+
+def _saved_head(
+    config: RunConfig, dataset: Dataset, prepared: Prepared, net_shape: tuple[int, ...]
+) -> tuple[str, int]:
+    """A saved model to fine-tune: its head and output width, from its ONNX export."""
+    from zenopt.flow.pretrained import build_pretrained
+
+    source = Path(config.model.name[len("keras:") :]).expanduser()
+    if source.is_dir():
+        raise ConfigError(
+            f"train.epochs={config.train.epochs}: {config.model.name} is a SavedModel folder, "
+            "which Keras 3 cannot load to train; fine-tune the .keras file (model.save("
+            "'m.keras')), or leave train.epochs out to evaluate it as it is"
+        )
+    spec = build_pretrained(config, dataset, prepared, net_shape)[1]
+    return spec.head, spec.num_outputs
 
 
 def probe(job: dict[str, Any]) -> str:
     """Build the factory's model in Keras (checking its input and output) and export it
     untrained: the path of that ONNX file. Once per job in a process."""
-    key = json_key(job)
+    key = _json_key(job)
     if key not in _PROBES:
         with job_folder() as folder:
             settings = {"seed": 0}
@@ -98,7 +115,7 @@ def probe(job: dict[str, Any]) -> str:
     return _PROBES[key]
 
 
-def json_key(job: dict[str, Any]) -> str:
+def _json_key(job: dict[str, Any]) -> str:
     import json
 
     return json.dumps(job, sort_keys=True, default=str)
@@ -115,17 +132,20 @@ def build_keras(
         name = config.model.name
         raise ConfigError(f"train.epochs=0: {name} is trained by zenopt; give 1 or more")
     head = None
-    if is_keras(config.model.name) and not is_keras_factory(config.model.name):
-        from zenopt.flow.pretrained import HEAD_LOSS, build_pretrained
+    if is_keras_factory(config.model.name):
+        loss = _factory_loss(config, dataset)
+    else:
+        from zenopt.flow.pretrained import HEAD_LOSS
 
-        head = build_pretrained(config, dataset, prepared, net_shape)[1].head
-        config = config.model_copy(update={"train": config.train.model_copy(
-            update={"loss": HEAD_LOSS[head]})})  # fmt: skip
+        head, width = _saved_head(config, dataset, prepared, net_shape)
+        loss = HEAD_LOSS[head]
+    config = config.model_copy(update={"train": config.train.model_copy(update={"loss": loss})})
     fit_settings(config)  # what cannot map to Keras fails here, before anything is written
-    loss = resolve_loss(config.train.loss, dataset.task)
     job = _job(config, dataset, net_shape, loss)
     if job["mode"] == "factory":
         probe(job)
+    else:
+        job["num_outputs"] = width
     spec = ModelSpec(
         name=config.model.name,
         params=dict(config.model.params),
@@ -148,7 +168,7 @@ def keras_gap(config: RunConfig, dataset: Dataset, prepared: Prepared) -> str | 
     from zenopt.models.onnx_source import conversion_gap
 
     net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
-    loss = resolve_loss(config.train.loss, dataset.task)
+    loss = _factory_loss(config, dataset)
     return conversion_gap(f"onnx:{probe(_job(config, dataset, net_shape, loss))}")
 
 
@@ -168,13 +188,15 @@ def _epoch_fn(history: list[EpochRecord], on_epoch: EpochFn | None) -> Any:
     return take
 
 
-def _training(done: dict[str, Any], history: list[EpochRecord], loss: str, n: int) -> Any:
+def _training(
+    done: dict[str, Any], history: list[EpochRecord], loss: str, n: int, scaled: bool
+) -> Any:
     seconds = float(done.get("seconds", 0.0))
     epochs = len(history)
     return {
         "framework": "keras",
         "keras_model": done.get("keras"),
-        "monitor": "val_mse_standardised" if loss == "mse" else "val_accuracy",
+        "monitor": "val_accuracy" if loss != "mse" else f"val_mse{'_standardised' * scaled}",
         "best_epoch": int(done.get("best_epoch", 0)),
         "best_value": float(done.get("best_value", 0.0)),
         "stopped_early": bool(done.get("stopped_early", False)),
@@ -205,8 +227,9 @@ def train_keras(
     )
     job["settings"] = {**fit_settings(config), "class_weight": None if weights is None
                        else [float(w) for w in weights]}  # fmt: skip
+    target = TargetScaler()
     if dataset.task == "regression" and job["mode"] == "factory":
-        target = TargetScaler().fit(splits.train.y)
+        target.fit(splits.train.y)
         job["target"] = {"mean": target.mean_, "std": target.std_}
     history: list[EpochRecord] = []
     with job_folder() as folder:
@@ -214,14 +237,18 @@ def train_keras(
                   "X_val": prepared.model_input(splits.val.X)}  # fmt: skip
         _write_splits(Path(folder) / "data", arrays)
         job.update(out=folder, data=str(Path(folder) / "data"))
-        with training_epoch():
-            done = run_keras_job(job, _epoch_fn(history, on_epoch))
+        done = run_keras_job(job, _epoch_fn(history, on_epoch))  # the host lock: per epoch
     trained, spec = _take(config, dataset, prepared, done)
-    model = DeployableModel(trained, InputTransform(prepared.transform.arrays)).eval()
-    training = {**_training(done, history, job["loss"], len(X_train)), "balance": balancing}
+    transform = InputTransform(prepared.transform.arrays)
+    model = DeployableModel(trained, transform, target.mean_, target.std_).eval()
+    training = _training(done, history, job["loss"], len(X_train), "target" in job)
+    training["balance"] = balancing
     if "target" in job:
-        training["target_scaling"] = "in the model: a final Rescaling layer (std, mean)"
-    preprocess = {**prepared.to_dict(), "target": TargetScaler().to_dict()}
+        training["target_scaling"] = (
+            "trained on the standardised target; the run's model scales it back, and the "
+            "saved .keras model ends in a Rescaling(std, mean) layer"
+        )
+    preprocess = {**prepared.to_dict(), "target": target.to_dict()}
     return model, training, {"loss": job["loss"], "preprocess": preprocess, "spec": spec}
 
 

@@ -35,7 +35,8 @@ from zenopt.flow.serve import serve_stage
 from zenopt.flow.train import build, train_baseline
 from zenopt.flow.tune import preflight
 from zenopt.models import ModelSpec
-from zenopt.models.onnx_source import source_defaults
+from zenopt.models.keras_job import is_keras_factory
+from zenopt.models.onnx_source import is_onnx, source_defaults
 from zenopt.profile.hostlock import configure_host_lock, host_lock_stats
 from zenopt.profile.machine import inference_threads
 from zenopt.runtime.predictor import backend_names
@@ -87,10 +88,9 @@ def run_pipeline(
     gap = keras_gap(config, stage.dataset, stage.prepared)
     config = graph_only_defaults(config, gap)
     net, spec = build(config, stage.dataset, stage.prepared)
-    if spec.name in (
-        "onnx",
-        "onnx_file",
-    ):  # its head (the file's outputs) decides the loss of fine-tuning
+    if is_onnx(config.model.name) or is_keras_factory(config.model.name):
+        # A model that arrives trained (its outputs) or a Keras one decides its loss, which
+        # every later fine-tuning (pruning, QAT, distillation) then uses.
         config.train.loss = HEAD_LOSS[spec.head]  # type: ignore[assignment]
     preflight(config, stage)
     run = RunDir(out) if options.resume else RunDir(out).create(overwrite=options.overwrite)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -55,18 +54,29 @@ def factory_ref(name: str) -> str:
     return name[len(KERAS_PREFIX) :] if name.startswith(KERAS_PREFIX) else name
 
 
+def _module_file(module_name: str) -> str | None:
+    """The source file of ``module_name``, found on ``sys.path`` one name at a time without
+    importing anything (``importlib.util.find_spec`` would run the packages above it)."""
+    from importlib.machinery import PathFinder
+
+    search: list[str] | None = None
+    spec = None
+    for part in module_name.split("."):
+        spec = PathFinder.find_spec(part, search)
+        if spec is None:
+            return None
+        search = list(spec.submodule_search_locations or [])
+    return spec.origin if spec is not None else None
+
+
 def _imports_keras(module_name: str) -> bool:
     """The module's source imports Keras or TensorFlow (read, not run)."""
     try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        return False
-    origin = spec.origin if spec else None
-    if not origin or not origin.endswith(".py"):
-        return False
-    try:
+        origin = _module_file(module_name)
+        if not origin or not origin.endswith(".py"):
+            return False
         tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    except Exception:  # an unreadable module: the PyTorch path gives its error
         return False
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -128,28 +138,60 @@ def _stream(
     for line in process.stdout:
         if not line.startswith(PROTOCOL):
             continue  # TensorFlow's and the user's own prints
-        fields = json.loads(line[len(PROTOCOL) :])
-        if "epoch" in fields and on_epoch is not None:
-            on_epoch(fields)
-        done.update({k: v for k, v in fields.items() if "epoch" not in fields})
+        try:
+            fields = json.loads(line[len(PROTOCOL) :])
+        except ValueError:
+            continue  # a print of the user's that starts like ours
+        if not isinstance(fields, dict):
+            continue
+        if "epoch" in fields:
+            if on_epoch is not None:
+                on_epoch(fields)
+        else:
+            done.update(fields)
     return done
+
+
+def _command(job_file: Path) -> list[str]:
+    return [sys.executable, "-m", "zenopt.keras_child.fit", str(job_file)]
+
+
+def _death_signal() -> Callable[[], None] | None:
+    """On Linux, a function for the forked child that has the kernel kill it when zenopt
+    dies (no orphan training on). libc is loaded here, in the parent: the child only calls."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 def run_keras_job(
     job: dict[str, Any], on_epoch: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
-    """Run ``job`` in a ``keras_fit`` child: its summary, with ``onnx`` (and, when it trained,
-    ``keras``) the paths of the results in zenopt's cache, named by their digest. ``job``
-    needs ``out`` (an empty folder) and is written there; the child is stopped when
-    ``on_epoch`` raises (a pruned trial, Ctrl-C)."""
+    """Run ``job`` in a ``keras_child.fit`` child: its summary, with ``onnx`` (and, when it
+    trained, ``keras``) the paths of the results in zenopt's cache, named by their digest.
+    ``job`` needs ``out`` (an empty folder) and is written there; the child is stopped when
+    ``on_epoch`` raises (a pruned trial, Ctrl-C), and dies with zenopt."""
     out = Path(job["out"])
     (out / "job.json").write_text(json.dumps(job), encoding="utf-8")
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "zenopt.models.keras_fit", str(out / "job.json")]
-    with open(out / "stderr.txt", "w", encoding="utf-8") as stderr:
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env
-        )
+    preexec = _death_signal()
+    with (
+        open(out / "stderr.txt", "w", encoding="utf-8") as stderr,
+        subprocess.Popen(
+            _command(out / "job.json"),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+            preexec_fn=preexec,
+        ) as process,  # fmt: skip
+    ):
         try:
             done = _stream(process, on_epoch)
             code = process.wait()
@@ -157,6 +199,11 @@ def run_keras_job(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+    if code < 0:
+        raise ModelError(
+            f"{job['name']}: the Keras process was killed by signal {-code} (out of memory? "
+            "try a smaller train.batch_size)"
+        )
     if code != 0 or not done.get("done"):
         raise ModelError(_last_line(out / "stderr.txt", code))
     return {**done, **_keep(out, "keras-probe" if job.get("probe") else "keras-trained")}

@@ -75,7 +75,7 @@ def keras_onnx(name: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}")
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "zenopt.models.keras_export", str(source), str(partial)]
+    command = [sys.executable, "-m", "zenopt.keras_child.export", str(source), str(partial)]
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=EXPORT_TIMEOUT_S

@@ -212,8 +212,10 @@ def build_model(
             f"model {name!r} with params {params!r}: {type(exc).__name__}: {exc}"
         ) from exc
     if not isinstance(model, nn.Module):
+        keras = type(model).__module__.partition(".")[0] in {"keras", "tensorflow", "tf_keras"}
+        hint = f" (a Keras model: write model.name=keras:{name})" if keras else ""
         raise ModelError(
-            f"model {name!r}: the factory returned {type(model).__name__}, not nn.Module"
+            f"model {name!r}: the factory returned {type(model).__name__}, not nn.Module{hint}"
         )
     model.eval()
     if name in _UNPROBED:

@@ -49,6 +49,7 @@ __all__ = [
     "ENV_VAR",
     "HostLock",
     "configure_host_lock",
+    "configured_lock_path",
     "host_lock",
     "host_lock_stats",
     "reset_host_lock_stats",
@@ -254,6 +255,13 @@ def configure_host_lock(value: str | None) -> HostLock:
 def timing_section() -> contextlib.AbstractContextManager[None]:
     """Hold the configured host lock exclusively for a timed section."""
     return host_lock(_configured).exclusive()
+
+
+def configured_lock_path() -> str | None:
+    """The configured lock's file, or None when it is off (for a child process that trains:
+    it takes the same lock, per epoch)."""
+    path = host_lock(_configured).path
+    return None if path is None else str(path)
 
 
 def training_epoch() -> contextlib.AbstractContextManager[None]:

@@ -87,6 +87,10 @@ def check_space(config: RunConfig, space: dict[str, ParamSpec], where: str = "tu
     """Fail before any trial when a bound cannot be used, naming the key and the accepted range."""
     for key, spec in space.items():
         for value in spec.bounds():
+            if key == "train.epochs" and isinstance(value, int | float) and value < 1:
+                raise ConfigError(
+                    f"{where}.{key}: the value {value!r} trains nothing; start the range at 1"
+                )
             try:
                 apply_params(config, {key: value})
             except ValidationError as exc:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from zenopt.core.config import load_config
 from zenopt.core.errors import ConfigError
-from zenopt.models import keras_fit
+from zenopt.keras_child import rules
 from zenopt.models.keras_job import fit_settings, is_keras_factory, keras_input_shape
 from zenopt.train.early_stopping import EarlyStopping
 
@@ -34,6 +34,14 @@ def test_a_factory_is_keras_when_its_module_imports_keras_or_is_written_keras(
     assert not is_keras_factory("mlp") and not is_keras_factory("no_such_module:f")
     assert not is_keras_factory(f"keras:{tmp_path / 'model.keras'}")
     assert "kmod" not in sys.modules  # read, not imported
+    package = tmp_path / "kpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    (package / "nets.py").write_text("import keras\n")
+    assert is_keras_factory("kpkg.nets:f")  # its package is not run either
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tmod:f").write_text("a file of that name")
+    assert not is_keras_factory("keras:tmod:f")  # a path that exists is a saved model
 
 
 def test_images_are_asked_for_channels_last() -> None:
@@ -69,10 +77,11 @@ def test_the_childs_early_stopping_keeps_zenopts_rule(maximize: bool) -> None:
         metrics = np.round(rng.uniform(0.8, 0.9, size=15), 2).tolist()
         losses = rng.uniform(0.1, 0.5, size=15).tolist()
         mode = "max" if maximize else "min"
-        ours, child = EarlyStopping(3, 0.01, mode), keras_fit._Best(3, 0.01, maximize)
+        ours, child = EarlyStopping(3, 0.01, mode), rules.Best(3, 0.01, maximize)
         for epoch, (value, loss) in enumerate(zip(metrics, losses, strict=True), start=1):
-            stop = ours.update(value, epoch, net, loss)
-            assert child.update(value, loss, epoch, Weights()) == stop
+            tie = loss if maximize else None  # zenopt's loop passes no loss for MSE
+            stop = ours.update(value, epoch, net, tie)
+            assert child.update(value, tie, epoch, Weights()) == stop
             assert child.epoch == ours.best_epoch_
             if stop:
                 break
@@ -81,22 +90,89 @@ def test_the_childs_early_stopping_keeps_zenopts_rule(maximize: bool) -> None:
 def test_the_childs_validation_scores_are_pytorchs_losses() -> None:
     rng = np.random.default_rng(0)
     logits, y = rng.normal(size=(50, 4)), rng.integers(0, 4, 50)
-    loss, accuracy = keras_fit._score(logits, y, "cross_entropy")
+    loss, accuracy = rules.score(logits, y, "cross_entropy")
     want = F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(y))
     assert loss == pytest.approx(float(want)) and accuracy == np.mean(logits.argmax(1) == y)
     z, yb = rng.normal(size=(50, 1)) * 3, rng.integers(0, 2, 50)
     want = F.binary_cross_entropy_with_logits(torch.from_numpy(z[:, 0]), torch.from_numpy(yb * 1.0))
-    assert keras_fit._score(z, yb, "bce")[0] == pytest.approx(float(want))
+    assert rules.score(z, yb, "bce")[0] == pytest.approx(float(want))
     values = rng.normal(size=50)
     mse = float(np.mean((values - y) ** 2))
-    assert keras_fit._score(values[:, None], y, "mse") == pytest.approx((mse, mse))
+    assert rules.score(values[:, None], y, "mse") == pytest.approx((mse, mse))
 
 
 def test_probabilities_become_logits_that_give_them_back() -> None:
     rng = np.random.default_rng(1)
     p = torch.softmax(torch.from_numpy(rng.normal(size=(20, 5))), dim=1).numpy()
-    back = torch.softmax(torch.from_numpy(keras_fit._logits(p, True, "cross_entropy")), dim=1)
+    back = torch.softmax(torch.from_numpy(rules.to_logits(p, True, "cross_entropy")), dim=1)
     assert np.allclose(back.numpy(), p, atol=1e-9)
     q = rng.uniform(0.01, 0.99, size=(20, 1))
-    assert np.allclose(torch.sigmoid(torch.from_numpy(keras_fit._logits(q, True, "bce"))), q)
-    assert np.array_equal(keras_fit._logits(q, False, "bce"), q)
+    assert np.allclose(torch.sigmoid(torch.from_numpy(rules.to_logits(q, True, "bce"))), q)
+    assert np.array_equal(rules.to_logits(q, False, "bce"), q)
+
+
+def test_the_childs_schedules_are_pytorchs() -> None:
+    """Cosine and plateau against ``CosineAnnealingLR`` and ``ReduceLROnPlateau`` as
+    ``zenopt.train.optimizers.build_scheduler`` sets them."""
+    from zenopt.core.config import TrainConfig
+    from zenopt.train.optimizers import build_scheduler
+
+    rng = np.random.default_rng(2)
+    for schedule, mode in (("cosine", "max"), ("plateau", "max"), ("plateau", "min")):
+        config = TrainConfig(lr=0.01, epochs=12, schedule=schedule, patience=4)
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=config.lr)
+        scheduler = build_scheduler(optimizer, config, mode)  # type: ignore[arg-type]
+        plateau, lr = rules.Plateau(max(1, 4 // 2), mode == "max"), config.lr
+        for epoch in range(config.epochs):
+            if schedule == "cosine":
+                assert rules.cosine_lr(config.lr, epoch, config.epochs) == pytest.approx(
+                    optimizer.param_groups[0]["lr"]
+                )
+                optimizer.step()
+                scheduler.step()
+                continue
+            metric = float(np.round(rng.uniform(0.5, 0.6), 2))
+            lr = plateau.step(metric, lr)
+            optimizer.step()
+            scheduler.step(metric)
+            assert lr == pytest.approx(optimizer.param_groups[0]["lr"]), epoch
+
+
+def test_the_child_is_stopped_and_its_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``run_keras_job`` with stand-in children: a pruned trial stops its child at once, a
+    failure gives the child's last stderr line, a killed child says so."""
+    import time
+
+    from zenopt.core.errors import ModelError
+    from zenopt.models import keras_job
+
+    scripts = {
+        "epochs": "print('noise'); print('ZENOPT {\"epoch\": 1}', flush=True); "
+        "import time; time.sleep(60)",
+        "fails": "import sys; print('a warning', file=sys.stderr); "
+        "print('model m: ValueError: bad', file=sys.stderr); sys.exit(2)",
+        "killed": "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
+    }
+    for name, script in scripts.items():
+        monkeypatch.setattr(keras_job, "_command", lambda _, s=script: [sys.executable, "-c", s])
+        (tmp_path / name).mkdir()
+        job = {"name": "m", "out": str(tmp_path / name)}
+        seen: list[dict[str, object]] = []
+
+        def pruned(fields: dict[str, object], seen: list[dict[str, object]] = seen) -> None:
+            seen.append(fields)
+            raise KeyboardInterrupt
+
+        started = time.monotonic()
+        if name == "epochs":
+            with pytest.raises(KeyboardInterrupt):
+                keras_job.run_keras_job(job, pruned)
+            assert seen == [{"epoch": 1}] and time.monotonic() - started < 30
+        elif name == "fails":
+            with pytest.raises(ModelError, match=r"^model m: ValueError: bad$"):
+                keras_job.run_keras_job(job)
+        else:
+            with pytest.raises(ModelError, match="killed by signal 9"):
+                keras_job.run_keras_job(job)

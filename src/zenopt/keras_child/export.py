@@ -1,4 +1,4 @@
-"""The child process of ``keras_source``: ``python -m zenopt.models.keras_export SRC DST``
+"""The child process of ``keras_source``: ``python -m zenopt.keras_child.export SRC DST``
 exports a Keras 3 model file (``.keras``) or a TensorFlow SavedModel folder to the ONNX file
 DST. It imports TensorFlow, which zenopt's own process never does; a failure is one line on
 stderr and exit code 2."""

@@ -1,4 +1,4 @@
-"""The child process that trains a Keras model for zenopt: ``python -m zenopt.models.keras_fit
+"""The child process that trains a Keras model for zenopt: ``python -m zenopt.keras_child.fit
 JOB.json``. It imports TensorFlow and Keras, which zenopt's own process never does.
 
 The job (written by ``keras_train``) names the model (a ``package.module:factory`` to build,
@@ -15,6 +15,7 @@ stderr and exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zenopt.keras_child.rules import Best, Plateau, cosine_lr, score, to_logits
 
 PROTOCOL = "ZENOPT "
 
@@ -67,7 +70,7 @@ def _line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _check_model(model: Any, job: dict[str, Any], name: str) -> None:
+def _check_model(model: Any, keras: Any, job: dict[str, Any], name: str) -> None:
     if not getattr(model, "inputs", None):
         _fail(f"{name}: the model declares no input (a subclassed keras.Model); build it with "
               "keras.Input (functional or Sequential)")  # fmt: skip
@@ -78,6 +81,7 @@ def _check_model(model: Any, job: dict[str, Any], name: str) -> None:
     if job["mode"] == "factory" and shape != tuple(job["input_shape"]):
         _fail(f"{name}: the model takes rows of shape {list(shape)}, the factory was asked for "
               f"{job['input_shape']}; build its keras.Input from input_shape")  # fmt: skip
+    _check_head(model, keras, job["loss"])
     out = model(np.zeros((2, *shape), dtype="float32"), training=False)
     width = tuple(int(d) for d in out.shape[1:])
     if width != (job["num_outputs"],):
@@ -85,57 +89,47 @@ def _check_model(model: Any, job: dict[str, Any], name: str) -> None:
               "the model honour num_outputs")  # fmt: skip
 
 
-def _probabilities(model: Any, keras: Any, X: np.ndarray, loss: str) -> bool:
-    """Whether the model's outputs are probabilities (a final softmax or sigmoid) rather than
-    logits: its last layer's activation, or rows that are all distributions."""
+def _final_activation(model: Any, keras: Any) -> str:
+    """The last layer's activation by name (``softmax``, ``sigmoid``, or another)."""
     last = model.layers[-1] if model.layers else None
-    activation = getattr(getattr(last, "activation", None), "__name__", "")
     if isinstance(last, keras.layers.Softmax):
-        activation = "softmax"
+        return "softmax"
+    return str(getattr(getattr(last, "activation", None), "__name__", ""))
+
+
+def _check_head(model: Any, keras: Any, loss: str) -> None:
+    """A final activation that cannot fit the loss is refused (a probe checks it too)."""
+    activation = _final_activation(model, keras)
     if activation == "softmax" and loss == "bce":
         _fail("the model ends in a softmax over one output (always 1); for two classes end "
-              "in Dense(1, activation='sigmoid') or Dense(2, activation='softmax')")  # fmt: skip
+              "in Dense(1, activation='sigmoid') or set train.loss=cross_entropy (two outputs "
+              "and a softmax)")  # fmt: skip
     if activation == "sigmoid" and loss == "cross_entropy":
         _fail("the model ends in a sigmoid over several classes; end in a softmax (or no "
-              "activation, for logits)")  # fmt: skip
-    if activation in ("softmax", "sigmoid"):
+              "activation, for logits), or for two classes set train.loss=bce with "
+              "Dense(1, activation='sigmoid')")  # fmt: skip
+
+
+def _probabilities(model: Any, keras: Any, X: np.ndarray, loss: str) -> bool:
+    """Whether the model's outputs are probabilities (a final softmax or sigmoid) rather than
+    logits: its last layer's activation, or outputs on 64 training rows that are all
+    distributions (cross-entropy) or all within 0–1 (binary)."""
+    if _final_activation(model, keras) in ("softmax", "sigmoid"):
         return True
-    if loss != "cross_entropy":
+    if loss == "mse":
         return False
     out = np.asarray(model.predict(X[:64], verbose=0), dtype=np.float64)
+    if loss == "bce":
+        return bool(out.min() >= 0.0 and out.max() <= 1.0)
     return bool(out.min() >= 0.0 and np.allclose(out.sum(axis=1), 1.0, atol=1e-4))
 
 
-def _logits(raw: np.ndarray, probs: bool, loss: str) -> np.ndarray:
-    """Outputs as the logits zenopt's heads take (softmax of log p is p)."""
-    raw = raw.astype(np.float64)
-    if not probs or loss == "mse":
-        return raw
-    p = np.clip(raw, 1e-12, 1.0)
-    if loss == "bce":
-        p = np.clip(p, 1e-12, 1.0 - 1e-12)
-        return np.asarray(np.log(p) - np.log1p(-p))
-    return np.asarray(np.log(p))
-
-
-def _score(logits: np.ndarray, y: np.ndarray, loss: str) -> tuple[float, float]:
-    """The task loss and zenopt's monitored metric (accuracy, or MSE) on validation."""
-    if loss == "cross_entropy":
-        top = logits.max(axis=1, keepdims=True)
-        log_z = top[:, 0] + np.log(np.exp(logits - top).sum(axis=1))
-        value = float(np.mean(log_z - logits[np.arange(len(y)), y]))
-        return value, float(np.mean(logits.argmax(axis=1) == y))
-    if loss == "bce":
-        z = logits[:, 0]
-        value = float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
-        return value, float(np.mean((z > 0).astype(int) == y))
-    mse = float(np.mean((logits[:, 0] - y) ** 2))
-    return mse, mse
-
-
-def _loss(keras: Any, loss: str, probs: bool) -> Any:
-    if loss == "cross_entropy":
-        return keras.losses.SparseCategoricalCrossentropy(from_logits=not probs)
+def _loss(keras: Any, loss: str, probs: bool, weighted: bool) -> Any:
+    if loss == "cross_entropy":  # weighted as PyTorch's: by the batch's total weight
+        reduction = "mean_with_sample_weight" if weighted else "sum_over_batch_size"
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=not probs, reduction=reduction
+        )
     if loss == "bce":
         return keras.losses.BinaryCrossentropy(from_logits=not probs)
     return keras.losses.MeanSquaredError()
@@ -151,7 +145,8 @@ def _optimizer(keras: Any, s: dict[str, Any]) -> Any:
         return keras.optimizers.Adam(lr, epsilon=1e-8)
     if kind == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=s["weight_decay"], epsilon=1e-8)
-    return keras.optimizers.RMSprop(lr, rho=0.99, momentum=s["momentum"], epsilon=1e-8)
+    # Keras divides by sqrt(v + eps), PyTorch by sqrt(v) + eps: 1e-16 gives PyTorch's floor.
+    return keras.optimizers.RMSprop(lr, rho=0.99, momentum=s["momentum"], epsilon=1e-16)
 
 
 def _regularize(model: Any, keras: Any, s: dict[str, Any]) -> None:
@@ -163,91 +158,85 @@ def _regularize(model: Any, keras: Any, s: dict[str, Any]) -> None:
         kernel = len(variable.shape) > 1
         l1, l2 = (s["l1"], s["l2"] + coupled) if kernel else (0.0, coupled)
         if l1 or l2:
-            variable.regularizer = keras.regularizers.L1L2(l1=l1, l2=l2)
+            ours, own = keras.regularizers.L1L2(l1=l1, l2=l2), variable.regularizer
+            variable.regularizer = ours if own is None else _Both(own, ours)
 
 
-class _Best:
-    """zenopt's early-stopping rule (``train.early_stopping``): improve by more than
-    ``min_delta``, or tie on the metric at a lower validation loss."""
+class _Both:
+    """The model's own weight regularizer plus zenopt's."""
 
-    def __init__(self, patience: int | None, min_delta: float, maximize: bool) -> None:
-        self.patience, self.min_delta, self.maximize = patience, min_delta, maximize
-        self.value: float | None = None
-        self.loss: float | None = None
-        self.epoch, self.bad, self.weights, self.stopped = 0, 0, None, False
+    def __init__(self, own: Any, ours: Any) -> None:
+        self.own, self.ours = own, ours
 
-    def update(self, value: float, loss: float, epoch: int, model: Any) -> bool:
-        """Record an epoch; True when training should stop."""
-        best = self.value
-        if best is None:
-            better = True
-        elif self.maximize:
-            better = value > best + self.min_delta
-        else:
-            better = value < best - self.min_delta
-        tie = best is not None and value == best and self.loss is not None and loss < self.loss
-        if better or tie:
-            self.value, self.loss, self.epoch, self.bad = value, loss, epoch, 0
-            self.weights = model.get_weights()
-            return False
-        self.bad += 1
-        self.stopped = self.patience is not None and self.bad >= self.patience
-        return self.stopped
+    def __call__(self, x: Any) -> Any:
+        return self.own(x) + self.ours(x)
 
 
 def _callback(keras: Any, job: dict[str, Any], val: tuple[np.ndarray, np.ndarray]) -> Any:
     s, loss, out = job["settings"], job["loss"], Path(job["out"])
     target = job.get("target")
+    lock = _epoch_lock(job.get("host_lock"))
 
     class Epochs(keras.callbacks.Callback):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.best = _Best(s["patience"], s["min_delta"], loss != "mse")
-            self.plateau: tuple[float, int] | None = None  # best value, bad epochs
+            self.best = Best(s["patience"], s["min_delta"], loss != "mse")
+            self.plateau = Plateau(s["plateau_patience"], loss != "mse")
             self.started = 0.0
+            self.held = contextlib.ExitStack()
 
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.held.enter_context(lock())  # the host lock, shared, for one epoch
             self.started = time.perf_counter()
-            if s["schedule"] == "cosine":  # PyTorch's CosineAnnealingLR, per epoch
-                lr = 0.5 * s["lr"] * (1 + math.cos(math.pi * epoch / s["epochs"]))
-                self.model.optimizer.learning_rate.assign(lr)
+            if s["schedule"] == "cosine":
+                self.model.optimizer.learning_rate.assign(cosine_lr(s["lr"], epoch, s["epochs"]))
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            train_loss = float((logs or {}).get("loss", 0.0))
+            if not math.isfinite(train_loss):
+                _fail(
+                    f"training diverged: the loss became {train_loss} in epoch {epoch + 1}; "
+                    f"lower train.lr (now {s['lr']}) or check the data for extreme values"
+                )
             raw = self.model.predict(val[0], batch_size=512, verbose=0)
-            logits = _logits(np.asarray(raw), job["probs"], loss)
-            val_loss, metric = _score(logits, val[1], loss)
-            if target:  # validation outputs in the data's units
-                logits = logits * target["std"] + target["mean"]
-            path = out / f"val-{epoch + 1:04d}.npy"
-            np.save(path, logits.astype(np.float32))
+            logits = to_logits(np.asarray(raw), job["probs"], loss)
+            val_loss, metric = score(logits, val[1], loss)
+            path = out / f"val-{epoch + 1:04d}.npy"  # validation outputs in the data's units
+            np.save(path, _units(logits, target).astype(np.float32))
             penalty = float(sum(float(v) for v in self.model.losses)) if self.model.losses else 0.0
             lr = float(np.asarray(self.model.optimizer.learning_rate))
-            self.model.stop_training = self.best.update(metric, val_loss, epoch + 1, self.model)
+            tie_loss = None if loss == "mse" else val_loss  # as zenopt's loop passes it
+            stop = self.best.update(metric, tie_loss, epoch + 1, self.model)
+            self.model.stop_training = stop and epoch + 1 < s["epochs"]
+            self.best.stopped = bool(self.model.stop_training)
             if s["schedule"] == "plateau":
-                self._plateau(metric, lr)
+                self.model.optimizer.learning_rate.assign(self.plateau.step(metric, lr))
             seconds = time.perf_counter() - self.started
-            _say(epoch=epoch + 1, train_loss=float((logs or {}).get("loss", 0.0)) - penalty,
-                 train_penalty=penalty, val_loss=val_loss, val_metric=metric, lr=lr,
-                 seconds=seconds, outputs=str(path))  # fmt: skip
-
-        def _plateau(self, metric: float, lr: float) -> None:
-            """PyTorch's ReduceLROnPlateau: factor 0.5, relative threshold 1e-4."""
-            best, bad = self.plateau or (metric, -1)
-            better = metric > best * (1 + 1e-4) if loss != "mse" else metric < best * (1 - 1e-4)
-            if bad < 0 or better:
-                self.plateau = (metric, 0)
-                return
-            bad += 1
-            if bad > s["plateau_patience"]:
-                self.model.optimizer.learning_rate.assign(lr * 0.5)
-                bad = 0
-            self.plateau = (best, bad)
+            self.held.close()
+            _say(epoch=epoch + 1, train_loss=train_loss - penalty, train_penalty=penalty,
+                 val_loss=val_loss, val_metric=metric, lr=lr, seconds=seconds,
+                 outputs=str(path))  # fmt: skip
 
         def on_train_end(self, logs: Any = None) -> None:
+            self.held.close()
             if self.best.weights is not None:
                 self.model.set_weights(self.best.weights)
 
     return Epochs()
+
+
+def _units(values: np.ndarray, target: dict[str, float] | None) -> np.ndarray:
+    return values if not target else values * target["std"] + target["mean"]
+
+
+def _epoch_lock(path: str | None) -> Any:
+    """The run's host lock (``bench.host_lock``), held shared for each epoch as zenopt's own
+    loop holds it, so a timing on this host waits for at most one epoch."""
+    if not path:
+        return contextlib.nullcontext
+    from zenopt.profile.hostlock import host_lock
+
+    return host_lock(path).shared
 
 
 def _data(job: dict[str, Any], model_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
@@ -278,8 +267,9 @@ def _train(job: dict[str, Any], keras: Any, model: Any) -> Any:
     if loss == "bce":
         y_train = y_train.astype("float32").reshape(-1, 1)
     _regularize(model, keras, s)
-    model.compile(optimizer=_optimizer(keras, s), loss=_loss(keras, loss, job["probs"]))
     weights = s.get("class_weight")
+    loss_fn = _loss(keras, loss, job["probs"], weights is not None)
+    model.compile(optimizer=_optimizer(keras, s), loss=loss_fn)
     started = time.perf_counter()
     epochs = _callback(keras, job, (data["X_val"], y_val))
     model.fit(data["X_train"], y_train, batch_size=s["batch_size"], epochs=s["epochs"],
@@ -294,11 +284,32 @@ def _train(job: dict[str, Any], keras: Any, model: Any) -> Any:
         best_value=best.value,
         stopped_early=best.stopped,
     )
-    if target:  # the exported model gives values in the data's units
+    return model
+
+
+def _save(model: Any, keras: Any, job: dict[str, Any], folder: Path) -> None:
+    """The trained model as ``model.keras``: a regression's ends in a ``Rescaling(std, mean)``
+    layer, so that it gives values in the data's units (the ONNX export stays standardised,
+    as zenopt's own models are, and the run's model scales it back)."""
+    target = job.get("target")
+    if target:
         scaled = keras.layers.Rescaling(scale=target["std"], offset=target["mean"])
         model = keras.Model(model.inputs, scaled(model.outputs[0]))
-        model(data["X_val"][:2])  # a new model is traced only once called
-    return model
+        shape = [1, *(int(d) for d in model.inputs[0].shape[1:])]
+        model(np.zeros(shape, dtype="float32"))  # a new model is traced only once called
+    model.save(folder / "model.keras")
+
+
+def _threads(job: dict[str, Any]) -> None:
+    """The run's training threads (zenopt's ``tune.threads`` share, its process's torch
+    threads) and deterministic kernels, so that a trial reruns exactly."""
+    import tensorflow as tf
+
+    threads = int(job.get("threads") or 0)
+    if threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    tf.config.experimental.enable_op_determinism()
 
 
 def main() -> None:
@@ -308,8 +319,9 @@ def main() -> None:
         import keras
     except ImportError:
         _fail("Keras is not installed: pip install 'zenopt[tensorflow]'")
-    from zenopt.models.keras_export import export_onnx
+    from zenopt.keras_child.export import export_onnx
 
+    _threads(job)
     keras.utils.set_random_seed(int(job["settings"]["seed"]))
     name, out = job["name"], Path(job["out"])
     try:
@@ -317,10 +329,10 @@ def main() -> None:
             model = _factory_model(job, keras)
         else:
             model = keras.models.load_model(job["source"], compile=False)
-        _check_model(model, job, name)
+        _check_model(model, keras, job, name)
         if not job.get("probe"):
             model = _train(job, keras, model)
-            model.save(out / "model.keras")
+            _save(model, keras, job, out)
         export_onnx(model, out / "model.onnx")
     except SystemExit:
         raise
