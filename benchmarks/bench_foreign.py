@@ -165,14 +165,8 @@ def main() -> None:
         model, built = _cnn(folder)
         manifest = _zenopt(model, folder / "run", args.trials, args.timeout_min)
         X_test, y_test, calibration = _rows(folder / "run")
-        anchors = {"ORT FP32 (the file)": model,
-                   "ORT static INT8, defaults": _int8_default(model, calibration,
-                                                              folder / "int8.onnx")}  # fmt: skip
-        olive = _olive(args.olive_python, model, calibration, folder)
-        if isinstance(olive, Path):
-            anchors["Olive static INT8"] = olive
+        models, olive = _anchors(model, calibration, folder, args.olive_python)
         threads = inference_threads(None)
-        models = {name: ("onnxruntime", path, threads) for name, path in anchors.items()}
         deployed = _deployed(folder / "run", manifest, threads)
         models["zenopt"] = deployed[0]
         models.update(_other_levels(models, folder))
@@ -183,6 +177,21 @@ def main() -> None:
         section = foreign_report.section(built, manifest, times, rows, olive, args.rounds)
     print(section)
     write_section("foreign", section)
+
+
+def _anchors(
+    model: Path, calibration: np.ndarray, folder: Path, olive_python: str | None
+) -> tuple[dict[str, tuple[str, Path, int]], Any]:
+    """What a user has without zenopt, on the file: ORT FP32, ORT static INT8 with its
+    defaults, and Olive's static INT8 when it ran (else why not)."""
+    anchors = {foreign_report.BASE: model,
+               "ORT static INT8, defaults": _int8_default(model, calibration,
+                                                          folder / "int8.onnx")}  # fmt: skip
+    olive = _olive(olive_python, model, calibration, folder)
+    if isinstance(olive, Path):
+        anchors["Olive static INT8"] = olive
+    threads = inference_threads(None)
+    return {name: ("onnxruntime", path, threads) for name, path in anchors.items()}, olive
 
 
 def _keras_main(args: Any) -> None:
@@ -198,14 +207,8 @@ def _keras_main(args: Any) -> None:
         twin = foreign_keras.run_zenopt("tf_cnn", runs["tf_cnn"], *budget)
         model = foreign_keras.keras_file(runs["keras"], folder)
         X_test, y_test, calibration = _rows(runs["keras"])
-        anchors = {foreign_report.BASE: model,
-                   "ORT static INT8, defaults": _int8_default(model, calibration,
-                                                              folder / "int8.onnx")}  # fmt: skip
-        olive = _olive(args.olive_python, model, calibration, folder)
-        if isinstance(olive, Path):
-            anchors["Olive static INT8"] = olive
+        models, olive = _anchors(model, calibration, folder, args.olive_python)
         threads = inference_threads(None)
-        models = {name: ("onnxruntime", path, threads) for name, path in anchors.items()}
         models[foreign_report.TWIN_FP32] = ("onnxruntime", runs["tf_cnn"] / "model.onnx", threads)
         ours, theirs = _deployed(runs["keras"], manifest, threads), _deployed(
             runs["tf_cnn"], twin, threads)  # fmt: skip
