@@ -25,6 +25,7 @@ from zenopt.data.prepare import Prepared
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.models.input_transform import InputTransform
 from zenopt.models.keras_job import (
+    check_factory,
     factory_ref,
     fit_settings,
     is_keras_factory,
@@ -108,6 +109,7 @@ def probe(job: dict[str, Any]) -> str:
     untrained: the path of that ONNX file. Once per job in a process."""
     key = _json_key(job)
     if key not in _PROBES:
+        check_factory(job["ref"])  # a missing module or name: without starting TensorFlow
         with job_folder() as folder:
             settings = {"seed": 0}
             done = run_keras_job({**job, "probe": True, "out": folder, "settings": settings})

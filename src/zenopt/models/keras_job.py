@@ -29,6 +29,7 @@ from zenopt.core.errors import ConfigError, ModelError
 from zenopt.models.keras_source import KERAS_PREFIX, cache_folder
 
 __all__ = [
+    "check_factory",
     "factory_ref",
     "fit_settings",
     "is_keras_factory",
@@ -88,6 +89,53 @@ def _imports_keras(module_name: str) -> bool:
         if any(n.partition(".")[0] in _KERAS_MODULES for n in names):
             return True
     return False
+
+
+def check_factory(ref: str) -> None:
+    """A ``package.module:factory`` whose module cannot be found, or whose source defines no
+    such name, is refused here, in one line, without starting TensorFlow."""
+    module_name, _, attr = ref.partition(":")
+    try:
+        origin = _module_file(module_name)
+    except Exception:  # found on import only: the child's error says why
+        return
+    if origin is None:
+        raise ModelError(
+            f"model.name={ref!r}: cannot import module {module_name!r}; make it importable "
+            "(install it or add its folder to PYTHONPATH)"
+        )
+    if not origin.endswith(".py"):
+        return
+    try:
+        tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return  # the child's import gives the error
+    if attr not in _top_level_names(tree):
+        raise ModelError(f"model.name={ref!r}: module {module_name!r} has no callable {attr!r}")
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    """Every name a module binds at its top level; all of them when it cannot tell (a star
+    import or a module ``__getattr__``)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            if any(alias.name == "*" for alias in node.names):
+                return _EVERYTHING
+            names.update((a.asname or a.name).partition(".")[0] for a in node.names)
+        else:
+            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+    return _EVERYTHING if "__getattr__" in names else names
+
+
+class _Everything(set[str]):
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERYTHING = _Everything()
 
 
 def keras_input_shape(net_shape: tuple[int, ...]) -> tuple[int, ...]:

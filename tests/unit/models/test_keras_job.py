@@ -44,6 +44,25 @@ def test_a_factory_is_keras_when_its_module_imports_keras_or_is_written_keras(
     assert not is_keras_factory("keras:tmod:f")  # a path that exists is a saved model
 
 
+def test_a_missing_module_or_factory_is_refused_without_tensorflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zenopt.core.errors import ModelError
+    from zenopt.models.keras_job import check_factory
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "kdefs.py").write_text(
+        "import keras\nfrom keras import layers as L\nnet = None\n\ndef f(s, n):\n    pass\n"
+    )
+    (tmp_path / "kstar.py").write_text("from keras.layers import *\n")
+    for ref in ("kdefs:f", "kdefs:net", "kdefs:L", "kstar:anything"):
+        check_factory(ref)  # defined, or cannot tell (a star import)
+    with pytest.raises(ModelError, match=r"module 'kdefs' has no callable 'g'$"):
+        check_factory("kdefs:g")
+    with pytest.raises(ModelError, match=r"cannot import module 'nowhere_mod'"):
+        check_factory("nowhere_mod:f")
+
+
 def test_images_are_asked_for_channels_last() -> None:
     assert keras_input_shape((1, 28, 28)) == (28, 28, 1)
     assert keras_input_shape((30,)) == (30,)
