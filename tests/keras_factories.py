@@ -24,7 +24,13 @@ def selu_mlp(input_shape: tuple[int, ...], num_outputs: int, width: int = 16) ->
 
 
 def wrong_width(input_shape: tuple[int, ...], num_outputs: int) -> keras.Model:
-    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(num_outputs + 1)])
+    """One output too many, in a Sequential without keras.Input (zenopt builds it)."""
+    return keras.Sequential([keras.layers.Dense(num_outputs + 1)])
+
+
+def sigmoid_binary(input_shape: tuple[int, ...], num_outputs: int) -> keras.Model:
+    """Dense(1, sigmoid), whatever num_outputs says: needs train.loss=bce."""
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(1, activation="sigmoid")])
 
 
 def not_a_model(input_shape: tuple[int, ...], num_outputs: int) -> object:

@@ -131,10 +131,13 @@ def test_what_cannot_be_done_is_one_line(tmp_path: Path) -> None:
         ("examples.keras_mnist:classic_cnn", ["data.augment=[shift]"], "trains in Keras"),
         (f"{FACTORIES}:wrong_width", [], "output shape (4,) per row, expected (3,)"),
         (f"{FACTORIES}:not_a_model", [], "returned object, not a keras.Model"),
+        (f"{FACTORIES}:sigmoid_binary", [], "Dense(1, activation='sigmoid'): set train.loss=bce"),
         (f"keras:{FACTORIES}:nowhere", [], "has no callable 'nowhere'"),
         ("mlp", ["train.epochs=0"], "train.epochs=0: model mlp is trained by zenopt"),
     ):
-        source = "digits" if "classic" in name else "iris"
+        source = {"classic": "digits", "sigmoid": "breast_cancer"}.get(
+            next((k for k in ("classic", "sigmoid") if k in name), ""), "iris"
+        )
         result = _run(tmp_path / "refused", f"model.name={name}", f"data.source={source}", *extra)
         assert result.exit_code == 2, (name, result.output)
         lines = [line for line in result.output.strip().splitlines() if line]

@@ -62,6 +62,8 @@ def _factory_model(job: dict[str, Any], keras: Any) -> Any:
         _fail(f"model {ref!r} with params {params!r}: {type(exc).__name__}: {_line(exc)}")
     if not isinstance(model, keras.Model):
         _fail(f"model {ref!r}: the factory returned {type(model).__name__}, not a keras.Model")
+    if isinstance(model, keras.Sequential) and not model.built:  # no keras.Input: build it
+        model.build((None, *shape))
     return model
 
 
@@ -72,8 +74,8 @@ def _line(exc: BaseException) -> str:
 
 def _check_model(model: Any, keras: Any, job: dict[str, Any], name: str) -> None:
     if not getattr(model, "inputs", None):
-        _fail(f"{name}: the model declares no input (a subclassed keras.Model); build it with "
-              "keras.Input (functional or Sequential)")  # fmt: skip
+        _fail(f"{name}: the model declares no input (a subclassed keras.Model, or one never "
+              "built); build it with keras.Input (functional or Sequential)")  # fmt: skip
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         _fail(f"{name}: the model has {len(model.inputs)} inputs and {len(model.outputs)} "
               "outputs; zenopt optimizes models with one of each")  # fmt: skip
@@ -104,6 +106,12 @@ def _check_head(model: Any, keras: Any, loss: str) -> None:
         _fail("the model ends in a softmax over one output (always 1); for two classes end "
               "in Dense(1, activation='sigmoid') or set train.loss=cross_entropy (two outputs "
               "and a softmax)")  # fmt: skip
+    if activation == "sigmoid" and loss == "cross_entropy" and len(model.outputs) == 1:
+        width = int(model.outputs[0].shape[-1] or 0)
+        if width == 1:
+            _fail("the model ends in Dense(1, activation='sigmoid'): set train.loss=bce for it "
+                  "(on two classes a Keras factory's default is cross-entropy over two "
+                  "outputs with a softmax)")  # fmt: skip
     if activation == "sigmoid" and loss == "cross_entropy":
         _fail("the model ends in a sigmoid over several classes; end in a softmax (or no "
               "activation, for logits), or for two classes set train.loss=bce with "

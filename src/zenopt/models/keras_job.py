@@ -110,8 +110,15 @@ def check_factory(ref: str) -> None:
         tree = ast.parse(Path(origin).read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError):
         return  # the child's import gives the error
-    if attr not in _top_level_names(tree):
-        raise ModelError(f"model.name={ref!r}: module {module_name!r} has no callable {attr!r}")
+    names = _top_level_names(tree)
+    if attr not in names:
+        import difflib
+
+        close = difflib.get_close_matches(attr, sorted(names), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ModelError(
+            f"model.name={ref!r}: module {module_name!r} has no callable {attr!r}{hint}"
+        )
 
 
 def _top_level_names(tree: ast.Module) -> set[str]:

@@ -59,6 +59,8 @@ def test_a_missing_module_or_factory_is_refused_without_tensorflow(
         check_factory(ref)  # defined, or cannot tell (a star import)
     with pytest.raises(ModelError, match=r"module 'kdefs' has no callable 'g'$"):
         check_factory("kdefs:g")
+    with pytest.raises(ModelError, match=r"has no callable 'ff'; did you mean 'f'\?$"):
+        check_factory("kdefs:ff")
     with pytest.raises(ModelError, match=r"cannot import module 'nowhere_mod'"):
         check_factory("nowhere_mod:f")
 
