@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -275,8 +276,9 @@ def _keep(out: Path, kind: str) -> dict[str, str]:
         if source.is_file():
             target = folder / f"{digest}{suffix}"
             if not target.is_file():
-                shutil.copyfile(source, target.with_name(f".{target.name}.{os.getpid()}"))
-                target.with_name(f".{target.name}.{os.getpid()}").replace(target)
+                partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}")
+                shutil.copyfile(source, partial)  # trials in threads may keep the same model
+                partial.replace(target)
             kept[name] = str(target)
     return kept
 
