@@ -37,11 +37,10 @@ from zenopt.models.keras_source import is_keras
 from zenopt.models.registry import factory_folder
 from zenopt.profile.hostlock import configured_lock_path
 from zenopt.train import resolve_loss
-from zenopt.train.losses import num_outputs_for
+from zenopt.train.losses import HEAD_LOSS, HEADS, num_outputs_for
 
 __all__ = ["KerasPending", "build_keras", "is_keras_training", "keras_gap", "train_keras"]
 
-HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
 EpochFn = Callable[[EpochRecord, np.ndarray], None]
 _PROBES: dict[str, str] = {}  # a factory's job (as JSON) -> its untrained model's ONNX file
 
@@ -130,15 +129,10 @@ def build_keras(
     in Keras first (``probe``), so a broken one fails before anything is written."""
     from zenopt.flow.train import model_inputs
 
-    if config.train.epochs < 1:
-        name = config.model.name
-        raise ConfigError(f"train.epochs=0: {name} is trained by zenopt; give 1 or more")
     head = None
     if is_keras_factory(config.model.name):
         loss = _factory_loss(config, dataset)
     else:
-        from zenopt.flow.pretrained import HEAD_LOSS
-
         head, width = _saved_head(config, dataset, prepared, net_shape)
         loss = HEAD_LOSS[head]
     config = config.model_copy(update={"train": config.train.model_copy(update={"loss": loss})})
@@ -169,9 +163,13 @@ def keras_gap(config: RunConfig, dataset: Dataset, prepared: Prepared) -> str | 
         return None
     from zenopt.models.onnx_source import conversion_gap
 
-    net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
     loss = _factory_loss(config, dataset)
-    return conversion_gap(f"onnx:{probe(_job(config, dataset, net_shape, loss))}")
+    return conversion_gap(f"onnx:{probe(_job(config, dataset, _net_shape(prepared), loss))}")
+
+
+def _net_shape(prepared: Prepared) -> tuple[int, ...]:
+    """The network's input shape: a training row after the fitted transform."""
+    return tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
 
 
 def _write_splits(folder: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -261,7 +259,7 @@ def _take(
     it came from."""
     from zenopt.flow.pretrained import build_pretrained
 
-    net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
+    net_shape = _net_shape(prepared)
     renamed = config.model_copy(update={"model": config.model.model_copy(
         update={"name": f"onnx:{done['onnx']}"})})  # fmt: skip
     net, spec = build_pretrained(renamed, dataset, prepared, net_shape)

@@ -18,10 +18,10 @@ from zenopt.flow.train import model_inputs
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.models.input_transform import InputTransform
 from zenopt.models.onnx_source import load_onnx_model
+from zenopt.train.losses import HEAD_LOSS
 
-__all__ = ["HEAD_LOSS", "build_pretrained", "note_graph_only", "take_pretrained"]
+__all__ = ["build_pretrained", "note_graph_only", "take_pretrained"]
 
-HEAD_LOSS = {"softmax": "cross_entropy", "sigmoid": "bce", "identity": "mse"}
 _CHECK_ROWS = 256  # training rows the conversion is checked on
 
 

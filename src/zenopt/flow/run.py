@@ -28,7 +28,6 @@ from zenopt.flow.export import export_stage
 from zenopt.flow.graph_only import graph_only_defaults
 from zenopt.flow.keras_train import keras_gap
 from zenopt.flow.manifest import now, start_manifest, to_yaml
-from zenopt.flow.pretrained import HEAD_LOSS
 from zenopt.flow.profile import profile_stage
 from zenopt.flow.quality import quality_stage
 from zenopt.flow.serve import serve_stage
@@ -40,6 +39,7 @@ from zenopt.models.onnx_source import is_onnx, source_defaults
 from zenopt.profile.hostlock import configure_host_lock, host_lock_stats
 from zenopt.profile.machine import inference_threads
 from zenopt.runtime.predictor import backend_names
+from zenopt.train.losses import HEAD_LOSS
 
 __all__ = ["RunOptions", "RunOutcome", "run_pipeline"]
 

@@ -28,11 +28,9 @@ from zenopt.models.onnx_source import is_onnx
 from zenopt.models.registry import factory_folder, resolve_model_name
 from zenopt.report.progress import EpochProgress
 from zenopt.train import fit, resolve_loss
-from zenopt.train.losses import num_outputs_for
+from zenopt.train.losses import HEADS, num_outputs_for
 
-__all__ = ["HEADS", "build", "evaluate_split", "model_inputs", "train", "train_baseline"]
-
-HEADS = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
+__all__ = ["build", "evaluate_split", "model_inputs", "train", "train_baseline"]
 
 # Each epoch's record, and the model as it stands (a Keras model: its validation outputs).
 EpochCallback = Callable[[EpochRecord, "DeployableModel | np.ndarray"], None]
@@ -49,18 +47,18 @@ def build(
     """Seed, then build the network for this data; fails before anything is written."""
     input_shape = tuple(int(d) for d in prepared.splits.train.X.shape[1:])
     net_shape = tuple(int(d) for d in prepared.model_input(prepared.splits.train.X[:1]).shape[1:])
-    if is_keras_training(config):  # trained in Keras, in a child process
-        return build_keras(config, dataset, prepared, net_shape)
-    if is_onnx(config.model.name):
-        from zenopt.flow.pretrained import build_pretrained
-
-        return build_pretrained(config, dataset, prepared, net_shape)
     name = resolve_model_name(config.model.name, dataset.kind)
-    if config.train.epochs < 1:
+    if config.train.epochs < 1 and not is_onnx(name):
         raise ConfigError(
             f"train.epochs=0: model {name} is trained by zenopt; give 1 or more (0 is for a "
             "saved model evaluated as it is: keras:PATH)"
         )
+    if is_keras_training(config):  # trained in Keras, in a child process
+        return build_keras(config, dataset, prepared, net_shape)
+    if is_onnx(name):
+        from zenopt.flow.pretrained import build_pretrained
+
+        return build_pretrained(config, dataset, prepared, net_shape)
     loss = resolve_loss(config.train.loss, dataset.task)
     num_outputs = num_outputs_for(loss, dataset.num_classes)
     _seed_everything(config.seed)

@@ -16,7 +16,15 @@ from torch import nn
 
 from zenopt.core.errors import ConfigError
 
-__all__ = ["LossKind", "num_outputs_for", "penalty", "resolve_loss", "task_loss"]
+__all__ = [
+    "HEADS",
+    "HEAD_LOSS",
+    "LossKind",
+    "num_outputs_for",
+    "penalty",
+    "resolve_loss",
+    "task_loss",
+]
 
 LossKind = Literal["cross_entropy", "bce", "mse"]
 
@@ -25,6 +33,12 @@ _ALLOWED: dict[str, tuple[LossKind, ...]] = {
     "multiclass": ("cross_entropy",),
     "regression": ("mse",),
 }
+
+
+# The head that turns a loss's raw outputs into predictions, and back (a model that arrives
+# trained has a head; its fine-tuning takes that head's loss).
+HEADS: dict[str, str] = {"cross_entropy": "softmax", "bce": "sigmoid", "mse": "identity"}
+HEAD_LOSS: dict[str, str] = {head: loss for loss, head in HEADS.items()}
 
 
 def resolve_loss(requested: str, task: str) -> LossKind:
