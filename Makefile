@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zenopt-installed
 RUN_OUT ?= runs/default
 
-.PHONY: install run test lint chromium tensorflow bench clean
+.PHONY: install run test lint chromium valgrind tensorflow bench clean
 
 install: $(STAMP)
 
@@ -55,9 +55,21 @@ chromium:
 	      "then make test again" >&2; exit 1; }; \
 	}
 
+# The instruction-count tests (analysis.instructions, zenopt profile --instructions) run
+# Valgrind's callgrind; the trace tests compile a collector with the system C compiler.
+# Instant when valgrind is there; else apt-get (as root), as for Chromium.
+valgrind:
+	@command -v valgrind >/dev/null 2>&1 || { \
+	  echo "valgrind is missing: installing it with apt-get for the instruction-count tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind; } \
+	    && command -v valgrind >/dev/null 2>&1 \
+	    || { echo "error: could not install valgrind; as root run 'apt-get install valgrind'," \
+	      "then make test again" >&2; exit 1; }; \
+	}
+
 # Two workers, one torch thread each (tests/conftest.py): the suite's single-threaded half
 # (ONNX export tracing, report rendering, process start-up) then uses both cores.
-test: lint chromium tensorflow
+test: lint chromium valgrind tensorflow
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: install
@@ -69,6 +81,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_techniques.py
 	$(BIN)/python benchmarks/bench_search.py
 	$(BIN)/python benchmarks/bench_noise.py
+	$(BIN)/python benchmarks/bench_instructions.py
 	$(BIN)/python benchmarks/bench_serve_stack.py
 	$(BIN)/python benchmarks/bench_serve.py
 

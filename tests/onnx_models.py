@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["digits_cnn", "fit_briefly", "refused_models"]
+__all__ = ["dense_onnx", "digits_cnn", "fit_briefly", "refused_models"]
 
 
 class _Block(nn.Module):
@@ -144,3 +144,23 @@ def refused_models(folder: Path) -> dict[str, tuple[Path, str]]:
     out["damaged"] = (folder / "damaged.onnx", "not a readable ONNX model")
     out["missing"] = (folder / "nowhere.onnx", "no such file")
     return out
+
+
+def dense_onnx(path: Path, features: int = 32, outputs: int = 8) -> Path:
+    """One MatMul with a dynamic batch, for the profiling tests."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((features, outputs)).astype(np.float32), "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        "dense",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", features])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", outputs])],
+        [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, path)
+    return path

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from zenopt.cli.errors import reported_errors
+from zenopt.cli.trace_option import TRACE_OPTION, start_trace
 
 __all__ = ["compress"]
 
@@ -27,6 +28,7 @@ def compress(
         None, "--threads", min=1, help="Inference threads. Default: the run's, else all cores."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    trace: str | None = TRACE_OPTION,
 ) -> None:
     """Compress a run's model with a plan; measure it next to the FP32 baseline.
 
@@ -43,6 +45,7 @@ def compress(
         from zenopt.profile.hostlock import configure_host_lock
         from zenopt.report.console import print_candidate
 
+        start_trace(trace)
         if not (run_dir / "config.yaml").is_file():
             raise ConfigError(f"{run_dir}: no config.yaml here; pass the --out folder of a run")
         run_config = load_config(run_dir / "config.yaml")

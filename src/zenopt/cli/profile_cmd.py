@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from zenopt.cli.errors import reported_errors
+from zenopt.cli.trace_option import TRACE_OPTION, start_trace
 
 __all__ = ["profile"]
 
@@ -36,6 +37,16 @@ def profile(
     scaling: bool = typer.Option(
         False, "--scaling", help="Also measure speed at 1 … all threads (largest batch)."
     ),
+    instructions: bool = typer.Option(
+        False,
+        "--instructions",
+        help="Also count instructions per inference with Valgrind's callgrind (1 thread; "
+        "needs valgrind; slow).",
+    ),
+    instruction_repeats: int = typer.Option(
+        3, "--instruction-repeats", min=3, help="Counted blocks per batch (their spread shown)."
+    ),
+    trace: str | None = TRACE_OPTION,
 ) -> None:
     """Measure latency percentiles and throughput of an ONNX model with random inputs."""
     with reported_errors():
@@ -43,8 +54,10 @@ def profile(
 
         from zenopt.core.errors import ConfigError
         from zenopt.core.rundir import atomic_write_text
+        from zenopt.profile.instructions import require_valgrind
         from zenopt.profile.machine import inference_threads
-        from zenopt.profile.onnx_file import analyse_onnx_file, profile_onnx_file
+        from zenopt.profile.onnx_file import analyse_onnx_file, count_onnx_file, profile_onnx_file
+        from zenopt.report.analysis_console import print_instructions
         from zenopt.report.console import print_profile
 
         if not model.is_file():
@@ -54,6 +67,9 @@ def profile(
         batches = sorted(set(batch or [1, 64]))
         if any(b < 1 for b in batches):
             raise ConfigError(f"--batch {batches}: every batch size must be >= 1")
+        if instructions:
+            require_valgrind()  # before anything is measured
+        start_trace(trace)
         n_threads = inference_threads(None, threads)
         result = profile_onnx_file(model, batches, n_threads, warmup, repeats)
         console = Console()
@@ -74,5 +90,9 @@ def profile(
             (operators, ceiling, scaling),
             console,
         )
+        if instructions:
+            console.print("counting instructions under valgrind (minutes) …")
+            result["instructions"] = count_onnx_file(model, batches, instruction_repeats)
+            print_instructions(result["instructions"], console)
         if json_out is not None:
             atomic_write_text(json_out, json.dumps(result, indent=2) + "\n")

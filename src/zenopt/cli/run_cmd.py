@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from zenopt.cli.errors import err_console, reported_errors
+from zenopt.cli.trace_option import TRACE_OPTION, check_trace
 
 __all__ = ["run", "tune"]
 
@@ -104,7 +105,13 @@ def _execute(
     from zenopt.core.config import load_config
 
     if resume is not None:
+        # --trace changes no result: a resumed run keeps its config's trace unless --trace
+        # gives another
+        traces = [s.partition("=")[2] for s in sets if s.startswith("trace=")]
+        sets = [s for s in sets if not s.startswith("trace=")]
         cfg = _resume_config(resume, [config, out, sets])
+        if traces:
+            cfg.trace = load_config(None, [f"trace={traces[-1]}"]).trace
         target = resume
     else:
         cfg = load_config(config, sets)
@@ -153,17 +160,19 @@ def _shortcuts(
     dataset: str | None,
     model: str | None,
     seed: int | None,
-    storage: str | None,
-    study: str | None,
+    where: tuple[str | None, str | None, str | None],
     overrides: list[str] | None,
 ) -> list[str]:
+    """The ``--set`` list the shortcut options stand for; ``where``: --storage, --study,
+    --trace."""
     sets = list(overrides or [])
     for key, value in (
         ("data.source", dataset),
         ("model.name", model),
         ("seed", seed),
-        ("tune.storage", storage),
-        ("tune.study", study),
+        ("tune.storage", where[0]),
+        ("tune.study", where[1]),
+        ("trace", where[2]),
     ):
         if value is not None:
             sets.insert(0, f"{key}={value}")
@@ -189,6 +198,7 @@ def run(
     quiet: bool = QUIET_OPTION,
     mlflow: str | None = MLFLOW_OPTION,
     mlflow_experiment: str = MLFLOW_EXPERIMENT_OPTION,
+    trace: str | None = TRACE_OPTION,
 ) -> None:
     """Train, evaluate, tune if quality is missed, export and profile a model, and check it
     against the requirements.
@@ -197,7 +207,7 @@ def run(
     report says which). 2: bad input or configuration.
     """
     with reported_errors():
-        sets = _shortcuts(dataset, model, seed, storage, study, overrides)
+        sets = _shortcuts(dataset, model, seed, (storage, study, check_trace(trace)), overrides)
         if resume is not None and overwrite:
             from zenopt.core.errors import ConfigError
 
@@ -223,13 +233,14 @@ def tune(
     quiet: bool = QUIET_OPTION,
     mlflow: str | None = MLFLOW_OPTION,
     mlflow_experiment: str = MLFLOW_EXPERIMENT_OPTION,
+    trace: str | None = TRACE_OPTION,
 ) -> None:
     """Run the flow with the hyperparameter search on, even when the baseline meets the
     quality targets (``tune.when=always``). Without targets it spends the whole budget looking
     for the best validation metric. Same exit codes as ``zenopt run``.
     """
     with reported_errors():
-        sets = _shortcuts(dataset, model, seed, storage, study, overrides)
+        sets = _shortcuts(dataset, model, seed, (storage, study, check_trace(trace)), overrides)
         sets.append("tune.when=always")
         if trials is not None:
             sets.append(f"tune.trials={trials}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from zenopt.cli.errors import err_console, reported_errors
+from zenopt.cli.trace_option import TRACE_OPTION, start_trace
 
 __all__ = ["worker"]
 
@@ -41,6 +42,7 @@ def worker(
         "working on the study here (recomputed at each trial).",
         show_default=False,
     ),
+    trace: str | None = TRACE_OPTION,
 ) -> None:
     """Join a study and run its trials until the global trial budget is spent or a trial meets
     every quality target. A worker that dies mid-trial is noticed by its missing heartbeats;
@@ -51,6 +53,7 @@ def worker(
         from zenopt.core.config import load_config
         from zenopt.flow.worker import WorkerOptions, run_worker
 
+        start_trace(trace)
         cfg = load_config(config) if config is not None else None
         options = WorkerOptions(storage, study, artifacts, wait, quiet, threads)
         summary = run_worker(options, cfg, err_console)

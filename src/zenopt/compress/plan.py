@@ -40,6 +40,7 @@ from zenopt.core.compress_config import (
 from zenopt.core.errors import ConfigError
 from zenopt.models import DeployableModel, ModelSpec
 from zenopt.models.onnx_file import stored_graph
+from zenopt.profile.trace import span
 
 __all__ = [
     "apply_plan",
@@ -280,7 +281,8 @@ def apply_plan(
     check_graph_plan(steps, getattr(stored_graph(model), "reason", None))
     first, state = start or (0, CompressState(copy.deepcopy(model).eval(), spec))
     for i in range(first, len(steps)):
-        state = handler_for(steps[i])(steps[i], state, ctx)
+        with span(f"compress {steps[i].label()}"):
+            state = handler_for(steps[i])(steps[i], state, ctx)
         if after_step is not None:
             after_step(i, state)
         if on_step is not None:

@@ -38,10 +38,11 @@ BATCHES = (1, 64)
 
 
 def _medians(predict: Callable[[np.ndarray], object], pool: np.ndarray) -> dict[int, float]:
-    return {
-        b: float(np.median(measure_calls(predict, make_batch(pool, b), WARMUP, REPEATS)))
-        for b in BATCHES
-    }
+    medians = {}
+    for b in BATCHES:
+        samples = measure_calls(predict, make_batch(pool, b), WARMUP, REPEATS, f"precision b{b}")
+        medians[b] = float(np.median(samples))
+    return medians
 
 
 def _onnx_predict(path: Path, threads: int) -> Callable[[np.ndarray], object]:

@@ -6,7 +6,7 @@ the manifest (so ``zenopt report`` rebuilds it); each can be switched off to sav
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["AnalysisConfig"]
 
@@ -22,5 +22,26 @@ class AnalysisConfig(BaseModel):
     explain: bool = Field(
         True, description="permutation importance, saliency maps, per-class errors"
     )
+    instructions: bool = Field(
+        False,
+        description="instructions per inference with Valgrind's callgrind: a noise-free check "
+        "on the time ratios (needs valgrind; minutes)",
+    )
+    instruction_repeats: int = Field(
+        3, ge=3, le=20, description="counted blocks per model and batch (their spread is shown)"
+    )
+    instruction_batches: list[int] | None = Field(
+        None,
+        description="batch sizes to count at; null = the latency and the throughput batch "
+        "(a CNN at batch 256 takes minutes per call under Valgrind)",
+    )
+
+    @field_validator("instruction_batches")
+    @classmethod
+    def _positive_batches(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (not value or any(b < 1 for b in value)):
+            raise ValueError("give batch sizes >= 1, or null for the run's two batches")
+        return sorted(set(value)) if value is not None else None
+
     explain_repeats: int = Field(5, ge=1, description="shuffles per feature (tables)")
     saliency_images: int = Field(10, ge=1, le=50, description="test images explained")

@@ -192,6 +192,16 @@ class RunConfig(_Section):
     bench: BenchConfig = Field(default_factory=BenchConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    trace: Literal["off", "itt", "nvtx"] = Field(
+        "off",
+        description="named ranges around stages, trials, compression steps and timed blocks: "
+        "itt for Intel VTune, nvtx for NVIDIA Nsight Systems",
+    )
+
+    @field_validator("trace", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        return "off" if value is False else value  # YAML 1.1 reads a bare off as false
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

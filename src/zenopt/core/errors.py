@@ -13,6 +13,7 @@ __all__ = [
     "DataError",
     "ExportError",
     "ModelError",
+    "ProfileError",
     "RuntimeBackendError",
     "SearchError",
     "TrainingError",
@@ -49,6 +50,10 @@ class ExportError(ZenoptError, RuntimeError):
 
 class RuntimeBackendError(ZenoptError, ValueError):
     """An inference backend is unknown or cannot load the model."""
+
+
+class ProfileError(ZenoptError, RuntimeError):
+    """A profiling tool (Valgrind) failed, or could not run a model to the end."""
 
 
 class SearchError(ZenoptError, RuntimeError):

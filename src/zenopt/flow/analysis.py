@@ -7,6 +7,8 @@
 - memory: peak inference memory and load time per runtime, each in a fresh process;
 - ceiling: this CPU's peak FP32 and INT8 GEMM rate (cached per machine) and each model's
   achieved GFLOP/s as a fraction of it;
+- instructions (off by default): instructions per inference counted by Valgrind's callgrind,
+  at one thread, a noise-free check on the time ratios;
 - explanations: permutation importance (tables), gradient saliency (images), per-class errors.
 
 Everything lands in ``manifest["analysis"]`` so the report is rebuilt from the manifest alone.
@@ -26,7 +28,7 @@ import numpy as np
 
 from zenopt.compress.candidate import deploy_path
 from zenopt.core.config import RunConfig
-from zenopt.core.errors import first_line
+from zenopt.core.errors import ConfigError, first_line
 from zenopt.explain import confusions, permutation_importances, saliency_maps
 from zenopt.flow.context import Baseline, RunContext
 from zenopt.models.onnx_file import stored_graph
@@ -37,6 +39,7 @@ from zenopt.profile.memory import inference_memory
 from zenopt.profile.op_compare import compare_operators
 from zenopt.profile.operators import onnx_operator_profile, torch_operator_profile
 from zenopt.profile.scaling import batch_ladder, batch_scaling, thread_ladder, thread_scaling
+from zenopt.profile.trace import span
 from zenopt.report.progress import stage_progress
 
 __all__ = ["Deployable", "deployables", "run_analysis"]
@@ -238,6 +241,32 @@ def _ceiling(
     return {**peak(threads), "models": rows, "flags": flags}
 
 
+def _instructions(
+    models: list[Deployable], pool: np.ndarray, batches: list[int], repeats: int
+) -> dict[str, Any]:
+    """Instructions per inference of every model at the latency and the throughput batch, in
+    one valgrind process; recorded as skipped, with how to install it, when valgrind is
+    missing."""
+    from zenopt.profile.instructions import CountedModel, count_instructions, require_valgrind
+
+    try:
+        require_valgrind()
+    except ConfigError as exc:
+        return {"skipped": str(exc)}
+    counted, skipped = [], {}
+    for m in models:
+        if m.runtime == "torch_compile":  # compiling under Valgrind would take many minutes
+            skipped[m.label] = "a torch_compile model is not counted (compiling under Valgrind)"
+            continue
+        if m.bf16:  # Valgrind has no AVX512-BF16 or AMX: reference kernels, not comparable
+            skipped[m.label] = "a bf16 model runs reference kernels under Valgrind (no bf16 "
+            skipped[m.label] += "instructions there): its count would not describe it"
+            continue
+        inputs = {b: {"x": make_batch(pool, b)} for b in batches}
+        counted.append(CountedModel(m.label, m.runtime, m.path, inputs))
+    return {**count_instructions(counted, batches, repeats), "skipped_models": skipped}
+
+
 def _explain(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) -> dict[str, Any]:
     config, stage = ctx.config, ctx.data
     model, head = baseline.model, baseline.spec.head
@@ -296,6 +325,13 @@ def _parts(
             a.ceiling,
             lambda: _ceiling(models, manifest["environment"], threads, req.throughput_batch),
         ),
+        (
+            "instructions",
+            a.instructions,
+            lambda: _instructions(
+                models, pool, a.instruction_batches or batches, a.instruction_repeats
+            ),
+        ),
         ("explain", a.explain, lambda: _explain(ctx, baseline, manifest)),
     ]
 
@@ -312,7 +348,8 @@ def run_analysis(ctx: RunContext, baseline: Baseline, manifest: dict[str, Any]) 
         for name, work in runs:
             progress.update(task, description=name)
             tick = time.perf_counter()
-            value = _guarded(name, errors, work)
+            with span(f"analysis {name}"):
+                value = _guarded(name, errors, work)
             timings[f"{name}_s"] = time.perf_counter() - tick
             if value is not None:
                 result[name] = value

@@ -17,6 +17,7 @@ from zenopt.core.config import RunConfig
 from zenopt.core.rundir import RunDir
 from zenopt.flow.data import DataStage
 from zenopt.models import DeployableModel, ModelSpec
+from zenopt.profile.trace import span
 
 __all__ = ["Baseline", "RunContext", "RunRecord", "baseline_files"]
 
@@ -85,9 +86,11 @@ class RunRecord:
 
     @contextmanager
     def timed(self, key: str) -> Iterator[None]:
-        """Record the seconds the block took under ``timings[key]`` (when it completes)."""
+        """Record the seconds the block took under ``timings[key]`` (when it completes); the
+        block is one trace range, named by the key (``train_s``: ``train``)."""
         tick = time.perf_counter()
-        yield
+        with span(key.removesuffix("_s")):
+            yield
         self.timings[key] = time.perf_counter() - tick
 
     def save(self) -> None:

@@ -37,7 +37,9 @@ from zenopt.models import ModelSpec
 from zenopt.models.keras_job import is_keras_factory
 from zenopt.models.onnx_source import is_onnx, source_defaults
 from zenopt.profile.hostlock import configure_host_lock, host_lock_stats
+from zenopt.profile.instructions import valgrind_note
 from zenopt.profile.machine import inference_threads
+from zenopt.profile.trace import collector_note, configure_trace, span
 from zenopt.runtime.predictor import backend_names
 from zenopt.train.losses import HEAD_LOSS
 
@@ -78,10 +80,20 @@ def run_pipeline(
             f"bench.backends: {unknown[0]!r} is unknown; choose from {', '.join(backend_names())}"
         )
     configure_host_lock(config.bench.host_lock)  # one timing at a time on this host
+    configure_trace(config.trace)
+    with span("run"):
+        return _pipeline(config, out, console or Console(stderr=True), quiet, options)
+
+
+def _pipeline(
+    config: RunConfig, out: Path, console: Console, quiet: bool, options: RunOptions
+) -> RunOutcome:
+    notes = [n for n in (collector_note(config.trace), valgrind_note(config)) if n]
     config = source_defaults(config)  # a model that arrives trained keeps its input space
     # 1. Data: load, check, split, summarise. All of it fails before anything is written.
     tick = time.perf_counter()
-    stage = prepare_data(config)
+    with span("data"):
+        stage = prepare_data(config)
     timings = {"data_s": time.perf_counter() - tick}
     # A model without a PyTorch form gets graph techniques only (a Keras factory's model is
     # built in Keras once, on the data's shape, to find out).
@@ -95,9 +107,8 @@ def run_pipeline(
     preflight(config, stage)
     run = RunDir(out) if options.resume else RunDir(out).create(overwrite=options.overwrite)
     threads = inference_threads(config.bench.threads)
-    console = console or Console(stderr=True)
     ctx = RunContext(config, stage, run.path, console, quiet, threads, options.resume)
-    for note in stage.warnings:
+    for note in [*notes, *stage.warnings]:
         ctx.warn(note)
     record = RunRecord(run, start_manifest(ctx, options.command), timings)
     run.write_text("config.yaml", to_yaml(config.to_dict()))
@@ -118,7 +129,8 @@ def _run_stages(
     # 2. Train, with preprocessing fitted on the training split only.
     trained = train_baseline(ctx, record, net, spec)
     # 3–4. Evaluate: validation decides, the test split confirms. Quality met? If not, tune.
-    quality = quality_stage(ctx, trained, record)
+    with span("quality"):
+        quality = quality_stage(ctx, trained, record)
     record.manifest["decisions"] = {"quality": quality.decision.to_dict()}
     record.save()
     # 5. Export: safetensors + model.json, ONNX, and proof that ONNX reproduces PyTorch.

@@ -25,6 +25,7 @@ from zenopt.flow.data import DataStage
 from zenopt.flow.train import build, evaluate_split, train
 from zenopt.models import DeployableModel, ModelSpec, load_deployable, save_deployable
 from zenopt.models.registry import resolve_model_name
+from zenopt.profile.trace import span
 from zenopt.report.progress import TuneProgress
 from zenopt.tune.hosts import ThreadBudget
 from zenopt.tune.search import ReportFn, TrialFn, TrialResult, run_search
@@ -111,6 +112,10 @@ def make_trial_fn(config: RunConfig, stage: DataStage, artifacts: Path, metric: 
     dataset = stage.dataset
 
     def run_trial(params: dict[str, Any], number: int, report: ReportFn) -> TrialResult:
+        with span(f"tune trial {number}"):
+            return _run_trial(params, number, report)
+
+    def _run_trial(params: dict[str, Any], number: int, report: ReportFn) -> TrialResult:
         trial_config = apply_params(config, params)
         net, spec = build(trial_config, dataset, stage.prepared)
 

@@ -80,7 +80,9 @@ def measure_gemm(
         path = Path(tmp) / f"gemm_{kind}.onnx"
         path.write_bytes(_model(kind, n))
         session = make_session(path, threads)
-        samples = measure_calls(lambda x: session.run(None, {"A": x}), a, warmup, repeats)
+        samples = measure_calls(
+            lambda x: session.run(None, {"A": x}), a, warmup, repeats, f"gemm {kind} {n}"
+        )
     ops = 2.0 * n**3
     return {
         "kind": kind,

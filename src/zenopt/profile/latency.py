@@ -16,18 +16,24 @@ import numpy as np
 from zenopt.core.records import BackendProfile, LatencyStats, ThroughputStats
 from zenopt.profile.hostlock import timing_section
 from zenopt.profile.machine import peak_rss_mb
+from zenopt.profile.trace import span
 from zenopt.runtime.predictor import Predictor, create_predictor
 
 __all__ = ["make_batch", "measure_calls", "profile_backend", "summarize_latency"]
 
 
 def measure_calls(
-    predict: Callable[[np.ndarray], object], x: np.ndarray, warmup: int, repeats: int
+    predict: Callable[[np.ndarray], object],
+    x: np.ndarray,
+    warmup: int,
+    repeats: int,
+    label: str = "",
 ) -> np.ndarray:
     """Call ``predict(x)`` ``warmup`` times untimed, then ``repeats`` times timed (ms each),
-    holding the host lock exclusively (a no-op inside a section that already holds it)."""
+    holding the host lock exclusively (a no-op inside a section that already holds it). The
+    block is one trace range, ``time <label>`` (default: the batch size)."""
     samples = np.empty(repeats, dtype=np.float64)
-    with timing_section():
+    with timing_section(), span(f"time {label or f'b{len(x)}'}"):
         for _ in range(warmup):
             predict(x)
         for i in range(repeats):
@@ -101,7 +107,7 @@ def profile_predictor(
     for batch in batch_sizes:
         x = make_batch(pool, batch)
         n = repeats if batch in latency_batches else throughput_repeats
-        samples = measure_calls(predictor.predict, x, warmup, n)
+        samples = measure_calls(predictor.predict, x, warmup, n, f"{predictor.name} b{batch}")
         latency[batch] = summarize_latency(samples, batch, warmup, predictor.threads)
         throughput[batch] = summarize_throughput(samples, batch, warmup, predictor.threads)
     return BackendProfile(

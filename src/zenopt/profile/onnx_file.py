@@ -15,7 +15,7 @@ from zenopt.profile.machine import peak_rss_mb
 from zenopt.profile.onnx_cost import onnx_flops, onnx_initializer_values
 from zenopt.runtime.onnx_runtime import make_session
 
-__all__ = ["profile_onnx_file"]
+__all__ = ["count_onnx_file", "profile_onnx_file"]
 
 _DTYPES = {
     "tensor(float)": np.float32,
@@ -80,7 +80,7 @@ def profile_onnx_file(
         def call(_x: np.ndarray, feeds: dict[str, np.ndarray] = feeds) -> object:
             return session.run(None, feeds)
 
-        samples = measure_calls(call, np.empty(0), warmup, repeats)
+        samples = measure_calls(call, np.empty(0), warmup, repeats, f"onnxruntime b{batch}")
         latency[f"b{batch}"] = summarize_latency(samples, batch, warmup, threads).to_dict()
         throughput[f"b{batch}"] = summarize_throughput(
             samples, batch, warmup, threads
@@ -210,3 +210,17 @@ def _threads(
     )
     print_threads(path.name, rows, console)
     return rows
+
+
+def count_onnx_file(path: Path, batches: list[int], repeats: int, seed: int = 0) -> dict[str, Any]:
+    """Instructions per inference of an ONNX file at each batch size (Valgrind's callgrind, one
+    thread), on the same random inputs ``profile_onnx_file`` times."""
+    from zenopt.profile.instructions import CountedModel, count_instructions
+
+    session = make_session(path, 1)
+    rng = np.random.default_rng(seed)
+    inputs = {
+        b: {m.name: _random_input(m, b, rng, path) for m in session.get_inputs()} for b in batches
+    }
+    model = CountedModel(path.name, "onnxfile", path, inputs)
+    return count_instructions([model], batches, repeats)

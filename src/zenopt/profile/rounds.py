@@ -15,6 +15,7 @@ import numpy as np
 
 from zenopt.profile.hostlock import timing_section
 from zenopt.profile.latency import make_batch, measure_calls
+from zenopt.profile.trace import span
 from zenopt.runtime.predictor import create_predictor
 
 __all__ = ["RoundTimes", "time_in_rounds"]
@@ -50,18 +51,21 @@ def time_in_rounds(
                 predictors[name] = predictor
             x_lat = make_batch(pool, latency_batch)
             x_tp = make_batch(pool, throughput_batch)
-            for predictor in predictors.values():
-                measure_calls(predictor.predict, x_lat, warmup, 1)
-                measure_calls(predictor.predict, x_tp, max(1, warmup // 5), 1)
+            for name, predictor in predictors.items():
+                measure_calls(predictor.predict, x_lat, warmup, 1, f"warm-up {name}")
+                measure_calls(predictor.predict, x_tp, max(1, warmup // 5), 1, f"warm-up {name}")
             out = {name: RoundTimes([], []) for name in predictors}
             names = list(predictors)
             for r in range(rounds):
-                for name in names if r % 2 == 0 else names[::-1]:
-                    predict = predictors[name].predict
-                    lat = measure_calls(predict, x_lat, 2, repeats)
-                    tp = measure_calls(predict, x_tp, 1, throughput_repeats)
-                    out[name].latency_ms.append(float(np.median(lat)))
-                    out[name].throughput.append(throughput_batch / (float(np.median(tp)) / 1e3))
+                with span(f"round {r + 1}"):
+                    for name in names if r % 2 == 0 else names[::-1]:
+                        predict = predictors[name].predict
+                        lat = measure_calls(predict, x_lat, 2, repeats, f"{name} b{latency_batch}")
+                        tp = measure_calls(
+                            predict, x_tp, 1, throughput_repeats, f"{name} b{throughput_batch}"
+                        )
+                        out[name].latency_ms.append(float(np.median(lat)))
+                        out[name].throughput.append(throughput_batch / (float(np.median(tp)) / 1e3))
             return out
         finally:
             for predictor in predictors.values():

@@ -67,7 +67,9 @@ def batch_scaling(
             points = []
             for batch in batches:
                 n = repeats if batch == 1 else throughput_repeats
-                samples = measure_calls(predictor.predict, make_batch(pool, batch), warmup, n)
+                x = make_batch(pool, batch)
+                label = f"{predictor.name} b{batch} t{threads}"
+                samples = measure_calls(predictor.predict, x, warmup, n, label)
                 points.append({**_point(samples, batch, warmup), "threads": threads})
             return points
         finally:
@@ -97,7 +99,9 @@ def thread_scaling(
                     ("latency", batches[0], repeats[0]),
                     ("throughput", batches[1], repeats[1]),
                 ):
-                    samples = measure_calls(predictor.predict, make_batch(pool, batch), warmup, n)
+                    x = make_batch(pool, batch)
+                    label = f"{predictor.name} b{batch} t{n_threads}"
+                    samples = measure_calls(predictor.predict, x, warmup, n, label)
                     row[key] = _point(samples, batch, warmup)
                 points.append(row)
             finally:

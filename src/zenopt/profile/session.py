@@ -21,6 +21,7 @@ import numpy as np
 from zenopt.profile.hostlock import timing_section
 from zenopt.profile.latency import make_batch, measure_calls
 from zenopt.profile.noise import LoadProbe, LoadReading
+from zenopt.profile.trace import span
 from zenopt.runtime.predictor import create_predictor
 
 __all__ = ["RoundsInterval", "SessionPlan", "SessionTimes", "log_interval", "time_session"]
@@ -103,8 +104,10 @@ def _round(
     out = {}
     for name in order:
         predict = predictors[name].predict
-        lat = measure_calls(predict, x[0], 2, plan.repeats)
-        tp = measure_calls(predict, x[1], 1, plan.throughput_repeats)
+        lat = measure_calls(predict, x[0], 2, plan.repeats, f"{name} b{plan.latency_batch}")
+        tp = measure_calls(
+            predict, x[1], 1, plan.throughput_repeats, f"{name} b{plan.throughput_batch}"
+        )
         seconds = float(np.median(tp)) / 1e3
         out[name] = (float(np.percentile(lat, plan.percentile)), plan.throughput_batch / seconds)
     return out
@@ -127,15 +130,18 @@ def time_session(
                 predictors[name] = create_predictor(runtime)
                 predictors[name].load(path, threads)
             x = (make_batch(pool, plan.latency_batch), make_batch(pool, plan.throughput_batch))
-            for predictor in predictors.values():
-                measure_calls(predictor.predict, x[0], plan.warmup, 1)
-                measure_calls(predictor.predict, x[1], max(1, plan.warmup // 5), 1)
+            for name, predictor in predictors.items():
+                measure_calls(predictor.predict, x[0], plan.warmup, 1, f"warm-up {name}")
+                measure_calls(
+                    predictor.predict, x[1], max(1, plan.warmup // 5), 1, f"warm-up {name}"
+                )
             names = list(predictors)
             times = SessionTimes({n: [] for n in names}, {n: [] for n in names})
             for r in range(plan.rounds):
                 order = names[r % len(names) :] + names[: r % len(names)]
                 probe.mark()
-                measured = _round(predictors, order, plan, x)
+                with span(f"round {r + 1}"):
+                    measured = _round(predictors, order, plan, x)
                 times.load.append(probe.read())
                 times.order.append(order)
                 for name, (latency, throughput) in measured.items():

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from zenopt.report.format import format_value
 
-__all__ = ["print_ceiling", "print_operators", "print_threads"]
+__all__ = ["print_ceiling", "print_instructions", "print_operators", "print_threads"]
 
 
 def print_operators(label: str, table: dict[str, Any], console: Console, top: int = 10) -> None:
@@ -65,3 +65,27 @@ def print_ceiling(
             f"{100 * achieved['fraction_int8']:.1f}% of the INT8 peak"
         )
     console.print(line)
+
+
+def print_instructions(counts: dict[str, Any], console: Console) -> None:
+    """Instructions per inference per model and batch, with the repeat-to-repeat spread."""
+    out = Table(
+        title=f"instructions per inference ({counts['valgrind']} callgrind, "
+        f"{counts['threads']} thread, {counts['repeats']} repeats)",
+        title_justify="left",
+    )
+    for column in ("model", "batch", "instructions", "per sample", "spread", "calls/repeat"):
+        out.add_column(column, justify="left" if column == "model" else "right")
+    for label, batches in counts["models"].items():
+        for key, row in batches.items():
+            batch = int(key.removeprefix("b"))
+            out.add_row(
+                escape(label),
+                str(batch),
+                f"{row['per_inference']:,.0f}",
+                f"{row['per_inference'] / batch:,.0f}",
+                f"±{100 * row['spread']:.2f}%",
+                str(row["calls"]),
+            )
+    console.print(out)
+    console.print(f"[dim]{escape(counts['caveat'])}[/]")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from zenopt.core.config import flatten_config
 from zenopt.report.format import format_value
+from zenopt.report.instructions import instruction_compare_rows
 
 __all__ = ["Comparison", "Row", "Section", "compare_manifests", "delta"]
 
@@ -377,6 +378,7 @@ SECTIONS: tuple[tuple[str, Callable[[Sequence[Manifest]], list[Row]]], ...] = (
     ("cost", _cost_rows),
     ("compression (the deployed candidate)", _compress_rows),
     ("efficiency search", _search_rows),
+    ("instructions (callgrind, 1 thread)", instruction_compare_rows),
     ("timings", _timing_rows),
     ("environment", _environment_rows),
 )

@@ -61,6 +61,13 @@ def print_run_summary(manifest: dict[str, Any], console: Console) -> None:
         print_search(manifest["search"], console)
     for loop in ("tune", "search"):
         print_deaths((manifest.get(loop) or {}).get("deaths") or [], loop, console)
+    counts = (manifest.get("analysis") or {}).get("instructions") or {}
+    if counts.get("models"):
+        from zenopt.report.analysis_console import print_instructions
+
+        print_instructions(counts, console)
+    elif counts.get("skipped"):
+        console.print(f"[yellow]instructions not counted:[/] {escape(counts['skipped'])}")
     for decision in manifest.get("decisions", {}).values():
         ran = {"quality": "tune", "efficiency": "search"}.get(decision["loop"], "")
         if decision["loop"] == "confirmation" and not decision["met"]:

@@ -18,6 +18,7 @@ from zenopt.report.analysis_plots import (
     thread_curve,
 )
 from zenopt.report.format import format_value
+from zenopt.report.instructions import instruction_rows
 from zenopt.report.plots import (
     importance_bars,
     latency_histogram,
@@ -66,7 +67,10 @@ def render_report(manifest: dict[str, Any]) -> str:
     plots.update(analysis_plots(manifest.get("analysis") or {}))
     command = manifest.get("command") or []
     return env.get_template("report.html.j2").render(
-        m=manifest, plots=plots, command=shlex.join(command) if command else ""
+        m=manifest,
+        plots=plots,
+        command=shlex.join(command) if command else "",
+        instructions=instruction_rows(manifest),
     )
 
 

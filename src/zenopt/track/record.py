@@ -96,6 +96,8 @@ METRIC_PATHS: tuple[str, ...] = (
     "analysis.memory.*.load_mb",
     "analysis.memory.*.load_ms",
     "analysis.operators.comparison.batches.*.kernel_speedup",
+    "analysis.instructions.models.*.*.per_inference",
+    "analysis.instructions.models.*.*.spread",
     "verdict.all_met",
     "verdict.exit_code",
     "timings.*",

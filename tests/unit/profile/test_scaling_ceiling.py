@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import numpy_helper
+from tests.onnx_models import dense_onnx
 
 from zenopt.profile.ceiling import _model, achieved, gemm_ceiling, measure_gemm
 from zenopt.profile.machine import fingerprint
@@ -26,24 +27,8 @@ def test_ladders_double_and_end_at_the_largest() -> None:
     assert thread_ladder(6) == [1, 2, 4, 6]
 
 
-def _dense(path: Path, features: int = 32, outputs: int = 8) -> Path:
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((features, outputs)).astype(np.float32), "W")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["y"])],
-        "dense",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", features])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", outputs])],
-        [w],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, path)
-    return path
-
-
 def test_batch_curve_measures_every_batch_with_its_counts(tmp_path: Path) -> None:
-    path = _dense(tmp_path / "m.onnx")
+    path = dense_onnx(tmp_path / "m.onnx")
     pool = np.random.default_rng(1).standard_normal((5, 32)).astype(np.float32)
     points = batch_scaling("onnxruntime", path, pool, [1, 2, 8], 1, 2, 12, 4)
     assert [p["batch"] for p in points] == [1, 2, 8]
@@ -55,7 +40,7 @@ def test_batch_curve_measures_every_batch_with_its_counts(tmp_path: Path) -> Non
 
 
 def test_thread_scaling_is_relative_to_one_thread(tmp_path: Path) -> None:
-    path = _dense(tmp_path / "m.onnx")
+    path = dense_onnx(tmp_path / "m.onnx")
     pool = np.zeros((4, 32), np.float32)
     rows = thread_scaling("onnxruntime", path, pool, [1, 2], (1, 4), 1, (10, 3))
     assert [r["threads"] for r in rows] == [1, 2]
@@ -114,7 +99,7 @@ def test_achieved_rate_and_fraction_of_peak() -> None:
 
 
 def test_memory_probe_sees_the_model_load_in_a_fresh_process(tmp_path: Path) -> None:
-    path = _dense(tmp_path / "big.onnx", features=2048, outputs=2048)  # 16 MiB of weights
+    path = dense_onnx(tmp_path / "big.onnx", features=2048, outputs=2048)  # 16 MiB of weights
     weights_mb = 2048 * 2048 * 4 / 2**20
     x = np.zeros((8, 2048), np.float32)
     result = inference_memory("onnxruntime", path, x, threads=1, calls=3)

@@ -23,6 +23,7 @@ from zenopt.flow.efficiency.precheck import precheck
 from zenopt.flow.efficiency.repeats import earlier_record
 from zenopt.flow.efficiency.setup import FREE_TRIALS, SearchSetup, plan_of, write_record
 from zenopt.profile.rounds import time_in_rounds
+from zenopt.profile.trace import span
 from zenopt.tune.search import ReportFn, TrialFailedError, TrialRejectedError, TrialResult
 from zenopt.tune.study import study_lock
 
@@ -214,7 +215,8 @@ def make_search_trial(setup: SearchSetup) -> Any:
     def run_trial(params: dict[str, Any], number: int, report: ReportFn) -> TrialResult:
         del report  # a plan has no intermediate values to prune on
         try:
-            return _trial(params, number)
+            with span(f"search trial {number}: {plan_label(plan_of(params))}"):
+                return _trial(params, number)
         except (TrialRejectedError, TrialFailedError):
             raise
         except Exception as exc:  # any other error is this candidate's, not the search's
