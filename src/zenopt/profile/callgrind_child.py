@@ -30,7 +30,7 @@ import numpy as np
 
 NO_CONTROL = 3
 CONTROL_TIMEOUT_S = 120.0
-TARGET = 5_000_000  # instructions per counted block, at least
+TARGET = 2_000_000  # instructions per counted block, at least
 MAX_CALLS = 1000
 _TOTAL = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
