@@ -1,6 +1,7 @@
-"""Instruction counts: callgrind's dump totals against its own ``callgrind_annotate``, ``zenopt
-profile --instructions`` on a real ONNX file, the ratios the report shows, and a clean
-one-line refusal when valgrind is missing."""
+"""Instruction counts: callgrind's dump totals against its own ``callgrind_annotate``, blocks
+read in dump order, the ratios the report and ``zenopt compare`` show, and a clean one-line
+refusal when valgrind is missing (``zenopt profile --instructions`` on a real file:
+tests/cli/test_profile_instructions.py)."""
 
 from __future__ import annotations
 
@@ -46,25 +47,6 @@ def test_a_dump_total_is_what_callgrind_annotate_reads(tmp_path: Path) -> None:
     total = re.search(r"^([0-9,]+)\s+\(?[0-9.%)]*\s*PROGRAM TOTALS", annotated, re.MULTILINE)
     assert total is not None, annotated[:500]
     assert dump_total(out) == int(total.group(1).replace(",", "")) > 1000
-
-
-@needs_valgrind
-@pytest.mark.slow
-def test_profile_counts_instructions_of_an_onnx_file(tmp_path: Path) -> None:
-    path = dense_onnx(tmp_path / "dense.onnx", 64, 256)
-    out = tmp_path / "profile.json"
-    args = ["profile", str(path), "-b", "32", "--repeats", "10", "--json", str(out)]
-    result = CliRunner().invoke(app, [*args, "--no-operators", "--no-ceiling", "--instructions"])
-    assert result.exit_code == 0, result.output
-    assert "instructions per inference" in result.output and "AVX2" in result.output
-    counted = json.loads(out.read_text())["instructions"]
-    assert counted["threads"] == 1 and counted["batches"] == [32]
-    row = counted["models"]["dense.onnx"]["b32"]
-    assert len(row["repeats"]) == 3 and 2 * row["spread"] < 0.01
-    assert row["per_inference"] == sorted(row["repeats"])[1]
-    # The 64×256 product is 16,384 multiply-adds per row, at most 8 per AVX2 instruction: at
-    # least 2,048 instructions per row; and it is the bulk of the call (a few times that).
-    assert 32 * 2048 < row["per_inference"] < 32 * 2048 * 8
 
 
 def test_blocks_are_read_in_dump_order_and_warm_ups_dropped(tmp_path: Path) -> None:
