@@ -254,6 +254,7 @@ def _instructions(
     except ConfigError as exc:
         return {"skipped": str(exc)}
     counted, skipped = [], {}
+    inputs = {b: {"x": make_batch(pool, b)} for b in batches}  # the same rows for every model
     for m in models:
         if m.runtime == "torch_compile":  # compiling under Valgrind would take many minutes
             skipped[m.label] = "a torch_compile model is not counted (compiling under Valgrind)"
@@ -262,7 +263,6 @@ def _instructions(
             skipped[m.label] = "a bf16 model runs reference kernels under Valgrind (no bf16 "
             skipped[m.label] += "instructions there): its count would not describe it"
             continue
-        inputs = {b: {"x": make_batch(pool, b)} for b in batches}
         counted.append(CountedModel(m.label, m.runtime, m.path, inputs))
     return {**count_instructions(counted, batches, repeats), "skipped_models": skipped}
 

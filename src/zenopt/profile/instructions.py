@@ -75,8 +75,12 @@ def require_valgrind() -> str:
 
 def valgrind_note(config: Any) -> str | None:
     """A one-line warning for a run whose ``analysis.instructions`` cannot be counted here."""
-    if config.analysis.instructions and shutil.which("valgrind") is None:
-        return f"analysis.instructions: the count will be skipped: {INSTALL_HINT}"
+    if not config.analysis.instructions:
+        return None
+    try:
+        require_valgrind()
+    except ConfigError as exc:
+        return f"analysis.instructions: the count will be skipped: {exc}"
     return None
 
 

@@ -103,9 +103,8 @@ def configure_trace(kind: str) -> str | None:
     global _active
     if kind not in TRACE_KINDS:
         raise ConfigError(f"trace: {kind!r} is unknown; choose from {', '.join(TRACE_KINDS)}")
-    if kind == _active.kind:
-        return collector_note(kind)
-    _active = _Itt() if kind == "itt" else _Nvtx() if kind == "nvtx" else _Off()
+    if kind != _active.kind:
+        _active = _Itt() if kind == "itt" else _Nvtx() if kind == "nvtx" else _Off()
     return collector_note(kind)
 
 

@@ -18,7 +18,7 @@ from zenopt.report.analysis_plots import (
     thread_curve,
 )
 from zenopt.report.format import format_value
-from zenopt.report.instructions import instruction_rows
+from zenopt.report.instructions import BASELINES, instruction_rows
 from zenopt.report.plots import (
     importance_bars,
     latency_histogram,
@@ -71,6 +71,7 @@ def render_report(manifest: dict[str, Any]) -> str:
         plots=plots,
         command=shlex.join(command) if command else "",
         instructions=instruction_rows(manifest),
+        instruction_baselines=BASELINES,
     )
 
 
