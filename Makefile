@@ -70,7 +70,7 @@ valgrind:
 # Two workers, one torch thread each (tests/conftest.py): the suite's single-threaded half
 # (ONNX export tracing, report rendering, process start-up) then uses both cores.
 test: lint chromium valgrind tensorflow
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: install
 	$(BIN)/python benchmarks/bench_runtimes.py

@@ -128,11 +128,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first (otherwise in collection order): ``make test`` hands whole
-    files to its two workers (``--dist loadfile``) in this order, so the last ones handed out
-    are short and the workers finish together instead of one waiting on a long file."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
+    """Files with slow tests first, those with the most slow tests first among them, then the
+    others, largest first: ``make test`` hands whole files to its two workers in this order
+    (``--dist loadfile --no-loadscope-reorder``; xdist's own order, by test count alone, left
+    a file of three minute-long tests for last), so the last ones handed out are short and the
+    workers finish together instead of one waiting on a long file."""
+    slow: dict[Path, int] = {}
+    count: dict[Path, int] = {}
+    for item in items:
+        count[item.path] = count.get(item.path, 0) + 1
+        if item.get_closest_marker("slow"):
+            slow[item.path] = slow.get(item.path, 0) + 1
+    items.sort(key=lambda item: (item.path not in slow, -slow.get(item.path, 0), -count[item.path]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
