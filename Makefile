@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.zenopt-installed
 RUN_OUT ?= runs/default
 
-.PHONY: install run test lint chromium valgrind tensorflow bench clean
+.PHONY: install run test lint docs chromium valgrind tensorflow bench clean
 
 install: $(STAMP)
 
@@ -40,9 +40,14 @@ run: install
 	$(BIN)/zenopt run --config examples/digits.yaml --out $(RUN_OUT) --overwrite
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples docs
+	$(BIN)/ruff format --check src tests benchmarks examples docs
 	$(BIN)/mypy
+
+# The docs site, into site/ (not committed): the CLI, configuration and manifest references are
+# generated from the code as it builds (docs/hooks.py); a broken link or anchor fails it.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # The report tests (tests/browser) open report.html in the system Chromium; Playwright's own
 # browser downloads are never used. Instant when Chromium is there; else apt-get (as root).
@@ -69,7 +74,7 @@ valgrind:
 
 # Two workers, one torch thread each (tests/conftest.py): the suite's single-threaded half
 # (ONNX export tracing, report rendering, process start-up) then uses both cores.
-test: lint chromium valgrind tensorflow
+test: lint docs chromium valgrind tensorflow
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: install
@@ -86,4 +91,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
-	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs site .pytest_cache .mypy_cache .ruff_cache

@@ -1,17 +1,9 @@
-"""Every documented example config runs end to end on the example data it documents."""
+"""The example configs: one per input kind, and the variants of the default job. Each runs end
+to end on the example data from the docs' data guide (``tests/docs/test_examples.py``)."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import shutil
 from pathlib import Path
-
-import pytest
-from tests.conftest import FAST_BENCH
-from typer.testing import CliRunner
-
-from zenopt.cli.app import app
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 CONFIGS = sorted(
@@ -20,22 +12,6 @@ CONFIGS = sorted(
     if p.name
     not in {"digits.yaml", "tune_breast_cancer.yaml", "compress_digits.yaml", "keras_mnist.yaml"}
 )
-runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder laid out like the repository: examples/*.yaml and examples/data/."""
-    root = tmp_path_factory.mktemp("repo")
-    shutil.copytree(EXAMPLES, root / "examples", ignore=shutil.ignore_patterns("data"))
-    spec = importlib.util.spec_from_file_location(
-        "make_example_data", EXAMPLES / "make_example_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.main(root / "examples" / "data")
-    return root
 
 
 def test_compress_example_is_the_default_job_with_the_plan() -> None:
@@ -79,26 +55,11 @@ def test_every_input_kind_has_an_example() -> None:
     ]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", CONFIGS)
-def test_example_runs(workdir: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(workdir)
-    out = workdir / "runs" / name
-    args = [
-        "run",
-        "--config",
-        f"examples/{name}",
-        "--out",
-        str(out),
-        "-q",
-        "--set",
-        "train.epochs=3",
-    ]
-    for item in FAST_BENCH:
-        args += ["--set", item]
-    result = runner.invoke(app, args)
-    assert result.exit_code in (0, 1), result.output  # 1: a requirement missed after 3 epochs
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["export"]["ok"]
-    predicted = runner.invoke(app, ["predict", str(out), manifest["config"]["data"]["source"]])
-    assert predicted.exit_code == 0, predicted.output
+def test_the_data_guide_runs_every_input_kind() -> None:
+    """Its examples run in ``tests/docs/test_examples.py``: every example config among them."""
+    from tests.docs.blocks import DOCS, blocks, commands
+
+    guide = DOCS / "guides" / "data.md"
+    ran = " ".join(c for b in blocks(guide) if b.kind == "bash" for c in commands(b.text))
+    for name in CONFIGS:
+        assert f"--config examples/{name}" in ran, name

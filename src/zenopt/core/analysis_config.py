@@ -14,13 +14,29 @@ __all__ = ["AnalysisConfig"]
 class AnalysisConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    operators: bool = Field(True, description="per-operator time, baseline vs chosen model")
-    operator_calls: int = Field(50, ge=5, description="profiled calls per model and batch")
-    scaling: bool = Field(True, description="throughput vs batch size, speed vs threads")
-    memory: bool = Field(True, description="peak inference memory per runtime (own process)")
-    ceiling: bool = Field(True, description="this CPU's peak FP32/INT8 GEMM rate (cached)")
+    operators: bool = Field(
+        True, description="per-operator time of the baselines and the chosen model, before/after"
+    )
+    operator_calls: int = Field(
+        50,
+        ge=5,
+        description="profiled calls per model at the latency batch (a tenth, at least 5, at the "
+        "throughput batch)",
+    )
+    scaling: bool = Field(
+        True, description="throughput vs batch 1 … largest, speed vs threads 1 … all cores"
+    )
+    memory: bool = Field(
+        True,
+        description="peak inference memory and load time per runtime, each in a fresh process",
+    )
+    ceiling: bool = Field(
+        True,
+        description="this CPU's peak FP32/INT8 GEMM rate (cached) and each model's fraction of it",
+    )
     explain: bool = Field(
-        True, description="permutation importance, saliency maps, per-class errors"
+        True,
+        description="permutation importance (tables), saliency maps (images), per-class errors",
     )
     instructions: bool = Field(
         False,
@@ -43,5 +59,9 @@ class AnalysisConfig(BaseModel):
             raise ValueError("give batch sizes >= 1, or null for the run's two batches")
         return sorted(set(value)) if value is not None else None
 
-    explain_repeats: int = Field(5, ge=1, description="shuffles per feature (tables)")
-    saliency_images: int = Field(10, ge=1, le=50, description="test images explained")
+    explain_repeats: int = Field(
+        5, ge=1, description="shuffles per feature for permutation importance (tables)"
+    )
+    saliency_images: int = Field(
+        10, ge=1, le=50, description="test images explained (the first of each class in turn)"
+    )

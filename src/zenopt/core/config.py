@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from zenopt.core.analysis_config import AnalysisConfig
 from zenopt.core.compress_config import STEP_TYPES, CompressConfig
+from zenopt.core.data_config import DataConfig
 from zenopt.core.errors import ConfigError
 from zenopt.core.requirements_config import RequirementsConfig
 from zenopt.core.serve_config import ServeConfig
@@ -44,125 +45,124 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class DataConfig(_Section):
-    source: str = Field("digits", description="bundled data set name, or a file/folder path")
-    target: str | None = Field(None, description="target column of a table")
-    labels: str | None = Field(None, description="labels IDX file for an IDX images file")
-    task: Literal["auto", "classification", "regression"] = "auto"
-    resize: int | Literal["auto"] | None = Field(
-        "auto", description="image side after resizing; auto: 28 for digits, files unchanged"
-    )
-    color: Literal["grayscale", "rgb"] = "grayscale"
-    categorical: list[str] | None = Field(
-        None, description="exactly these columns are categorical; null = detect text columns"
-    )
-    drop: list[str] = Field(default_factory=list, description="columns removed before anything")
-    keep_ids: bool = Field(False, description="use columns that look like identifiers anyway")
-    group: str | None = Field(
-        None, description="column whose rows stay on one side of every split (a patient)"
-    )
-    test_source: str | None = Field(
-        None, description="a given test set (file/folder); auto: the IDX t10k pair"
-    )
-    val_source: str | None = Field(None, description="a given validation set (file/folder)")
-    encode: Literal["onehot", "ordinal"] = "onehot"
-    impute: Literal["none", "mean", "median", "most_frequent", "constant"] = "none"
-    impute_value: float = 0.0
-    drop_duplicates: bool = Field(False, description="drop repeated training rows")
-    balance: Literal["none", "class_weight", "oversample", "undersample", "smote"] = "none"
-    augment: list[Literal["shift", "rotate", "noise", "mixup"]] = Field(default_factory=list)
-    augment_shift: float = Field(2.0, ge=0.0, description="pixels")
-    augment_rotate: float = Field(10.0, ge=0.0, le=180.0, description="degrees")
-    augment_noise: float = Field(0.1, ge=0.0, description="std, in scaled units")
-    mixup_alpha: float = Field(0.2, gt=0.0)
-    clip: Literal["none", "quantile", "zscore"] = "none"
-    clip_quantiles: tuple[float, float] = (0.01, 0.99)
-    clip_zscore: float = Field(3.0, gt=0.0)
-    scale: Literal["standard", "minmax", "robust", "none"] = "standard"
-    select: Literal["none", "variance", "kbest_f", "kbest_mi", "model"] = "none"
-    select_k: int = Field(10, ge=1)
-    variance_threshold: float = Field(0.0, ge=0.0)
-    pca: int | float | None = Field(None, description="components, or variance fraction in (0, 1)")
-    val_fraction: float = Field(0.15, gt=0.0, lt=0.5)
-    test_fraction: float = Field(0.2, gt=0.0, lt=0.5)
-
-    @field_validator("clip_quantiles")
-    @classmethod
-    def _quantiles(cls, value: tuple[float, float]) -> tuple[float, float]:
-        low, high = value
-        if not 0.0 <= low < high <= 1.0:
-            raise ValueError("must be two quantiles 0 <= low < high <= 1")
-        return value
-
-    @field_validator("pca")
-    @classmethod
-    def _pca(cls, value: int | float | None) -> int | float | None:
-        if isinstance(value, float) and not 0.0 < value < 1.0:
-            raise ValueError("a fraction of variance must be between 0 and 1 (or give a count)")
-        if isinstance(value, int) and value < 1:
-            raise ValueError("a component count must be >= 1")
-        return value
-
-    @field_validator("resize")
-    @classmethod
-    def _resize_range(cls, value: int | str | None) -> int | str | None:
-        if isinstance(value, int) and not 4 <= value <= 512:
-            raise ValueError("must be between 4 and 512, 'auto' or null")
-        return value
-
-    def image_side(self, default: int | None) -> int | None:
-        """The side images are resized to: ``resize``, or ``default`` when it is ``auto``."""
-        return default if self.resize == "auto" else self.resize  # type: ignore[return-value]
-
-
 class ModelConfig(_Section):
     name: str = Field(
         "auto",
-        description="zoo name, 'auto', 'package.module:factory', 'onnx:PATH' (a trained ONNX "
-        "model, optimized as it is) or 'keras:PATH' (a .keras file or a SavedModel folder)",
+        description="auto (mnist_cnn for images, mlp for tables), a zoo name (mlp, mnist_cnn, "
+        "tf_cnn), 'package.module:factory' (a factory returning a keras.Model trains in Keras), "
+        "'onnx:PATH' (a trained ONNX model, optimized as it is) or 'keras:PATH' (a .keras file "
+        "or a SavedModel folder)",
     )
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="keyword arguments of the model factory"
+    )
 
 
 class TrainConfig(_Section):
-    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
-    lr: float = Field(2e-3, gt=0.0, le=10.0)
-    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["sgd", "adam", "adamw", "rmsprop"] = Field(
+        "adam", description="the training optimizer"
+    )
+    lr: float = Field(
+        2e-3, gt=0.0, le=10.0, description="initial learning rate, which the schedule then lowers"
+    )
+    batch_size: int = Field(
+        64, ge=1, description="training rows per batch (compression's fine-tuning uses it too)"
+    )
     epochs: int = Field(
         20,
         ge=0,
         description="training epochs; 0 only for a model that arrives trained (keras:PATH: "
         "evaluated as it is, else fine-tuned)",
     )
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    nesterov: bool = False
-    weight_decay: float = Field(0.0, ge=0.0)
-    l1: float = Field(0.0, ge=0.0, description="explicit L1 penalty on weights, added to the loss")
-    l2: float = Field(0.0, ge=0.0, description="explicit L2 penalty on weights, added to the loss")
-    loss: Literal["auto", "cross_entropy", "bce", "mse"] = "auto"
-    schedule: Literal["none", "cosine", "plateau"] = "cosine"
-    patience: int | None = Field(8, ge=1, description="early-stopping patience; null disables")
-    min_delta: float = Field(0.0, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum of sgd and rmsprop")
+    nesterov: bool = Field(False, description="Nesterov momentum, for sgd with momentum > 0")
+    weight_decay: float = Field(
+        0.0, ge=0.0, description="the optimizer's own decay (decoupled from the gradient for adamw)"
+    )
+    l1: float = Field(
+        0.0,
+        ge=0.0,
+        description="explicit penalty l1·Σ|w| over weight matrices and kernels (not biases), "
+        "added to the loss",
+    )
+    l2: float = Field(
+        0.0,
+        ge=0.0,
+        description="explicit penalty l2·Σw² over weight matrices and kernels (not biases), "
+        "added to the loss",
+    )
+    loss: Literal["auto", "cross_entropy", "bce", "mse"] = Field(
+        "auto",
+        description="training loss; auto: bce for two classes, cross_entropy for more, mse for "
+        "regression (a model that arrives trained, or a Keras one, fixes its own)",
+    )
+    schedule: Literal["none", "cosine", "plateau"] = Field(
+        "cosine",
+        description="learning-rate schedule: cosine annealing over the epochs, or plateau: "
+        "halved when the validation metric stalls (for about half the patience)",
+    )
+    patience: int | None = Field(
+        8,
+        ge=1,
+        description="early-stopping patience on the validation metric (accuracy ties broken by "
+        "validation loss), best epoch's weights restored; null disables",
+    )
+    min_delta: float = Field(
+        0.0,
+        ge=0.0,
+        description="smallest gain of the validation metric that counts as an improvement for "
+        "early stopping",
+    )
 
 
 class BenchConfig(_Section):
-    backends: list[str] = Field(default_factory=lambda: ["torch", "onnxruntime"], min_length=1)
-    batch_sizes: list[int] = Field(default_factory=lambda: [1, 64], min_length=1)
-    warmup: int = Field(20, ge=0)
-    repeats: int = Field(200, ge=10, description="timed calls per latency measurement")
-    throughput_repeats: int = Field(30, ge=3)
-    threads: int | None = Field(None, ge=1, description="inference threads; null = all cores")
+    backends: list[str] = Field(
+        default_factory=lambda: ["torch", "onnxruntime"],
+        min_length=1,
+        description="runtimes the baseline is profiled and evaluated in: torch, onnxruntime, "
+        "torch_compile; must hold requirements.backend, and torch for the speedup targets",
+    )
+    batch_sizes: list[int] = Field(
+        default_factory=lambda: [1, 64],
+        min_length=1,
+        description="batch sizes the baseline is profiled at, besides the requirements' latency "
+        "and throughput batches; the analysis' batch scaling goes up to the largest",
+    )
+    warmup: int = Field(20, ge=0, description="untimed calls before timing")
+    repeats: int = Field(
+        200,
+        ge=10,
+        description="timed calls per latency measurement, at batch 1 and the latency batch "
+        "(latency percentiles)",
+    )
+    throughput_repeats: int = Field(
+        30, ge=3, description="timed calls at the other, larger batches (throughput)"
+    )
+    threads: int | None = Field(
+        None, ge=1, description="inference threads; null = the physical cores"
+    )
     confirm_rounds: int = Field(
-        7, ge=2, description="interleaved rounds of the final speed confirmation"
+        7,
+        ge=2,
+        description="interleaved rounds of the final speed confirmation (order rotated)",
     )
     noise_busy_cores: float = Field(
         0.3, ge=0.0, description="cores busy elsewhere above which a timing is unsteady"
     )
     noise_spread: float = Field(
-        0.10, gt=0.0, description="relative half-width of an interval above which it is noisy"
+        0.10,
+        gt=0.0,
+        description="relative half-width of an interval above which it is unsteady (0.1: "
+        "wider than ±10% of its centre)",
     )
-    noise_wait_s: float = Field(5.0, ge=0.0, description="pause before timing again")
-    noise_retries: int = Field(2, ge=0, description="times an unsteady timing is redone")
+    noise_wait_s: float = Field(
+        5.0, ge=0.0, description="pause before an unsteady timing is redone"
+    )
+    noise_retries: int = Field(
+        2,
+        ge=0,
+        description="times an unsteady timing is redone at most; then its figures are marked noisy",
+    )
     noise_window_s: float = Field(
         0.5, gt=0.0, description="how long the quiet check listens before timing"
     )
@@ -181,17 +181,43 @@ class BenchConfig(_Section):
 
 
 class RunConfig(_Section):
-    version: Literal[1] = CONFIG_VERSION
-    seed: int = 0
-    data: DataConfig = Field(default_factory=DataConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
-    tune: TuneConfig = Field(default_factory=TuneConfig)
-    requirements: RequirementsConfig = Field(default_factory=RequirementsConfig)
-    compress: CompressConfig = Field(default_factory=CompressConfig)
-    bench: BenchConfig = Field(default_factory=BenchConfig)
-    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
-    serve: ServeConfig = Field(default_factory=ServeConfig)
+    version: Literal[1] = Field(CONFIG_VERSION, description="the config format's version")
+    seed: int = Field(
+        0,
+        description="seeds the split, initialisation and shuffling: same seed, same metrics",
+    )
+    data: DataConfig = Field(
+        default_factory=DataConfig,
+        description="where the data comes from, and how it is split and transformed",
+    )
+    model: ModelConfig = Field(
+        default_factory=ModelConfig, description="the model trained or optimized"
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="how the model is trained")
+    tune: TuneConfig = Field(
+        default_factory=TuneConfig,
+        description="the quality loop: an Optuna study over training hyperparameters",
+    )
+    requirements: RequirementsConfig = Field(
+        default_factory=RequirementsConfig,
+        description="the quality, speed and size targets the run is judged by",
+    )
+    compress: CompressConfig = Field(
+        default_factory=CompressConfig,
+        description="compression after export: a fixed plan, or the efficiency search",
+    )
+    bench: BenchConfig = Field(
+        default_factory=BenchConfig,
+        description="how speed is measured: runtimes, batch sizes, calls and noise checks",
+    )
+    analysis: AnalysisConfig = Field(
+        default_factory=AnalysisConfig,
+        description="what the report shows beyond the verdict (see the profiling guide)",
+    )
+    serve: ServeConfig = Field(
+        default_factory=ServeConfig,
+        description="the serve stage, run when requirements.serve_p99_ms is set",
+    )
     trace: Literal["off", "itt", "nvtx"] = Field(
         "off",
         description="named ranges around stages, trials, compression steps and timed blocks: "

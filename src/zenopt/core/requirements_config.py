@@ -13,27 +13,91 @@ __all__ = ["RequirementsConfig"]
 class RequirementsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    min_accuracy: float | None = Field(None, ge=0.0, le=1.0)
-    min_f1: float | None = Field(None, ge=0.0, le=1.0)
-    min_precision: float | None = Field(None, ge=0.0, le=1.0)
-    min_recall: float | None = Field(None, ge=0.0, le=1.0)
+    min_accuracy: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="quality target: lowest accuracy "
+        "(decided on validation, confirmed on the test split)",
+    )
+    min_f1: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="quality target: lowest macro F1 "
+        "(decided on validation, confirmed on the test split)",
+    )
+    min_precision: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="quality target: lowest macro precision "
+        "(decided on validation, confirmed on the test split)",
+    )
+    min_recall: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="quality target: lowest macro recall "
+        "(decided on validation, confirmed on the test split)",
+    )
     min_class_recall: dict[str, float] = Field(
-        default_factory=dict, description="recall of named classes, e.g. {malignant: 0.95}"
+        default_factory=dict,
+        description="lowest recall of named classes, by class name, e.g. {malignant: 0.95}",
     )
     min_class_precision: dict[str, float] = Field(
-        default_factory=dict, description="precision of named classes"
+        default_factory=dict, description="lowest precision of named classes, by class name"
     )
-    max_mse: float | None = Field(None, ge=0.0)
-    max_mae: float | None = Field(None, ge=0.0)
-    min_r2: float | None = Field(None, le=1.0)
-    max_latency_ms: float | None = Field(None, gt=0.0)
-    latency_batch: int = Field(1, ge=1)
-    latency_percentile: Literal[50, 90, 95, 99] = 95
-    min_throughput: float | None = Field(None, gt=0.0, description="samples per second")
-    throughput_batch: int = Field(64, ge=1)
-    max_size_mb: float | None = Field(None, gt=0.0)
+    max_mse: float | None = Field(
+        None,
+        ge=0.0,
+        description="regression quality target: highest MSE "
+        "(decided on validation, confirmed on the test split)",
+    )
+    max_mae: float | None = Field(
+        None,
+        ge=0.0,
+        description="regression quality target: highest MAE "
+        "(decided on validation, confirmed on the test split)",
+    )
+    min_r2: float | None = Field(
+        None,
+        le=1.0,
+        description="regression quality target: lowest R² "
+        "(decided on validation, confirmed on the test split)",
+    )
+    max_latency_ms: float | None = Field(
+        None,
+        gt=0.0,
+        description="efficiency target: highest latency in milliseconds, at latency_batch and "
+        "latency_percentile, in the deployed runtime",
+    )
+    latency_batch: int = Field(
+        1, ge=1, description="batch size of max_latency_ms and min_latency_speedup"
+    )
+    latency_percentile: Literal[50, 90, 95, 99] = Field(
+        95, description="the latency percentile the latency targets apply to"
+    )
+    min_throughput: float | None = Field(
+        None,
+        gt=0.0,
+        description="efficiency target: lowest throughput in samples per second, at "
+        "throughput_batch",
+    )
+    throughput_batch: int = Field(
+        64, ge=1, description="batch size of min_throughput and min_throughput_speedup"
+    )
+    max_size_mb: float | None = Field(
+        None,
+        gt=0.0,
+        description="efficiency target: largest deployed file on disk, in MB (10^6 bytes)",
+    )
     max_quality_drop: float | None = Field(
-        None, ge=0.0, description="primary metric lost vs the trained model (0.005 = 0.5 points)"
+        None,
+        ge=0.0,
+        description="primary metric lost vs the trained model (0.005 = 0.5 points), a paired "
+        "comparison on the same rows; the search accepts on validation, the test split confirms "
+        "the deployed model",
     )
     quality_drop_mode: Literal["auto", "absolute", "relative"] = Field(
         "auto",
@@ -41,17 +105,28 @@ class RequirementsConfig(BaseModel):
         "relative for MSE/MAE, absolute otherwise",
     )
     min_latency_speedup: float | None = Field(
-        None, gt=0.0, description="× lower latency than PyTorch eager FP32, same batch/percentile"
+        None,
+        gt=0.0,
+        description="× lower latency than PyTorch eager FP32 measured in the same run, at "
+        "latency_batch and latency_percentile",
     )
     min_throughput_speedup: float | None = Field(
-        None, gt=0.0, description="× PyTorch eager FP32 throughput at throughput_batch"
+        None,
+        gt=0.0,
+        description="× PyTorch eager FP32 throughput (samples/s) at throughput_batch, measured "
+        "in the same run",
     )
     min_size_reduction: float | None = Field(
-        None, gt=0.0, description="× smaller than the PyTorch FP32 weights file"
+        None,
+        gt=0.0,
+        description="× smaller than the PyTorch FP32 weights file (with its model.json)",
     )
     backend: str = Field("onnxruntime", description="runtime the efficiency targets apply to")
     serve_p99_ms: float | None = Field(
-        None, gt=0.0, description="p99 latency of zenopt serve at serve_rate (one sample each)"
+        None,
+        gt=0.0,
+        description="p99 latency of zenopt serve at serve_rate (one sample a request); set with "
+        "serve_rate, it adds a serve stage (see the latency-under-load guide)",
     )
     serve_rate: float | None = Field(
         None, gt=0.0, description="requests per second the serve_p99_ms target applies at"

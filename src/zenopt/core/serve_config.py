@@ -16,7 +16,11 @@ class ServeConfig(BaseModel):
     budget_s: float = Field(
         120.0, gt=0.0, description="wall time for the search over the serving knobs"
     )
-    requests: int = Field(2000, ge=50, description="requests per latency figure (open loop)")
+    requests: int = Field(
+        2000,
+        ge=50,
+        description="requests per latency figure, sent open loop at the target rate",
+    )
     arrivals: Literal["constant", "poisson"] = Field(
         "constant", description="request arrivals: evenly spaced, or a Poisson process"
     )

@@ -20,12 +20,23 @@ class ParamSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    step: float | None = Field(None, gt=0.0)
-    choices: list[Choice] | None = None
+    type: Literal["float", "int", "categorical"] = Field(
+        description="float or int: a range from low to high; categorical: a list of choices"
+    )
+    low: float | None = Field(None, description="lowest value of a float/int range")
+    high: float | None = Field(None, description="highest value of a float/int range (included)")
+    log: bool = Field(
+        False, description="sample a float/int range on a log scale (needs low > 0, no step)"
+    )
+    step: float | None = Field(
+        None,
+        gt=0.0,
+        description="spacing of a float/int range's values; null = continuous (int: 1); "
+        "sampler: grid tries every step",
+    )
+    choices: list[Choice] | None = Field(
+        None, description="the values of a categorical parameter, none repeated"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ParamSpec:
@@ -75,29 +86,65 @@ class TuneConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     when: Literal["missed", "always", "never"] = Field(
-        "missed", description="search when the baseline misses a quality target, always, never"
+        "missed",
+        description="missed: search when the baseline misses a quality target on validation; "
+        "always; never",
     )
-    trials: int = Field(30, ge=1, description="trial budget, across restarts and workers")
-    timeout_min: float | None = Field(15.0, gt=0.0, description="minutes per process; null = none")
-    sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = "tpe"
-    pruner: Literal["median", "successive_halving", "none"] = "median"
-    startup_trials: int = Field(5, ge=0, description="trials before TPE and the pruner act")
-    warmup_epochs: int = Field(2, ge=0, description="epochs a trial runs before it can be pruned")
-    grid_points: int = Field(3, ge=2, description="values per float/int range for sampler: grid")
+    trials: int = Field(
+        30, ge=1, description="the trial budget, across restarts (--resume) and all workers"
+    )
+    timeout_min: float | None = Field(
+        15.0, gt=0.0, description="minutes per process, checked between trials; null = no limit"
+    )
+    sampler: Literal["tpe", "random", "grid", "cmaes", "nsga2"] = Field(
+        "tpe", description="Optuna's sampler of the trials' values"
+    )
+    pruner: Literal["median", "successive_halving", "none"] = Field(
+        "median", description="Optuna's pruner, which stops unpromising trials early"
+    )
+    startup_trials: int = Field(
+        5, ge=0, description="trials before TPE models the space and the median pruner prunes"
+    )
+    warmup_epochs: int = Field(
+        2, ge=0, description="epochs every trial runs before it can be pruned"
+    )
+    grid_points: int = Field(
+        3,
+        ge=2,
+        description="values per float/int range for sampler: grid (log-spaced if log; a range "
+        "with a step takes every step)",
+    )
     metric: Literal[
         "auto", "accuracy", "f1_macro", "precision_macro", "recall_macro", "mse", "mae", "r2"
-    ] = Field("auto", description="validation metric optimised; auto: first quality target")
-    storage: str | None = Field(None, description="Optuna storage URL; null = SQLite in the run")
-    study: str | None = Field(None, description="study name; null = zenopt-<run folder>")
-    artifacts: str | None = Field(None, description="folder for trial models; null = run/trials")
-    heartbeat_s: int = Field(10, ge=1, description="worker heartbeat (shared storages)")
-    grace_s: int = Field(30, ge=1, description="silence after which a trial counts as dead")
+    ] = Field(
+        "auto",
+        description="the validation metric optimised; auto: the first quality target set, else "
+        "accuracy (mse for regression)",
+    )
+    storage: str | None = Field(
+        None, description="Optuna storage URL; null = sqlite:///<run>/study.db"
+    )
+    study: str | None = Field(None, description="study name; null = zenopt-<run folder name>")
+    artifacts: str | None = Field(
+        None, description="folder for the trials' models; null = <run>/trials"
+    )
+    heartbeat_s: int = Field(
+        10, ge=1, description="a running trial's heartbeat period (shared storages)"
+    )
+    grace_s: int = Field(
+        30,
+        ge=1,
+        description="silence after which a trial counts as failed (its worker died); must "
+        "exceed heartbeat_s",
+    )
     retries: int = Field(1, ge=0, description="re-runs of a trial whose worker died")
     threads: int | None = Field(
         None, ge=1, description="training threads per process; null = this host's cores / processes"
     )
     space: dict[str, ParamSpec] = Field(
-        default_factory=dict, description="searched keys; empty = the model's default space"
+        default_factory=dict,
+        description="searched keys (train.<key>, model.params.<name>), each with its range or "
+        "choices; empty = the model's default space",
     )
 
     @field_validator("space")

@@ -1,0 +1,164 @@
+"""The configuration reference, generated from the pydantic models themselves: every key with
+its type, default, allowed values and description, so the docs cannot drift from the code (the
+docs site's configuration page is this module's markdown; a key without a description fails
+the docs tests).
+
+Sections are the nested models of ``RunConfig``; the models a section holds in a list or a
+mapping (the compression steps of ``compress.plan``, the searched parameters of ``tune.space``)
+get a table of their own.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Union
+
+import annotated_types
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from zenopt.core.compress_config import STEP_TYPES
+from zenopt.core.config import RunConfig
+from zenopt.core.tune_config import ParamSpec
+
+__all__ = ["KeyDoc", "config_keys", "config_markdown", "model_tables", "type_name"]
+
+_BOUNDS = (
+    (annotated_types.Ge, "≥"),
+    (annotated_types.Gt, ">"),
+    (annotated_types.Le, "≤"),
+    (annotated_types.Lt, "<"),
+)
+
+
+@dataclass(frozen=True)
+class KeyDoc:
+    """One configuration key as the reference shows it."""
+
+    key: str
+    type: str
+    default: str
+    allowed: str
+    description: str
+
+
+def type_name(annotation: Any) -> str:
+    """A type as the reference names it: ``int | null``, ``list of str``, ``choice``."""
+    origin = typing.get_origin(annotation)
+    if annotation is type(None):
+        return "null"
+    if origin is Literal:
+        return "choice"
+    if origin in (Union, types.UnionType):
+        names = [type_name(a) for a in typing.get_args(annotation)]
+        return " | ".join(dict.fromkeys(names))
+    if origin is typing.Annotated:
+        return type_name(typing.get_args(annotation)[0])
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return f"list of {type_name(args[0])}" if args else "list"
+    if origin is dict:
+        return f"mapping of {type_name(typing.get_args(annotation)[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "section"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _literals(annotation: Any) -> list[Any]:
+    """Every Literal value inside an annotation (a Literal, or a union or list holding one)."""
+    if typing.get_origin(annotation) is Literal:
+        return list(typing.get_args(annotation))
+    found: list[Any] = []
+    for arg in typing.get_args(annotation):
+        found += _literals(arg)
+    return found
+
+
+def _allowed(field: FieldInfo) -> str:
+    values = _literals(field.annotation)
+    if values:
+        return ", ".join(_yaml(v) for v in values)
+    bounds = [
+        f"{sign} {getattr(meta, kind.__name__.lower())}"
+        for meta in field.metadata
+        for kind, sign in _BOUNDS
+        if isinstance(meta, kind)
+    ]
+    return ", ".join(bounds)
+
+
+def _yaml(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True)
+    return text.removesuffix("\n...\n").strip()
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    value = field.get_default(call_default_factory=True)
+    return "—" if isinstance(value, BaseModel) else _yaml(value)
+
+
+def _doc(key: str, field: FieldInfo) -> KeyDoc:
+    return KeyDoc(
+        key=key,
+        type=type_name(field.annotation),
+        default=_default(field),
+        allowed=_allowed(field),
+        description=field.description or "",
+    )
+
+
+def _nested(field: FieldInfo) -> type[BaseModel] | None:
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def config_keys(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[KeyDoc]:
+    """Every key of ``model``, sections first listed then walked (``data.source``, …)."""
+    keys: list[KeyDoc] = []
+    for name, field in model.model_fields.items():
+        keys.append(_doc(prefix + name, field))
+        section = _nested(field)
+        if section is not None:
+            keys += config_keys(section, f"{prefix}{name}.")
+    return keys
+
+
+def model_tables() -> dict[str, list[KeyDoc]]:
+    """The tables of the reference: ``RunConfig``'s top level, each section, each compression
+    step (``compress.plan[] method: NAME``) and a searched parameter (``tune.space.KEY``)."""
+    everything = config_keys()
+    sections = [d.key for d in everything if "." not in d.key and d.type == "section"]
+    tables = {"top level": [d for d in everything if "." not in d.key]}
+    for section in sections:
+        tables[section] = [d for d in everything if d.key.startswith(section + ".")]
+    for method, step in STEP_TYPES.items():
+        tables[f"compress.plan[] (method: {method})"] = config_keys(step, "")
+    tables["tune.space.KEY"] = config_keys(ParamSpec, "")
+    return tables
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ") if text else ""
+
+
+def config_markdown() -> str:
+    """The reference as Markdown: one table per section, keys in their YAML order."""
+    out: list[str] = []
+    for title, keys in model_tables().items():
+        out += [f"### `{title}`" if title != "top level" else "### Top level", ""]
+        out += ["| key | type | default | allowed | description |", "|---|---|---|---|---|"]
+        for d in keys:
+            default = d.default if d.default == "—" else f"`{d.default}`"
+            cells = (f"`{d.key}`", d.type, default, d.allowed, d.description)
+            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        out.append("")
+    return "\n".join(out)
