@@ -1,12 +1,14 @@
 """The fenced code blocks of the docs site's pages, as the example tests read them.
 
 Every fence names its kind: ``bash`` (commands the tests run, one per line, ``\\`` joins
-lines, ``#`` starts a comment), ``console`` (``$ command`` lines, each followed by the output
-it must print), ``yaml`` (a configuration fragment the tests load as ``--config`` does),
-``python`` (run by the tests; with ``title="FILE"`` it is a file the page's later commands
-use) or ``text`` (output, diagrams: nothing to run). A block the tests cannot run is preceded
-by ``<!-- not-run: REASON -->``, and only a profiler (VTune, Nsight), a GPU or a second
-machine is a reason. A block that another test runs, as documented with a small budget and
+lines, ``#`` starts a comment), ``console`` (``$ zenopt …`` lines that must fail with exit
+code 2, each followed by the lines it must print: the docs' error examples), ``yaml`` (a
+configuration fragment the tests load as ``--config`` does), ``python`` (run by the tests;
+with ``title="FILE"`` it is a file the page's later commands use; with
+``title="examples/FILE"`` an excerpt of that file, checked against it) or ``text`` (output,
+diagrams: nothing to run). A block the tests cannot run is preceded by
+``<!-- not-run: REASON -->``, and only a profiler (VTune, Nsight), a GPU or a second machine
+is a reason. A block that another test runs, as documented with a small budget and
 with more checks than running it, is preceded by ``<!-- run-by: tests/FILE.py::TEST -->``.
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 DOCS = Path(__file__).parents[2] / "docs"
 KINDS = ("bash", "console", "yaml", "python", "text")
 REASONS = ("VTune", "Nsight", "a GPU", "a second machine")
-_FENCE = re.compile(r'^```(\S*)(?:\s+title="([^"]+)")?\s*$')
+_FENCE = re.compile(r'^( *)```(\S*)(?:\s+title="([^"]+)")?\s*$')  # indented: in a list
 _NOT_RUN = re.compile(r"^<!-- not-run: (.+?) -->$")
 _RUN_BY = re.compile(r"^<!-- run-by: (\S+) -->$")
 
@@ -57,20 +59,20 @@ def blocks(page: Path) -> list[Block]:
     i = 0
     while i < len(lines):
         fence = _FENCE.match(lines[i])
-        if fence is None or not lines[i].startswith("```"):
+        if fence is None:
             i += 1
             continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].rstrip() == "```")
-        previous = next((x for x in reversed(lines[:i]) if x.strip()), "")
-        marked = _NOT_RUN.match(previous.strip())
-        elsewhere = _RUN_BY.match(previous.strip())
+        indent = fence.group(1)
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].rstrip() == indent + "```")
+        previous = next((x for x in reversed(lines[:i]) if x.strip()), "").strip()
+        marked, elsewhere = _NOT_RUN.match(previous), _RUN_BY.match(previous)
         found.append(
             Block(
                 page=str(page.relative_to(DOCS)) if page.is_relative_to(DOCS) else page.name,
                 line=i + 1,
-                kind=fence.group(1),
-                title=fence.group(2),
-                text="\n".join(lines[i + 1 : end]),
+                kind=fence.group(2),
+                title=fence.group(3),
+                text="\n".join(line.removeprefix(indent) for line in lines[i + 1 : end]),
                 not_run=marked.group(1) if marked else None,
                 run_by=elsewhere.group(1) if elsewhere else None,
             )

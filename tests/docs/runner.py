@@ -11,21 +11,23 @@ checked against the Makefile and pyproject.toml (``make test`` runs these very t
 
 from __future__ import annotations
 
+import atexit
+import hashlib
+import json
 import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
 from tests.docs.blocks import Block, commands, console
+from tests.docs.served import Served
 
 ROOT = Path(__file__).parents[2]
 TINY = [
@@ -53,7 +55,6 @@ TINY = [
 # The digit images at 12×12 instead of 28×28 (a fifth of the compute), unless the model fixes
 # their side (onnx:, keras:); tables take no data.resize.
 SMALLER_IMAGES = "data.resize=12"
-SERVE_READY_S = 120.0
 
 
 def tiny_budget(args: list[str]) -> list[str]:
@@ -61,13 +62,31 @@ def tiny_budget(args: list[str]) -> list[str]:
     ``keras:``) keeps its epochs (0: evaluated as it is) and its input side."""
     if any(word.startswith(("onnx:", "keras:")) for word in args):
         return list(TINY)
-    digits = any("digits" in word for word in args)
+    named = [w for i, w in enumerate(args) if i == 0 or args[i - 1] not in ("--out", "-o")]
+    digits = any("digits" in word for word in named)
     return [*TINY, "train.epochs=2", *([SMALLER_IMAGES] if digits else [])]
 
 
 # A `zenopt run|tune … --out DIR` that an earlier page ran exactly so: where its folder is (the
 # next page gets a copy instead of training again).
 _DONE: dict[str, Path] = {}
+_CACHE = Path(tempfile.mkdtemp(prefix="zenopt-docs-runs-"))
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+
+
+def _forget_modules_in(folder: Path) -> None:
+    """Modules a page's own files made (``my_models``): the next page may have its own."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).is_relative_to(folder):
+            del sys.modules[name]
+
+
+def _out(args: list[str]) -> str | None:
+    for flag in ("--out", "-o"):
+        if flag in args:
+            return args[args.index(flag) + 1]
+    return None
 
 
 def excerpt_of(code: str, path: Path) -> bool:
@@ -84,7 +103,7 @@ class Page:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.env: dict[str, str] = {}
-        self.server: subprocess.Popen[str] | None = None
+        self.server: Served | None = None
         self.ran: set[str] = set()  # a page may show a command again: it runs once
         (folder / "examples").mkdir()
         for item in (ROOT / "examples").iterdir():  # the example files a page names
@@ -144,11 +163,12 @@ class Page:
             text=True,
             timeout=600,
         )
-        assert done.returncode in codes, f"{block.where}: {shlex.join(argv)}\n{done.stderr[-3000:]}"
+        said = f"{block.where}: {shlex.join(argv)}\n{done.stderr[-3000:]}"
+        assert done.returncode in codes and "Traceback" not in done.stderr, said
         return done.stdout
 
     def command(self, line: str, block: Block, expect_error: bool = False) -> str:
-        line = os.path.expandvars(line) if "$" in line else line
+        line = self._expand(line)
         if line in self.ran and not expect_error:
             return ""
         self.ran.add(line)
@@ -164,9 +184,6 @@ class Page:
             return ""
         if program == "zenopt" and words[1:2] in (["run"], ["tune"]) and "--resume" not in words:
             words += [a for item in tiny_budget(words) for a in ("--set", item)]
-        if program == "zenopt" and "PYTHONPATH" in env:  # a path for the process it starts
-            zenopt = [sys.executable, "-m", "zenopt", *words[1:]]
-            return self._process(zenopt, block, env, codes=(0, 1))
         if program == "zenopt":
             return self._zenopt(words[1:], block, env, expect_error)
         if program == "python":
@@ -179,8 +196,16 @@ class Page:
         if program == "pip":
             return self._pip(words, block)
         if program == "curl":
-            return self._process(words, block, env)
+            assert self.server is not None, f"{block.where}: curl, but no zenopt serve before it"
+            return self._process(shlex.split(self.server.point(line)), block, env)
         raise AssertionError(f"{block.where}: cannot run {line!r}; run it here or mark the block")
+
+    def _expand(self, line: str) -> str:
+        """``$NAME`` and ``${NAME}`` from the page's exports, then the environment."""
+        values = {**os.environ, **self.env}
+        return re.sub(
+            r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: values.get(m.group(1), m.group(0)), line
+        )
 
     def _pip(self, words: list[str], block: Block) -> str:
         extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
@@ -196,59 +221,68 @@ class Page:
     ) -> str:
         if args[0] == "serve" and "--export" not in args:
             return self._serve(args, block, env)
-        out = args[args.index("--out") + 1] if "--out" in args else None
-        key = shlex.join(args)
-        if args[0] in ("run", "tune") and out and key in _DONE:
-            shutil.copytree(_DONE[key], self.folder / out)
+        key = self._key(args, env)
+        out = _out(args)
+        if key in _DONE and out:
+            shutil.copytree(_DONE[key], self.folder / out, dirs_exist_ok=True)
             return ""
         from typer.testing import CliRunner
 
         from zenopt.cli.app import app
 
-        cwd = os.getcwd()
+        cwd, path = os.getcwd(), list(sys.path)
         os.chdir(self.folder)
+        # PYTHONPATH=…, as the process would start with it (this one has started)
+        sys.path[:0] = [str(self.folder / p) for p in env.get("PYTHONPATH", "").split(":") if p]
         try:
             result = CliRunner().invoke(app, args, env={**self.env, **env})
         finally:
             os.chdir(cwd)
+            sys.path[:] = path
+            _forget_modules_in(self.folder)
         output = result.output  # stdout and stderr, as a terminal shows them
-        allowed = (2,) if expect_error else (0, 1)
-        assert result.exit_code in allowed, f"{block.where}: zenopt {shlex.join(args)}\n{output}"
-        if args[0] in ("run", "tune") and out:  # kept as it is now: later commands change it
-            _DONE[key] = Path(tempfile.mkdtemp(prefix="zenopt-docs-run-")) / "run"
+        said = f"{block.where}: zenopt {shlex.join(args)}\n{output}"
+        crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
+        assert not crashed, f"{said}\n{result.exception!r}"  # a traceback is exit 1 too
+        assert result.exit_code in ((2,) if expect_error else (0, 1)), said
+        if not expect_error:
+            self._complete(args, block)
+        if key and out:  # kept as it is now: later commands change it
+            _DONE[key] = _CACHE / hashlib.sha256(key.encode()).hexdigest()[:16]
             shutil.copytree(self.folder / out, _DONE[key])
         return output
 
+    def _complete(self, args: list[str], block: Block) -> None:
+        """A run (exit 0 or 1: a requirement missed on a tiny budget) wrote a complete run."""
+        out = _out(args)
+        if args[0] in ("run", "tune") and out:
+            manifest = json.loads((self.folder / out / "manifest.json").read_text())
+            assert manifest["status"] == "complete", f"{block.where}: {out}: {manifest['status']}"
+
+    def _key(self, args: list[str], env: dict[str, str]) -> str | None:
+        """What makes a run the same as one another page ran: its command, its environment
+        and any config file the page wrote (the examples are the same on every page)."""
+        if args[0] not in ("run", "tune") or _out(args) is None:
+            return None
+        config = args[args.index("--config") + 1] if "--config" in args else None
+        written = ""
+        if config and not config.startswith("examples/"):
+            written = (self.folder / config).read_text(encoding="utf-8")
+        return json.dumps([args, sorted({**self.env, **env}.items()), written])
+
     def _serve(self, args: list[str], block: Block, env: dict[str, str]) -> str:
+        """Started on a free port (the documented one may be taken); later ``curl`` commands
+        of the page go to it."""
         self.stop()
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "zenopt", *args],
-            cwd=self.folder,
-            env={**os.environ, **self.env, **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + SERVE_READY_S
-        assert self.server.stdout is not None
-        seen = []
-        while time.monotonic() < deadline:
-            line = self.server.stdout.readline()
-            seen.append(line)
-            if line.startswith("serving "):
-                return line
-            if not line and self.server.poll() is not None:
-                break
-        raise AssertionError(f"{block.where}: zenopt {shlex.join(args)}: {''.join(seen)}")
+        self.server = Served(args, self.folder, {**self.env, **env})
+        try:
+            return self.server.ready()
+        except AssertionError as error:
+            raise AssertionError(f"{block.where}: zenopt {shlex.join(args)}: {error}") from None
 
     def stop(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            self.server.send_signal(signal.SIGTERM)
-            try:
-                self.server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.server.kill()
-                self.server.wait()
+        if self.server is not None:
+            self.server.stop()
         self.server = None
 
     def __enter__(self) -> Page:

@@ -4,6 +4,7 @@ this module's markdown, so it cannot drift from the code)."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import typer
@@ -28,6 +29,11 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("\\[", "[").replace("|", "\\|").split())
 
 
+def _text(text: str) -> str:
+    """A help text for a table cell: ``runs/<data>-<timestamp>`` shown, not taken for a tag."""
+    return html.escape(_cell(text), quote=False)
+
+
 def _command(root: Any, name: str, command: Any) -> list[str]:
     ctx = command.context_class(command, info_name=name, parent=root)
     usage = " ".join(command.collect_usage_pieces(ctx))
@@ -37,7 +43,7 @@ def _command(root: Any, name: str, command: Any) -> list[str]:
     rows = [r for r in rows if r is not None and r[0] != "--help"]
     if rows:
         out += ["| option | meaning |", "|---|---|"]
-        out += [f"| `{_cell(opts)}` | {_cell(meaning)} |" for opts, meaning in rows]
+        out += [f"| `{_cell(opts)}` | {_text(meaning)} |" for opts, meaning in rows]
         out.append("")
     return out
 
@@ -51,7 +57,7 @@ def cli_markdown() -> str:
     for param in group.get_params(root):
         record = param.get_help_record(root)
         if record is not None:
-            out.append(f"| `{_cell(record[0])}` | {_cell(record[1])} |")
+            out.append(f"| `{_cell(record[0])}` | {_text(record[1])} |")
     out.append("")
     for name, command in group.commands.items():
         out += _command(root, name, command)

@@ -261,7 +261,7 @@ class CompressConfig(BaseModel):
         le=1.0,
         description="a candidate's top-1 agreement with the FP32 form it came from, on the "
         "validation split, below which it is rejected (a broken graph, not a drop in quality; "
-        "see the fidelity checks)",
+        "see 'Every candidate is what it claims to be' in the efficiency search guide)",
     )
     finetune_holdout: float = Field(
         0.1,

@@ -10,6 +10,7 @@ get a table of their own.
 
 from __future__ import annotations
 
+import html
 import types
 import typing
 from dataclasses import dataclass
@@ -26,11 +27,12 @@ from zenopt.core.tune_config import ParamSpec
 
 __all__ = ["KeyDoc", "config_keys", "config_markdown", "model_tables", "type_name"]
 
-_BOUNDS = (
-    (annotated_types.Ge, "≥"),
-    (annotated_types.Gt, ">"),
-    (annotated_types.Le, "≤"),
-    (annotated_types.Lt, "<"),
+_BOUNDS: tuple[tuple[type, str, str], ...] = (
+    (annotated_types.MinLen, "length ≥", "min_length"),
+    (annotated_types.Ge, "≥", "ge"),
+    (annotated_types.Gt, ">", "gt"),
+    (annotated_types.Le, "≤", "le"),
+    (annotated_types.Lt, "<", "lt"),
 )
 
 
@@ -46,25 +48,35 @@ class KeyDoc:
 
 
 def type_name(annotation: Any) -> str:
-    """A type as the reference names it: ``int | null``, ``list of str``, ``choice``."""
+    """A type as the reference names it: ``int | null``, ``list of (int | null)``."""
     origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
     if annotation is type(None):
         return "null"
     if origin is Literal:
         return "choice"
-    if origin in (Union, types.UnionType):
-        names = [type_name(a) for a in typing.get_args(annotation)]
-        return " | ".join(dict.fromkeys(names))
     if origin is typing.Annotated:
-        return type_name(typing.get_args(annotation)[0])
+        return type_name(args[0])
+    if origin in (Union, types.UnionType):
+        if all(isinstance(a, type) and issubclass(a, BaseModel) for a in args):
+            return "step (a table below per method)"
+        return " | ".join(dict.fromkeys(type_name(a) for a in args))
+    if origin is tuple and len(args) > 1 and Ellipsis not in typing.get_args(annotation):
+        return f"{len(args)} × {type_name(args[0])}"
     if origin in (list, tuple):
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        return f"list of {type_name(args[0])}" if args else "list"
+        return f"list of {_grouped(type_name(args[0]))}" if args else "list"
     if origin is dict:
-        return f"mapping of {type_name(typing.get_args(annotation)[1])}"
+        value = args[1]
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return "mapping (its values: a table below)"
+        return f"mapping of {_grouped(type_name(value))}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "section"
     return getattr(annotation, "__name__", str(annotation))
+
+
+def _grouped(name: str) -> str:
+    return f"({name})" if " | " in name else name
 
 
 def _literals(annotation: Any) -> list[Any]:
@@ -78,16 +90,15 @@ def _literals(annotation: Any) -> list[Any]:
 
 
 def _allowed(field: FieldInfo) -> str:
-    values = _literals(field.annotation)
-    if values:
-        return ", ".join(_yaml(v) for v in values)
+    """The Literal values a key takes, and its bounds (``≥ 0``, ``length ≥ 1``)."""
+    values = [_yaml(v) for v in _literals(field.annotation)]
     bounds = [
-        f"{sign} {getattr(meta, kind.__name__.lower())}"
+        f"{sign} {getattr(meta, attribute)}"
         for meta in field.metadata
-        for kind, sign in _BOUNDS
+        for kind, sign, attribute in _BOUNDS
         if isinstance(meta, kind)
     ]
-    return ", ".join(bounds)
+    return "; ".join(part for part in (", ".join(values), ", ".join(bounds)) if part)
 
 
 def _yaml(value: Any) -> str:
@@ -147,7 +158,13 @@ def model_tables() -> dict[str, list[KeyDoc]]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") if text else ""
+    """Text for a table cell: pipes escaped, and ``<run>`` shown, not taken for a tag."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """Text for a code span in a table cell: only the pipes escaped."""
+    return text.replace("|", "\\|")
 
 
 def config_markdown() -> str:
@@ -157,8 +174,8 @@ def config_markdown() -> str:
         out += [f"### `{title}`" if title != "top level" else "### Top level", ""]
         out += ["| key | type | default | allowed | description |", "|---|---|---|---|---|"]
         for d in keys:
-            default = d.default if d.default == "—" else f"`{d.default}`"
-            cells = (f"`{d.key}`", d.type, default, d.allowed, d.description)
-            out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            default = d.default if d.default == "—" else f"`{_code(d.default)}`"
+            cells = (_cell(d.type), default, _cell(d.allowed), _cell(d.description))
+            out.append(f"| `{d.key}` | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

@@ -126,7 +126,7 @@ class RequirementsConfig(BaseModel):
         None,
         gt=0.0,
         description="p99 latency of zenopt serve at serve_rate (one sample a request); set with "
-        "serve_rate, it adds a serve stage (see the latency-under-load guide)",
+        "serve_rate, it adds a serve stage (see 'Latency under load' in the serving guide)",
     )
     serve_rate: float | None = Field(
         None, gt=0.0, description="requests per second the serve_p99_ms target applies at"
