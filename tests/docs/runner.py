@@ -2,7 +2,8 @@
 
 ``zenopt`` commands run in this process (through Typer's runner: torch is imported once) with
 the tiny budget below appended to ``run`` and ``tune`` (so a documented 20-epoch job takes
-seconds: fewer epochs, trials and timed calls, smaller images; the flow is the same). A
+seconds: fewer epochs, trials and timed calls, smaller images, the two loops only where the
+example is about them). A
 ``zenopt serve`` without ``--export`` starts a real server process, which later ``curl``
 commands of the page talk to, and which is stopped (SIGTERM) before the next one or at the end.
 Python scripts run as processes; ``make TARGET`` and ``pip install 'zenopt[EXTRA]'`` are
@@ -58,13 +59,18 @@ SMALLER_IMAGES = "data.resize=12"
 
 
 def tiny_budget(args: list[str]) -> list[str]:
-    """The tiny budget for one ``zenopt run|tune``: a model trained elsewhere (``onnx:``,
-    ``keras:``) keeps its epochs (0: evaluated as it is) and its input side."""
+    """The tiny budget for one ``zenopt run|tune``. The two loops stay off unless the example
+    is about them (``zenopt tune``, a ``tune_*`` config): their own tests run them
+    (``tests/integration/test_quality_loop.py``, ``test_efficiency_search.py``). A model
+    trained elsewhere (``onnx:``, ``keras:``) keeps its epochs (0: evaluated as it is) and its
+    input side."""
+    loops = args[0] == "tune" or any("/tune_" in word for word in args)
+    budget = [*TINY, *([] if loops else ["tune.when=never", "compress.search.when=never"])]
     if any(word.startswith(("onnx:", "keras:")) for word in args):
-        return list(TINY)
+        return budget
     named = [w for i, w in enumerate(args) if i == 0 or args[i - 1] not in ("--out", "-o")]
     digits = any("digits" in word for word in named)
-    return [*TINY, "train.epochs=2", *([SMALLER_IMAGES] if digits else [])]
+    return [*budget, "train.epochs=2", *([SMALLER_IMAGES] if digits else [])]
 
 
 # A `zenopt run|tune … --out DIR` that an earlier page ran exactly so: where its folder is (the
@@ -182,8 +188,10 @@ class Page:
             key, _, value = words[1].partition("=")
             self.env[key] = value
             return ""
-        if program == "zenopt" and words[1:2] in (["run"], ["tune"]) and "--resume" not in words:
-            words += [a for item in tiny_budget(words) for a in ("--set", item)]
+        # (an error example gets none: its error must come from the command as documented)
+        budget = program == "zenopt" and words[1:2] in (["run"], ["tune"]) and not expect_error
+        if budget and "--resume" not in words:
+            words += [a for item in tiny_budget(words[1:]) for a in ("--set", item)]
         if program == "zenopt":
             return self._zenopt(words[1:], block, env, expect_error)
         if program == "python":
