@@ -188,7 +188,7 @@ class Page:
             key, _, value = words[1].partition("=")
             self.env[key] = value
             return ""
-        # (an error example gets none: its error must come from the command as documented)
+        # The tiny budget; an error example gets none: its error must come from the command.
         budget = program == "zenopt" and words[1:2] in (["run"], ["tune"]) and not expect_error
         if budget and "--resume" not in words:
             words += [a for item in tiny_budget(words[1:]) for a in ("--set", item)]
