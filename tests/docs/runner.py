@@ -58,7 +58,7 @@ TINY = [
 SMALLER_IMAGES = "data.resize=12"
 
 
-def tiny_budget(args: list[str]) -> list[str]:
+def tiny_budget(args: list[str], folder: Path) -> list[str]:
     """The tiny budget for one ``zenopt run|tune``. The two loops stay off unless the example
     is about them (``zenopt tune``, a ``tune_*`` config): their own tests run them
     (``tests/integration/test_quality_loop.py``, ``test_efficiency_search.py``). A model
@@ -68,9 +68,21 @@ def tiny_budget(args: list[str]) -> list[str]:
     budget = [*TINY, *([] if loops else ["tune.when=never", "compress.search.when=never"])]
     if any(word.startswith(("onnx:", "keras:")) for word in args):
         return budget
-    named = [w for i, w in enumerate(args) if i == 0 or args[i - 1] not in ("--out", "-o")]
-    digits = any("digits" in word for word in named)
+    digits = "digits" in _data_source(args, folder)
     return [*budget, "train.epochs=2", *([SMALLER_IMAGES] if digits else [])]
+
+
+def _data_source(args: list[str], folder: Path) -> str:
+    """The data source a ``zenopt run|tune`` reads: ``--dataset``, a ``--set data.source=``, or
+    its config file's (read from the page's folder)."""
+    source = ""
+    if "--config" in args:
+        config = yaml.safe_load((folder / args[args.index("--config") + 1]).read_text()) or {}
+        source = str((config.get("data") or {}).get("source", "digits"))
+    for i, word in enumerate(args[:-1]):
+        if word == "--dataset" or (word == "--set" and args[i + 1].startswith("data.source=")):
+            source = args[i + 1].removeprefix("data.source=")
+    return source or "digits"  # the default data set
 
 
 # A `zenopt run|tune … --out DIR` that an earlier page ran exactly so: where its folder is (the
@@ -191,7 +203,7 @@ class Page:
         # The tiny budget; an error example gets none: its error must come from the command.
         budget = program == "zenopt" and words[1:2] in (["run"], ["tune"]) and not expect_error
         if budget and "--resume" not in words:
-            words += [a for item in tiny_budget(words[1:]) for a in ("--set", item)]
+            words += [a for item in tiny_budget(words[1:], self.folder) for a in ("--set", item)]
         if program == "zenopt":
             return self._zenopt(words[1:], block, env, expect_error)
         if program == "python":
