@@ -271,8 +271,9 @@ def test_worker_refuses_sqlite_storage(tmp_path: Path) -> None:
 def test_tune_searches_even_without_targets_and_spends_the_budget(tmp_path: Path) -> None:
     out = tmp_path / "tuned"
     sets = [a for item in FAST_BENCH if not item.startswith("tune.") for a in ("--set", item)]
-    args = ["tune", "--dataset", "iris", "--model", "mlp", "--trials", "3", "-o", str(out), "-q"]
+    args = ["tune", "--dataset", "iris", "--model", "mlp", "--trials", "5", "-o", str(out), "-q"]
     space = "tune.space.train.lr={type: float, low: 0.001, high: 0.1, log: true}"  # dotted key
+    sets += ["--set", "tune.trials=3"]  # a --set wins over the --trials shortcut, as documented
     result = runner.invoke(app, [*args, *sets, "--set", "train.epochs=3", "--set", space])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())

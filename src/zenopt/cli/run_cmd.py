@@ -240,10 +240,10 @@ def tune(
     for the best validation metric. Same exit codes as ``zenopt run``.
     """
     with reported_errors():
-        sets = _shortcuts(dataset, model, seed, (storage, study, check_trace(trace)), overrides)
-        sets.append("tune.when=always")
-        if trials is not None:
-            sets.append(f"tune.trials={trials}")
+        # Shortcuts, then every --set in its order: a --set wins, as for zenopt run.
+        tuning = ["tune.when=always", *([f"tune.trials={trials}"] if trials is not None else [])]
+        where = (storage, study, check_trace(trace))
+        sets = _shortcuts(dataset, model, seed, where, [*tuning, *(overrides or [])])
         tracking = (mlflow, mlflow_experiment) if mlflow is not None else None
         code = _execute(config, out, sets, overwrite, quiet, mlflow=tracking)
     raise typer.Exit(code)
