@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.docs.blocks import Block, commands, console
+from tests.docs.blocks import Block, blocks, commands, console
 from tests.docs.served import Served
 
 ROOT = Path(__file__).parents[2]
@@ -310,3 +310,14 @@ class Page:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def run_page(page: Path, folder: Path) -> list[Block]:
+    """Run the page's blocks in order in ``folder``; the blocks it ran."""
+    ran = []
+    with Page(folder) as workspace:
+        for block in blocks(page):
+            if block.runs_here:
+                workspace.run_block(block)
+                ran.append(block)
+    return ran

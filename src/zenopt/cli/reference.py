@@ -4,12 +4,12 @@ this module's markdown, so it cannot drift from the code)."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import typer
 
 from zenopt.cli.app import app
+from zenopt.core.markdown_table import cell, code
 
 __all__ = ["cli_markdown", "command_names"]
 
@@ -24,28 +24,26 @@ def command_names() -> list[str]:
     return list(_root().commands)
 
 
-def _cell(text: str) -> str:
-    # Typer escapes Rich markup in help texts (\[mlflow]); a table cell escapes pipes.
-    return " ".join(text.replace("\\[", "[").replace("|", "\\|").split())
+def _help(text: str) -> str:
+    """A help text as it reads in a terminal: Typer escapes Rich markup (``\\[mlflow]``)."""
+    return text.replace("\\[", "[")
 
 
-def _text(text: str) -> str:
-    """A help text for a table cell: ``runs/<data>-<timestamp>`` shown, not taken for a tag."""
-    return html.escape(_cell(text), quote=False)
+def _options(ctx: Any, command: Any) -> list[str]:
+    """The options table of a command (its ``--help`` left out), as ``--help`` words them."""
+    rows = [p.get_help_record(ctx) for p in command.get_params(ctx)]
+    rows = [r for r in rows if r is not None and r[0] != "--help"]
+    if not rows:
+        return []
+    table = ["| option | meaning |", "|---|---|"]
+    return [*table, *(f"| `{code(opts)}` | {cell(_help(text))} |" for opts, text in rows), ""]
 
 
 def _command(root: Any, name: str, command: Any) -> list[str]:
     ctx = command.context_class(command, info_name=name, parent=root)
     usage = " ".join(command.collect_usage_pieces(ctx))
     out = [f"### `zenopt {name}`", "", f"    zenopt {name} {usage}", ""]
-    out += [(command.help or "").strip(), ""]
-    rows = [p.get_help_record(ctx) for p in command.get_params(ctx)]
-    rows = [r for r in rows if r is not None and r[0] != "--help"]
-    if rows:
-        out += ["| option | meaning |", "|---|---|"]
-        out += [f"| `{_cell(opts)}` | {_text(meaning)} |" for opts, meaning in rows]
-        out.append("")
-    return out
+    return [*out, (command.help or "").strip(), "", *_options(ctx, command)]
 
 
 def cli_markdown() -> str:
@@ -53,12 +51,7 @@ def cli_markdown() -> str:
     group = _root()
     root = group.context_class(group, info_name="zenopt")
     out = ["### `zenopt`", "", f"    zenopt {' '.join(group.collect_usage_pieces(root))}", ""]
-    out += [(group.help or "").strip(), "", "| option | meaning |", "|---|---|"]
-    for param in group.get_params(root):
-        record = param.get_help_record(root)
-        if record is not None:
-            out.append(f"| `{_cell(record[0])}` | {_text(record[1])} |")
-    out.append("")
+    out += [(group.help or "").strip(), "", *_options(root, group)]
     for name, command in group.commands.items():
         out += _command(root, name, command)
     return "\n".join(out)

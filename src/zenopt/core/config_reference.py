@@ -10,7 +10,6 @@ get a table of their own.
 
 from __future__ import annotations
 
-import html
 import types
 import typing
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from zenopt.core.compress_config import STEP_TYPES
 from zenopt.core.config import RunConfig
+from zenopt.core.markdown_table import cell, code
 from zenopt.core.tune_config import ParamSpec
 
 __all__ = ["KeyDoc", "config_keys", "config_markdown", "model_tables", "type_name"]
@@ -157,16 +157,6 @@ def model_tables() -> dict[str, list[KeyDoc]]:
     return tables
 
 
-def _cell(text: str) -> str:
-    """Text for a table cell: pipes escaped, and ``<run>`` shown, not taken for a tag."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
-
-
-def _code(text: str) -> str:
-    """Text for a code span in a table cell: only the pipes escaped."""
-    return text.replace("|", "\\|")
-
-
 def config_markdown() -> str:
     """The reference as Markdown: one table per section, keys in their YAML order."""
     out: list[str] = []
@@ -174,8 +164,8 @@ def config_markdown() -> str:
         out += [f"### `{title}`" if title != "top level" else "### Top level", ""]
         out += ["| key | type | default | allowed | description |", "|---|---|---|---|---|"]
         for d in keys:
-            default = d.default if d.default == "—" else f"`{_code(d.default)}`"
-            cells = (_cell(d.type), default, _cell(d.allowed), _cell(d.description))
+            default = d.default if d.default == "—" else f"`{code(d.default)}`"
+            cells = (cell(d.type), default, cell(d.allowed), cell(d.description))
             out.append(f"| `{d.key}` | " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

@@ -5,10 +5,11 @@ fails the docs tests)."""
 from __future__ import annotations
 
 import dataclasses
-import html
 import typing
 
 from zenopt.core import records
+from zenopt.core.config_reference import type_name
+from zenopt.core.markdown_table import cell
 
 __all__ = ["RECORDS", "SECTIONS", "manifest_markdown"]
 
@@ -67,19 +68,13 @@ RECORDS = (
 
 
 def _type(annotation: object) -> str:
-    from zenopt.core.config_reference import type_name  # imports the config models
-
-    return _cell(type_name(annotation))
-
-
-def _cell(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|")
+    return cell(type_name(annotation))
 
 
 def manifest_markdown() -> str:
     """The top-level keys, then each record type's fields, as Markdown."""
     out = ["### Top-level keys", "", "| key | what it holds |", "|---|---|"]
-    out += [f"| `{key}` | {_cell(text)} |" for key, text in SECTIONS.items()]
+    out += [f"| `{key}` | {cell(text)} |" for key, text in SECTIONS.items()]
     for record in RECORDS:
         hints = typing.get_type_hints(record)
         doc = " ".join((record.__doc__ or "").split())
