@@ -1,5 +1,6 @@
 """The example configs: one per input kind, and the variants of the default job. Each runs end
-to end on the example data from the docs' data guide (``tests/docs/test_doc_examples_guides.py``)."""
+to end on the example data from the docs' data guide
+(``tests/docs/test_doc_examples_guides.py``)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def test_every_input_kind_has_an_example() -> None:
 
 
 def test_the_data_guide_runs_every_input_kind() -> None:
-    """Its examples run in ``tests/docs/test_doc_examples_guides.py``: every example config among them."""
+    """Its examples run in ``tests/docs/test_doc_examples_guides.py``: every example config
+    among them."""
     from tests.docs.blocks import DOCS, blocks, commands
 
     guide = DOCS / "guides" / "data.md"
